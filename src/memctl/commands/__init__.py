@@ -1,0 +1,1 @@
+"""Command modules: each parses options, calls the library, and renders through output."""

@@ -1,0 +1,199 @@
+"""What every command shares: the common options (SPEC section 5), the settings object
+built from them, and the error handling that turns library errors into exit codes."""
+
+import functools
+import inspect
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from memctl import clock
+from memctl.errors import BadInput, InternalError, MemctlError
+from memctl.lifecycle.policies import Policies, find_policies_file, load_policies
+from memctl.output import Output
+from memctl.paths import DB_DIR, resolve_db
+from memctl.store.db import Database, open_database
+
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Settings:
+    """The resolved common options; opens the database and loads policies on demand."""
+
+    db_option: str | None = None
+    policies_option: str | None = None
+    tenant: str = "default"
+    all_tenants: bool = False
+    json: bool = False
+    quiet: bool = False
+    debug: bool = False
+    command: str = ""
+    out: Output = field(default_factory=Output)
+    _policies: Policies | None = None
+    _db: Database | None = None
+
+    @functools.cached_property
+    def db_path(self) -> Path:
+        return resolve_db(self.db_option)
+
+    @property
+    def project(self) -> Path:
+        """The project folder: the one holding ``.memctl/``, else the current directory."""
+        import os
+
+        if os.environ.get("CLAUDE_PROJECT_DIR"):
+            return Path(os.environ["CLAUDE_PROJECT_DIR"]).resolve()
+        if self.db_path.parent.name == DB_DIR:
+            return self.db_path.parent.parent
+        return Path.cwd()
+
+    @property
+    def policies_path(self) -> Path:
+        return find_policies_file(self.policies_option, self.project)
+
+    @property
+    def policies(self) -> Policies:
+        if self._policies is None:
+            self._policies = load_policies(self.policies_path)
+        return self._policies
+
+    def now(self) -> float:
+        return clock.now()
+
+    def open(self, write: bool = True) -> Database:
+        """The database; with ``write=False`` a missing file is not created."""
+        if self._db is None:
+            self._db = open_database(self.db_path, create=write)
+        return self._db
+
+    @property
+    def scope(self) -> str | None:
+        """The tenant filter: None means every tenant (``--all-tenants``)."""
+        return None if self.all_tenants else self.tenant
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database file (env MEMCTL_DB).", show_default=False)
+]
+PoliciesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--policies", help="policies.yaml to use (env MEMCTL_POLICIES).", show_default=False
+    ),
+]
+TenantOption = Annotated[
+    str, typer.Option("--tenant", envvar="MEMCTL_TENANT", help="Tenant (isolation boundary).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)]
+
+_COMMON = [
+    inspect.Parameter("db", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=DbOption),
+    inspect.Parameter(
+        "policies", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=PoliciesOption
+    ),
+    inspect.Parameter(
+        "tenant", inspect.Parameter.KEYWORD_ONLY, default="default", annotation=TenantOption
+    ),
+    inspect.Parameter(
+        "json_output", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOption
+    ),
+    inspect.Parameter(
+        "quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=QuietOption
+    ),
+    inspect.Parameter(
+        "debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOption
+    ),
+]
+
+
+def check_tenant(tenant: str) -> str:
+    if not _TENANT.fullmatch(tenant):
+        raise BadInput(f"tenant {tenant!r} must be 1-64 letters, digits, '_', '.', '@' or '-'")
+    return tenant
+
+
+def run_guarded(settings: Settings, body: Callable[[], Any]) -> Any:
+    """Run a command body: library errors become one line and their exit code."""
+    try:
+        check_tenant(settings.tenant)
+        return body()
+    except MemctlError as exc:
+        if settings.debug:
+            raise
+        settings.out.error(exc, settings.command)
+        raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("memctl: interrupted\n")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # never a traceback for users (SPEC section 5)
+        if settings.debug:
+            raise
+        settings.out.error(
+            InternalError(f"internal error: {exc!r} (rerun with --debug)"), settings.command
+        )
+        raise typer.Exit(InternalError.exit_code) from None
+    finally:
+        settings.close()
+
+
+def command(app: typer.Typer, name: str, all_tenants: bool = False) -> Callable[[F], F]:
+    """Register ``fn(settings, **options)`` as a command that also takes the common options.
+
+    The function's own parameters come first in ``--help``; ``--db``, ``--policies``,
+    ``--tenant``, ``--json`` and ``-q`` are added here so every command has them.
+    """
+
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn, eval_str=True)
+        own = list(signature.parameters.values())[1:]  # drop ``settings``
+        extra = list(_COMMON)
+        if all_tenants:
+            extra.append(
+                inspect.Parameter(
+                    "all_tenants",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=False,
+                    annotation=Annotated[
+                        bool, typer.Option("--all-tenants", help="Every tenant, not just --tenant.")
+                    ],
+                )
+            )
+
+        @functools.wraps(fn)
+        def wrapper(**kwargs: Any) -> Any:
+            settings = Settings(
+                db_option=kwargs.pop("db"),
+                policies_option=kwargs.pop("policies"),
+                tenant=kwargs.pop("tenant"),
+                all_tenants=kwargs.pop("all_tenants", False),
+                json=kwargs.pop("json_output"),
+                quiet=kwargs.pop("quiet"),
+                debug=kwargs.pop("debug"),
+                command=name,
+            )
+            settings.out = Output(json=settings.json, quiet=settings.quiet)
+            return run_guarded(settings, lambda: fn(settings, **kwargs))
+
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + extra
+        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        app.command(name)(wrapper)
+        return fn
+
+    return decorate

@@ -1,0 +1,314 @@
+"""store, recall, list, delete."""
+
+import sys
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from memctl.clock import iso, parse_duration, parse_time
+from memctl.commands.common import Settings, command
+from memctl.errors import BadInput, NotFound
+from memctl.lifecycle import memories as lifecycle
+from memctl.lifecycle.globs import check_glob
+from memctl.lifecycle.values import check_text, decode_utf8, parse_value
+from memctl.models import Memory
+from memctl.output import short
+from memctl.store.memories import SORTS, Filters, count, select
+
+app = typer.Typer()
+
+KeyOption = Annotated[str | None, typer.Option("--key", "-k", help="Key (claude-flow style).")]
+NamespaceOption = Annotated[
+    str | None, typer.Option("--namespace", "-n", help="Namespace (claude-flow style).")
+]
+
+
+def read_stdin() -> str:
+    """A value piped on stdin; one trailing newline is dropped (``echo`` adds it)."""
+    text = decode_utf8(sys.stdin.buffer.read(), "value on stdin")
+    return text[:-1] if text.endswith("\n") else text
+
+
+def parse_tags(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [tag.strip() for tag in check_text(text, "tags").split(",") if tag.strip()]
+
+
+def parse_metadata(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        data = orjson.loads(check_text(text, "metadata"))
+    except orjson.JSONDecodeError:
+        raise BadInput('--metadata must be a JSON object, e.g. \'{"source": "ci"}\'') from None
+    if not isinstance(data, dict):
+        raise BadInput("--metadata must be a JSON object")
+    return data
+
+
+def memory_line(memory: Memory) -> str:
+    return f"{memory.path}  {short(memory.value)}"
+
+
+@command(app, "store")
+def store_cmd(
+    settings: Settings,
+    path: Annotated[
+        str | None,
+        typer.Argument(help="namespace/key, e.g. knowledge/auth/jwt.", show_default=False),
+    ] = None,
+    value: Annotated[
+        str | None, typer.Argument(help="JSON or text; '-' reads stdin.", show_default=False)
+    ] = None,
+    key: KeyOption = None,
+    namespace: NamespaceOption = None,
+    value_option: Annotated[str | None, typer.Option("--value", help="The value (or '-').")] = None,
+    string: Annotated[
+        bool, typer.Option("--string", help="Store the value as text, not JSON.")
+    ] = False,
+    ttl: Annotated[
+        str | None, typer.Option("--ttl", help="Seconds (or 15m, 2h, 7d); 0 = never.")
+    ] = None,
+    importance: Annotated[
+        float | None, typer.Option("--importance", help="1-10 (default 5).")
+    ] = None,
+    memory_type: Annotated[
+        str | None, typer.Option("--type", help="context, learning, episode, ...")
+    ] = None,
+    tags: Annotated[str | None, typer.Option("--tags", help="Comma-separated tags.")] = None,
+    metadata: Annotated[str | None, typer.Option("--metadata", help="JSON object.")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Agent id.")] = None,
+    session: Annotated[str | None, typer.Option("--session", help="Session id.")] = None,
+    reward: Annotated[float | None, typer.Option("--reward", help="0-1, for episodes.")] = None,
+    timestamp: Annotated[
+        str | None, typer.Option("--timestamp", help="Write time (epoch or ISO 8601).")
+    ] = None,
+) -> None:
+    """Write a memory, applying the path's conflict strategy.
+
+    Example: memctl store knowledge/auth/jwt '{"algo": "RS256"}' --type learning
+    """
+    if key is not None and path is not None and value is None:
+        path, value = None, path  # `store -k KEY VALUE`
+    raw = value_option if value_option is not None else value
+    if value_option is not None and value is not None:
+        raise BadInput("give the value once: as an argument or with --value")
+    if raw is None:
+        raise BadInput("a value is required: an argument, --value, or '-' to read stdin")
+    text = read_stdin() if raw == "-" else raw
+    policies = settings.policies
+    ns, k = lifecycle.resolve_address(policies, path, namespace, key)
+    request = lifecycle.StoreRequest(
+        tenant=settings.tenant,
+        namespace=ns,
+        key=k,
+        value=parse_value(text, string),
+        ttl_seconds=None if ttl is None else parse_duration(ttl),
+        importance=importance,
+        type=memory_type,
+        tags=parse_tags(tags),
+        metadata=parse_metadata(metadata),
+        agent_id=agent,
+        session_id=session,
+        reward=reward,
+        timestamp=None if timestamp is None else parse_time(timestamp, "--timestamp"),
+    )
+    result = lifecycle.store(settings.open(), policies, settings.now(), request)
+    memory = result.memory
+    if settings.json:
+        settings.out.document(
+            {
+                "action": result.action,
+                "detail": result.detail,
+                "path": memory.path,
+                "namespace": memory.namespace,
+                "key": memory.key,
+                "tenant": memory.tenant,
+                "id": memory.id,
+                "value": memory.value,
+                "conflicts": memory.conflicts,
+                "expires_at": iso(memory.expires_at),
+                "compressed": memory.compressed,
+            }
+        )
+        return
+    detail = f" ({result.detail})" if result.detail else ""
+    settings.out.line(f"{result.action} {memory.path}{detail}")
+
+
+@command(app, "recall")
+def recall_cmd(
+    settings: Settings,
+    path: Annotated[str | None, typer.Argument(help="namespace/key.", show_default=False)] = None,
+    key: KeyOption = None,
+    namespace: NamespaceOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Every field, not just the value.")] = False,
+    include_expired: Annotated[bool, typer.Option("--include-expired")] = False,
+) -> None:
+    """Print one memory's value (exit 1 if absent or expired).
+
+    Example: memctl recall knowledge/auth/jwt --full
+    """
+    policies = settings.policies
+    ns, k = lifecycle.resolve_address(policies, path, namespace, key)
+    memory = lifecycle.recall(
+        settings.open(write=False),
+        policies,
+        settings.now(),
+        settings.tenant,
+        ns,
+        k,
+        include_expired,
+    )
+    if settings.json:
+        settings.out.document(memory.to_dict())
+    elif full:
+        for name, field_value in memory.to_dict().items():
+            shown = (
+                field_value if isinstance(field_value, str) else orjson.dumps(field_value).decode()
+            )
+            settings.out.line(f"{name}: {shown}")
+    else:
+        settings.out.value(memory.value)
+
+
+def build_filters(
+    settings: Settings,
+    pattern: str | None,
+    namespace: str | None,
+    agent: str | None,
+    memory_type: str | None,
+    tag: list[str] | None,
+    archived: bool = False,
+    expired: bool = False,
+    include_expired: bool = False,
+) -> Filters:
+    for glob in (pattern, namespace):
+        if glob is not None:
+            problem = check_glob(glob)
+            if problem:
+                raise BadInput(f"bad pattern {glob!r}: {problem}")
+    return Filters(
+        tenant=settings.scope,
+        pattern=pattern,
+        namespace=namespace,
+        agent_id=agent,
+        type=memory_type,
+        tags=tag or [],
+        now=settings.now(),
+        archived=archived,
+        expired="only" if expired else "include" if include_expired else "exclude",
+    )
+
+
+@command(app, "list", all_tenants=True)
+def list_cmd(
+    settings: Settings,
+    pattern: Annotated[
+        str | None,
+        typer.Argument(help="Glob on the path; '*' matches '/' too.", show_default=False),
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="Namespace or glob.")
+    ] = None,
+    agent: Annotated[str | None, typer.Option("--agent")] = None,
+    memory_type: Annotated[str | None, typer.Option("--type")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Has this tag (repeatable).")
+    ] = None,
+    archived: Annotated[bool, typer.Option("--archived", help="List the archive instead.")] = False,
+    expired: Annotated[bool, typer.Option("--expired", help="Only expired memories.")] = False,
+    include_expired: Annotated[bool, typer.Option("--include-expired")] = False,
+    sort: Annotated[str, typer.Option("--sort", help=f"One of: {', '.join(SORTS)}.")] = "updated",
+    limit: Annotated[int, typer.Option("--limit", help="At most this many; 0 = all.")] = 100,
+) -> None:
+    """List memories matching a glob and filters.
+
+    Example: memctl list 'coordination/*' --sort importance --limit 20
+    """
+    if sort not in SORTS:
+        raise BadInput(f"--sort must be one of {', '.join(SORTS)}")
+    if limit < 0:
+        raise BadInput("--limit must be 0 (all) or more")
+    filters = build_filters(
+        settings, pattern, namespace, agent, memory_type, tag, archived, expired, include_expired
+    )
+    db = settings.open(write=False)
+    rows = select(db, filters, sort=sort, limit=limit or None)
+    total = count(db, filters) if limit and len(rows) == limit else len(rows)
+    if settings.json:
+        settings.out.document(
+            {"total": total, "count": len(rows), "memories": [m.to_dict() for m in rows]}
+        )
+        return
+    columns = ["path", "type", "imp", "updated", "expires", "value"]
+    if archived:
+        columns[3:5] = ["archived", "reason"]
+    table_rows = [
+        [
+            m.path,
+            m.type,
+            f"{m.importance:.1f}",
+            iso(m.archived_at) if archived else iso(m.updated_at),
+            m.archive_reason if archived else (iso(m.expires_at) or "never"),
+            short(m.value, 40),
+        ]
+        for m in rows
+    ]
+    if settings.all_tenants:
+        columns.insert(0, "tenant")
+        for m, row in zip(rows, table_rows, strict=True):
+            row.insert(0, m.tenant)
+    settings.out.table(None, columns, table_rows, justify={"imp": "right"})
+    if total > len(rows):
+        settings.out.note(f"showing {len(rows)} of {total}; use --limit 0 for all")
+
+
+@command(app, "delete")
+def delete_cmd(
+    settings: Settings,
+    target: Annotated[
+        str | None,
+        typer.Argument(help="A path, or a glob such as 'scratch/*'.", show_default=False),
+    ] = None,
+    key: KeyOption = None,
+    namespace: NamespaceOption = None,
+    hard: Annotated[
+        bool, typer.Option("--hard", help="Delete for good instead of archiving.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would go; change nothing.")
+    ] = False,
+) -> None:
+    """Archive (default) or --hard delete memories by path or glob (exit 1 if none match).
+
+    Example: memctl delete 'coordination/swarm-42/*' --dry-run
+    """
+    policies = settings.policies
+    if key is not None:
+        ns, k = lifecycle.resolve_address(policies, None, namespace, key)
+        target = f"{ns}/{k}"
+    if target is None:
+        raise BadInput("a PATH, a glob, or -k/--key is required")
+    db = settings.open(write=not dry_run)
+    filters = Filters(tenant=settings.tenant, now=settings.now())
+    targets = lifecycle.select_targets(db, policies, filters, target)
+    if not targets:
+        raise NotFound(f"{target}: no memory matches")
+    done = (
+        len(targets)
+        if dry_run
+        else lifecycle.delete(db, policies, settings.now(), settings.tenant, targets, hard)
+    )
+    verb = "deleted" if hard else "archived"
+    if settings.json:
+        settings.out.document(
+            {"action": verb, "dry_run": dry_run, "count": done, "paths": [m.path for m in targets]}
+        )
+        return
+    prefix = "would be " if dry_run else ""
+    for memory in targets:
+        settings.out.line(f"{prefix}{verb} {memory.path}")
+    settings.out.line(f"{done} memor{'y' if done == 1 else 'ies'} {prefix}{verb}")

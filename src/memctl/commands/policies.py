@@ -1,0 +1,113 @@
+"""policies show / policies explain."""
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from memctl.commands.common import Settings, command
+from memctl.lifecycle.globs import glob_match
+from memctl.lifecycle.policies import Policy
+
+app = typer.Typer(
+    help="Show the policies in use and which rule applies to a path.", no_args_is_help=True
+)
+
+
+def policy_dict(policy: Policy) -> dict[str, Any]:
+    data = asdict(policy)
+    data.pop("line")
+    data.pop("rule_index")
+    return data
+
+
+@command(app, "show")
+def show_cmd(settings: Settings) -> None:
+    """Print the policies file in use and its resolved rules.
+
+    Example: memctl policies show --json
+    """
+    p = settings.policies
+    if settings.json:
+        settings.out.document(
+            {
+                "source": p.source,
+                "defaults": policy_dict(p.defaults),
+                "rules": [policy_dict(rule) for rule in p.rules],
+                "promotion": asdict(p.promotion),
+                "schedule": p.schedule,
+                "embedding": {"model": p.embedding_model},
+            }
+        )
+        return
+    settings.out.line(f"policies: {p.source}")
+    rows = [
+        [
+            rule.pattern or "(defaults)",
+            rule.ttl_seconds or "never",
+            rule.cleanup_strategy,
+            rule.conflict_strategy,
+            rule.on_expire,
+            f"{rule.compression_threshold_bytes}" if rule.compression_enabled else "off",
+        ]
+        for rule in (*p.rules, p.defaults)
+    ]
+    settings.out.table(
+        None, ["namespace", "ttl_s", "cleanup", "conflict", "on_expire", "compress>"], rows
+    )
+    promo = p.promotion
+    settings.out.line(
+        f"promotion: importance>={promo.min_importance:g}, accesses>={promo.min_access_count}, "
+        f"age>={promo.min_age_days:g}d, types={','.join(promo.types)} -> {promo.target_namespace}"
+    )
+    settings.out.line("schedule: " + ", ".join(f"{k} {v}" for k, v in p.schedule.items()))
+    settings.out.line(f"embedding: {p.embedding_model}")
+
+
+@command(app, "explain")
+def explain_cmd(
+    settings: Settings,
+    path: Annotated[str, typer.Argument(help="A memory path, e.g. coordination/agent1/progress.")],
+) -> None:
+    """Say which rule applies to PATH, and why.
+
+    Example: memctl policies explain coordination/agent1/progress
+    """
+    p = settings.policies
+    policy = p.for_path(path)
+    namespace, key = p.split_path(path)
+    skipped = [
+        rule.pattern
+        for rule in p.rules
+        if rule.rule_index is not None
+        and (policy.rule_index is None or rule.rule_index < policy.rule_index)
+        and rule.pattern
+        and not glob_match(rule.pattern, path)
+    ]
+    if settings.json:
+        settings.out.document(
+            {
+                "path": path,
+                "namespace": namespace,
+                "key": key,
+                "source": p.source,
+                "rule": policy.pattern,
+                "rule_index": policy.rule_index,
+                "line": policy.line,
+                "skipped": skipped,
+                "policy": policy_dict(policy),
+            }
+        )
+        return
+    if policy.pattern is None:
+        settings.out.line(f"{path}: no rule matches; the defaults apply ({p.source})")
+    else:
+        settings.out.line(
+            f"{path}: rule #{policy.rule_index} {policy.pattern!r} ({p.source}:{policy.line}) "
+            "is the first that matches"
+        )
+    if skipped:
+        settings.out.line("earlier rules that do not match: " + ", ".join(map(str, skipped)))
+    settings.out.line(f"namespace {namespace!r}, key {key!r}")
+    for name, value in policy_dict(policy).items():
+        settings.out.line(f"  {name}: {value}")

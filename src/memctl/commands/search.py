@@ -1,0 +1,153 @@
+"""search and reindex."""
+
+from typing import Annotated
+
+import typer
+
+from memctl.commands.common import Settings, command
+from memctl.commands.memory import build_filters
+from memctl.errors import BadInput
+from memctl.output import short
+
+app = typer.Typer()
+
+
+@command(app, "search", all_tenants=True)
+def search_cmd(
+    settings: Settings,
+    query: Annotated[str, typer.Argument(help="What you are looking for, in your own words.")],
+    limit: Annotated[int, typer.Option("--limit", "-k", help="Number of results.")] = 10,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="Namespace or glob.")
+    ] = None,
+    agent: Annotated[str | None, typer.Option("--agent")] = None,
+    memory_type: Annotated[str | None, typer.Option("--type")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Has this tag (repeatable).")
+    ] = None,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid, semantic or keyword.")] = "hybrid",
+    min_score: Annotated[
+        float, typer.Option("--min-score", help="Drop hits scoring below this (0-1).")
+    ] = 0.0,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the score parts.")] = False,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="Search the archive instead.")
+    ] = False,
+    include_expired: Annotated[bool, typer.Option("--include-expired")] = False,
+) -> None:
+    """Rank memories for a natural-language query (vector similarity + keywords).
+
+    Example: memctl search "how do we rotate login tokens" -k 5 --explain
+    """
+    from memctl.embeddings import get_embedder
+    from memctl.lifecycle.search import MODES, search
+
+    if mode not in MODES:
+        raise BadInput(f"--mode must be one of {', '.join(MODES)}")
+    if limit < 1:
+        raise BadInput("--limit must be at least 1")
+    if not 0 <= min_score <= 1:
+        raise BadInput("--min-score must be between 0 and 1")
+    filters = build_filters(
+        settings,
+        None,
+        namespace,
+        agent,
+        memory_type,
+        tag,
+        archived,
+        include_expired=include_expired,
+    )
+    model = settings.policies.embedding_model
+    db = settings.open(write=False)
+    result = search(
+        db,
+        query,
+        filters,
+        limit=limit,
+        mode=mode,
+        min_score=min_score,
+        embedder=lambda: get_embedder(model),
+    )
+    if settings.json:
+        settings.out.document(
+            {
+                "query": result.query,
+                "mode": result.mode,
+                "model": result.model,
+                "pending_embeddings": result.pending_embeddings,
+                "hits": [
+                    {"score": h.score, "parts": h.parts, **h.memory.to_dict()} for h in result.hits
+                ],
+            }
+        )
+        return
+    columns = ["score", "path", "value"]
+    if explain:
+        columns[1:1] = ["similarity", "sem#", "bm25", "kw#"]
+    rows = []
+    for hit in result.hits:
+        row: list[object] = [f"{hit.score:.3f}", hit.memory.path, short(hit.memory.value)]
+        if explain:
+            p = hit.parts
+            row[1:1] = [
+                "" if p["similarity"] is None else f"{p['similarity']:.3f}",
+                p["semantic_rank"] or "",
+                "" if p["bm25"] is None else f"{p['bm25']:.2f}",
+                p["keyword_rank"] or "",
+            ]
+        rows.append(row)
+    settings.out.table(None, columns, rows)
+    if not result.hits:
+        settings.out.note("no matches")
+    if result.pending_embeddings:
+        settings.out.note(
+            f"{result.pending_embeddings} memories await embedding (matched by "
+            "keyword until then; `memctl reindex` embeds them now)"
+        )
+
+
+@command(app, "reindex", all_tenants=True)
+def reindex_cmd(
+    settings: Settings,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Re-embed every memory (after a model change).")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", help="Embed at most this many; 0 = all.")] = 0,
+) -> None:
+    """Embed the memories waiting in the embedding backlog.
+
+    Example: memctl reindex --all
+    """
+    from memctl.embeddings import get_embedder
+    from memctl.embeddings.backlog import fill
+    from memctl.store import vectors
+
+    model = get_embedder(settings.policies.embedding_model)
+    if model is None:
+        raise BadInput("embedding.model is 'none' in the policies: nothing to embed")
+    db = settings.open()
+    if everything:
+        with db.write():
+            vectors.forget_model(db)
+    total = vectors.pending_count(db, model.model_id, settings.scope)
+    goal = min(total, limit) if limit else total
+    done = 0
+    if settings.json or settings.quiet or goal == 0:
+        done = fill(db, model, goal, settings.scope)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as progress:
+            task = progress.add_task("embedding", total=goal)
+            while done < goal:
+                step = fill(db, model, min(256, goal - done), settings.scope)
+                if step == 0:
+                    break
+                done += step
+                progress.update(task, completed=done)
+    left = vectors.pending_count(db, model.model_id, settings.scope)
+    if settings.json:
+        settings.out.document({"embedded": done, "pending": left, "model": model.model_id})
+    else:
+        settings.out.line(f"embedded {done} memories with {model.model_id}; {left} pending")

@@ -1,0 +1,25 @@
+"""Embeddings. This module stays light: the model stack (onnxruntime, tokenizers, numpy;
+torch only to export) is imported by ``get_embedder`` and only by commands that need
+vectors (SPEC section 9)."""
+
+from typing import Protocol
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors (as raw little-endian bytes)."""
+
+    model_id: str  # recorded with every vector; vectors of different ids are never compared
+    dim: int
+
+    def embed(self, texts: list[str]) -> list[bytes]: ...
+
+
+def get_embedder(model: str) -> Embedder | None:
+    """The runtime embedder for the policies' ``embedding.model``; None for ``none``."""
+    if model == "none":
+        return None
+    from memctl.embeddings.onnx import OnnxEmbedder
+
+    return OnnxEmbedder.load(model)

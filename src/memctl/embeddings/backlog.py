@@ -1,0 +1,34 @@
+"""The embedding backlog: memories stored without waiting for the model get their vectors
+here, in batches, with no write transaction held while the model runs."""
+
+from memctl.embeddings import Embedder
+from memctl.lifecycle.values import search_text
+from memctl.store import vectors
+from memctl.store.db import Database
+from memctl.store.memories import decode_value
+
+BATCH = 64
+
+
+def fill(db: Database, embedder: Embedder, limit: int, tenant: str | None = None) -> int:
+    """Embed up to ``limit`` pending memories; returns how many got a vector."""
+    done = 0
+    while done < limit:
+        rows = vectors.pending(db, embedder.model_id, min(BATCH, limit - done), tenant)
+        if not rows:
+            break
+        texts = [
+            search_text(row["key"], decode_value(row["value"], bool(row["compressed"])))
+            for row in rows
+        ]
+        embedded = embedder.embed(texts)  # outside any transaction
+        items = [
+            (row["id"], row["tenant"], row["namespace"], row["content_hash"], vector)
+            for row, vector in zip(rows, embedded, strict=True)
+        ]
+        with db.write():
+            stored = vectors.put(db, items, embedder.model_id)
+        done += len(rows)
+        if stored == 0:
+            break  # everything changed under us; leave the rest for the next run
+    return done

@@ -1,0 +1,58 @@
+"""The runtime embedder: the exported ONNX graph with onnxruntime and tokenizers.
+
+Cold start (imports + session + one sentence) is ~0.3 s against ~5 s for torch, and the
+vectors equal sentence-transformers' (cosine 1.0000; tested)."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memctl.embeddings.export import ONNX_NAME, export_onnx
+from memctl.embeddings.model_files import max_seq_length, model_id, prepared_dir, source_dir
+
+BATCH = 32
+
+
+class OnnxEmbedder:
+    def __init__(self, onnx_path: Path, tokenizer_path: Path, max_tokens: int, model: str) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self._session: Any = onnxruntime.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer: Any = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self._tokenizer.enable_padding()
+        self.dim = int(self._session.get_outputs()[0].shape[1] or 384)
+        self.model_id = model_id(model, self.dim)
+
+    @classmethod
+    def load(cls, model: str) -> "OnnxEmbedder":
+        """Load the prepared export, exporting it first if this machine has none yet."""
+        folder = prepared_dir(model)
+        if not (folder / ONNX_NAME).is_file():
+            export_onnx(model)
+        return cls(
+            folder / ONNX_NAME, folder / "tokenizer.json", max_seq_length(source_dir(model)), model
+        )
+
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), BATCH):
+            encodings = self._tokenizer.encode_batch(texts[start : start + BATCH])
+            feed = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            out.append(self._session.run(None, feed)[0].astype(np.float32))
+        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+    def embed(self, texts: list[str]) -> list[bytes]:
+        return [row.tobytes() for row in self.embed_array(texts)]

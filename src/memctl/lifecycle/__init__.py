@@ -1,0 +1,1 @@
+"""Lifecycle: the decisions (policies, expiry, conflicts, decay, prune, promote) over the store."""

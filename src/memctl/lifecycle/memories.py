@@ -1,0 +1,324 @@
+"""Store, recall, list and delete: the decisions (conflicts, TTL, lazy expiry, access
+boost) over ``memctl.store.memories``."""
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from memctl.errors import BadInput, NotFound
+from memctl.lifecycle.globs import check_glob, is_glob
+from memctl.lifecycle.policies import Policies, Policy
+from memctl.lifecycle.values import (
+    MAX_PATH_CHARS,
+    check_text,
+    content_hash,
+    is_number,
+    pack,
+    search_text,
+    serialize,
+)
+from memctl.models import Memory, StoreResult
+from memctl.store import log
+from memctl.store import memories as sql
+from memctl.store.db import Database
+
+DEFAULT_TYPE = "context"
+DEFAULT_IMPORTANCE = 5.0
+
+
+@dataclass
+class StoreRequest:
+    tenant: str
+    namespace: str
+    key: str
+    value: Any
+    ttl_seconds: float | None = None  # None: the policy's
+    importance: float | None = None
+    type: str | None = None
+    tags: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    reward: float | None = None
+    timestamp: float | None = None  # the write's time; None: now
+    extra: dict[str, Any] = field(default_factory=dict)  # import: created_at, access_count, ...
+
+
+def check_path_part(text: str, what: str) -> str:
+    check_text(text, what)
+    if not text:
+        raise BadInput(f"{what} is empty")
+    if len(text) > MAX_PATH_CHARS:
+        raise BadInput(f"{what} is longer than {MAX_PATH_CHARS} characters")
+    if any(ord(ch) < 32 for ch in text):
+        raise BadInput(f"{what} contains control characters")
+    return text
+
+
+def resolve_address(
+    policies: Policies, path: str | None, namespace: str | None, key: str | None
+) -> tuple[str, str]:
+    """Namespace and key from a path, or from claude-flow's ``-n``/``-k``."""
+    if path is not None and key is not None:
+        raise BadInput("give either a PATH or -k/--key, not both")
+    if path is not None:
+        check_path_part(path, "path")
+        if namespace:
+            return check_path_part(namespace, "namespace"), path
+        namespace, key = policies.split_path(path.strip("/"))
+        return check_path_part(namespace, "namespace"), check_path_part(key, "key")
+    if key is None:
+        raise BadInput("a PATH or -k/--key is required")
+    return check_path_part(namespace or "default", "namespace"), check_path_part(key, "key")
+
+
+def validate_request(req: StoreRequest) -> None:
+    if req.importance is not None and not 1 <= req.importance <= 10:
+        raise BadInput(f"importance {req.importance:g} is outside 1-10")
+    if req.reward is not None and not 0 <= req.reward <= 1:
+        raise BadInput(f"reward {req.reward:g} is outside 0-1")
+    if req.ttl_seconds is not None and req.ttl_seconds < 0:
+        raise BadInput("ttl must be 0 (never expires) or a positive number of seconds")
+    for tag in req.tags or []:
+        check_text(tag, "tag")
+    for text, what in ((req.type, "type"), (req.agent_id, "agent"), (req.session_id, "session")):
+        if text is not None:
+            check_text(text, what)
+
+
+def expires_at(policy: Policy, ttl_seconds: float | None, written_at: float) -> float | None:
+    ttl = policy.ttl_seconds if ttl_seconds is None else ttl_seconds
+    return written_at + ttl if ttl > 0 else None
+
+
+def expire(db: Database, memories: list[Memory], policies: Policies, now: float) -> int:
+    """Move expired memories out per their policy's ``on_expire`` (inside a write)."""
+    to_archive = [m.id for m in memories if policies.for_path(m.path).on_expire == "archive"]
+    to_delete = [m.id for m in memories if m.id not in set(to_archive)]
+    return sql.archive(db, to_archive, "expired", now) + sql.purge(db, to_delete)
+
+
+def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> StoreResult:
+    """Write one memory, applying the path's conflict strategy (SPEC section 3)."""
+    started = time.perf_counter()
+    validate_request(req)
+    policy = policies.for_path(f"{req.namespace}/{req.key}")
+    written_at = now if req.timestamp is None else req.timestamp
+    if policy.conflict_strategy == "counter" and not is_number(req.value):
+        raise BadInput(
+            f"{req.namespace}/{req.key} is a counter (policy {policy.pattern}); "
+            f"value {req.value!r} is not a number"
+        )
+    serialize(req.value)  # size and JSON checks before any write
+    with db.write():
+        existing = sql.get(db, req.tenant, req.namespace, req.key)
+        if existing is not None and existing.is_expired(now):
+            expire(db, [existing], policies, now)
+            log.record(
+                db,
+                "expired",
+                tenant=req.tenant,
+                started_at=now,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                count=1,
+                details={"trigger": "store", "path": existing.path},
+            )
+            existing = None
+        if existing is None:
+            _insert(db, policy, req, written_at)
+            return StoreResult("created", _reload(db, req))
+        return _resolve(db, policy, req, existing, written_at)
+
+
+def _insert(db: Database, policy: Policy, req: StoreRequest, written_at: float) -> int:
+    fields = _value_fields(policy, req.key, req.value)
+    fields.update(
+        tenant=req.tenant,
+        namespace=req.namespace,
+        key=req.key,
+        type=req.type or DEFAULT_TYPE,
+        agent_id=req.agent_id,
+        session_id=req.session_id,
+        tags=orjson.dumps(req.tags or []).decode(),
+        metadata=orjson.dumps(req.metadata or {}).decode(),
+        importance=DEFAULT_IMPORTANCE if req.importance is None else req.importance,
+        reward=req.reward,
+        created_at=written_at,
+        updated_at=written_at,
+        expires_at=expires_at(policy, req.ttl_seconds, written_at),
+        access_count=0,
+    )
+    fields.update(req.extra)
+    text = fields.pop("_text")
+    return sql.insert(db, fields, text)
+
+
+def _value_fields(policy: Policy, key: str, value: Any) -> dict[str, Any]:
+    data = serialize(value)
+    blob, compressed = pack(data, policy)
+    text = search_text(key, value)
+    return {
+        "value": blob,
+        "compressed": int(compressed),
+        "size": len(data),
+        "content_hash": content_hash(text),
+        "embedding_model": None,
+        "_text": text,
+    }
+
+
+def _given_fields(req: StoreRequest) -> dict[str, Any]:
+    """Fields the write sets explicitly (absent ones keep the stored value)."""
+    fields: dict[str, Any] = {}
+    if req.type is not None:
+        fields["type"] = req.type
+    if req.agent_id is not None:
+        fields["agent_id"] = req.agent_id
+    if req.session_id is not None:
+        fields["session_id"] = req.session_id
+    if req.tags is not None:
+        fields["tags"] = orjson.dumps(req.tags).decode()
+    if req.metadata is not None:
+        fields["metadata"] = orjson.dumps(req.metadata).decode()
+    if req.importance is not None:
+        fields["importance"] = req.importance
+    if req.reward is not None:
+        fields["reward"] = req.reward
+    return fields
+
+
+def _set_value(
+    db: Database, policy: Policy, existing: Memory, value: Any, fields: dict[str, Any]
+) -> None:
+    value_fields = _value_fields(policy, existing.key, value)
+    text = value_fields.pop("_text")
+    if value_fields["content_hash"] == sql.content_hash_of(db, existing.id):
+        value_fields.pop("embedding_model")  # same text: the vector stays valid
+        text = None
+    sql.update(db, existing.id, {**value_fields, **fields}, text)
+
+
+def _resolve(
+    db: Database, policy: Policy, req: StoreRequest, existing: Memory, written_at: float
+) -> StoreResult:
+    strategy = policy.conflict_strategy
+    fields = _given_fields(req)
+    fields["expires_at"] = expires_at(policy, req.ttl_seconds, max(written_at, existing.updated_at))
+    if strategy == "lww":
+        if written_at < existing.updated_at:
+            return StoreResult("ignored", existing, "an existing write is newer (lww)")
+        fields["updated_at"] = written_at
+        _set_value(db, policy, existing, req.value, fields)
+        return StoreResult("updated", _reload(db, req))
+    if strategy == "counter":
+        if not is_number(existing.value):
+            raise BadInput(f"{existing.path} holds {existing.value!r}, which is not a number")
+        fields["updated_at"] = max(written_at, existing.updated_at)
+        _set_value(db, policy, existing, existing.value + req.value, fields)
+        return StoreResult("merged", _reload(db, req), f"{existing.value} + {req.value}")
+    # multi_value: the newest write is primary, the others are kept as conflict values
+    incoming = {"value": req.value, "timestamp": written_at, "agent_id": req.agent_id}
+    current = {
+        "value": existing.value,
+        "timestamp": existing.updated_at,
+        "agent_id": existing.agent_id,
+    }
+    if written_at >= existing.updated_at:
+        if req.value == existing.value:
+            fields["updated_at"] = written_at
+            sql.update(db, existing.id, fields, None)
+            return StoreResult("updated", _reload(db, req), "same value")
+        others = [current, *existing.conflicts]
+        primary = req.value
+        fields["updated_at"] = written_at
+    else:
+        others = [*existing.conflicts, incoming]
+        primary = existing.value
+    others.sort(key=lambda item: -float(item["timestamp"]))
+    fields["conflicts"] = orjson.dumps(others).decode()
+    if primary is req.value:
+        _set_value(db, policy, existing, primary, fields)
+    else:
+        sql.update(db, existing.id, fields, None)
+    return StoreResult("merged", _reload(db, req), f"{len(others)} conflicting value(s) kept")
+
+
+def _reload(db: Database, req: StoreRequest) -> Memory:
+    memory = sql.get(db, req.tenant, req.namespace, req.key)
+    assert memory is not None
+    return memory
+
+
+def recall(
+    db: Database,
+    policies: Policies,
+    now: float,
+    tenant: str,
+    namespace: str,
+    key: str,
+    include_expired: bool = False,
+) -> Memory:
+    """One memory; lazy expiry applies; the access is recorded (count, time, boost)."""
+    memory = sql.get(db, tenant, namespace, key)
+    if memory is None:
+        raise NotFound(f"{namespace}/{key}: no such memory")
+    policy = policies.for_path(memory.path)
+    if memory.is_expired(now) and not include_expired:
+        if policy.cleanup_strategy == "lazy":
+            started = time.perf_counter()
+            with db.write():
+                current = sql.get(db, tenant, namespace, key)
+                if current is not None and current.is_expired(now):
+                    expire(db, [current], policies, now)
+                    log.record(
+                        db,
+                        "expired",
+                        tenant=tenant,
+                        started_at=now,
+                        duration_ms=(time.perf_counter() - started) * 1000,
+                        count=1,
+                        details={"trigger": "recall", "path": memory.path},
+                    )
+        raise NotFound(f"{memory.path}: expired")
+    sql.record_access(db, memory.id, now, policy.decay.access_boost)
+    memory.access_count += 1
+    memory.accessed_at = now
+    memory.importance = min(10.0, memory.importance + policy.decay.access_boost)
+    return memory
+
+
+def select_targets(
+    db: Database, policies: Policies, filters: sql.Filters, target: str
+) -> list[Memory]:
+    """Memories named by a path or a glob (on the whole path) for delete/archive."""
+    if is_glob(target):
+        problem = check_glob(target)
+        if problem:
+            raise BadInput(f"bad pattern {target!r}: {problem}")
+        filters.pattern = target
+        return sql.select(db, filters, sort="path")
+    namespace, key = resolve_address(policies, target, None, None)
+    memory = sql.get(db, filters.tenant or "", namespace, key)
+    return [memory] if memory is not None and not memory.is_expired(filters.now) else []
+
+
+def delete(
+    db: Database, policies: Policies, now: float, tenant: str, memories: list[Memory], hard: bool
+) -> int:
+    """Archive (default) or purge the given memories; logged."""
+    started = time.perf_counter()
+    ids = [m.id for m in memories]
+    with db.write():
+        count = sql.purge(db, ids) if hard else sql.archive(db, ids, "deleted", now)
+        log.record(
+            db,
+            "deleted" if hard else "archived",
+            tenant=tenant,
+            started_at=now,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            count=count,
+            details={"trigger": "delete", "hard": hard},
+        )
+    return count

@@ -1,0 +1,337 @@
+"""Load, validate and apply ``policies.yaml`` (SPEC section 3).
+
+A bad file is rejected as ``file:line: where: what is wrong`` (BadInput, exit 2).
+"""
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from memctl.errors import BadInput
+from memctl.lifecycle.globs import check_glob, glob_match, literal_prefix
+from memctl.lifecycle.schedules import parse_schedule
+
+try:
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+PACKAGED_POLICIES = Path(__file__).resolve().parent.parent / "policies.yaml"
+CLEANUP_STRATEGIES = ("lazy", "scheduled", "manual")
+CONFLICT_STRATEGIES = ("lww", "multi_value", "counter")
+ON_EXPIRE = ("archive", "delete")
+SCHEDULE_JOBS = ("cleanup", "decay", "prune", "promote", "snapshot", "compact")
+
+
+@dataclass(frozen=True)
+class Decay:
+    idle_7d_per_day: float = 0.1
+    idle_30d_per_day: float = 0.2
+    floor: float = 1.0
+    access_boost: float = 0.1
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The effective settings for one path: defaults overlaid by the matching rule."""
+
+    ttl_seconds: int = 0
+    cleanup_strategy: str = "scheduled"
+    conflict_strategy: str = "lww"
+    compression_enabled: bool = True
+    compression_threshold_bytes: int = 1024
+    on_expire: str = "archive"
+    decay: Decay = field(default_factory=Decay)
+    archive_retention_days: float = 90
+    keep_archived_importance: float = 8
+    max_age_days: float | None = None  # prune: archive active memories older than this
+    min_reward: float | None = None  # prune: archive episodes rewarded below this
+    max_entries: int | None = None  # prune: keep at most this many per namespace
+    pattern: str | None = None  # None: the defaults
+    rule_index: int | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    min_importance: float = 8
+    min_access_count: int = 5
+    min_age_days: float = 14
+    types: tuple[str, ...] = ("error_pattern", "success_pattern", "learning")
+    target_namespace: str = "knowledge/promoted"
+
+
+@dataclass(frozen=True)
+class Policies:
+    source: str
+    defaults: Policy
+    rules: tuple[Policy, ...]
+    promotion: Promotion
+    schedule: dict[str, str]
+    embedding_model: str
+
+    def for_path(self, path: str) -> Policy:
+        """The first rule whose pattern matches ``namespace/key``, else the defaults."""
+        for rule in self.rules:
+            if rule.pattern is not None and glob_match(rule.pattern, path):
+                return rule
+        return self.defaults
+
+    def split_path(self, path: str) -> tuple[str, str]:
+        """Namespace and key of a bare path (SPEC section 2): the literal folder part of
+        the matching rule's pattern, else the first segment, else ``default``."""
+        rule = self.for_path(path)
+        if rule.pattern is not None:
+            prefix = literal_prefix(rule.pattern)
+            if "/" in prefix:
+                namespace = prefix[: prefix.rindex("/")]
+                if path.startswith(namespace + "/") and len(path) > len(namespace) + 1:
+                    return namespace, path[len(namespace) + 1 :]
+        if "/" in path:
+            namespace, key = path.split("/", 1)
+            if namespace and key:
+                return namespace, key
+        return "default", path
+
+
+# ---------------------------------------------------------------- resolution
+
+
+def find_policies_file(explicit: str | None, project: Path) -> Path:
+    """``--policies`` > ``MEMCTL_POLICIES`` > ``<project>/.claude/memory-retention-policies.yaml``
+    > ``<project>/policies.yaml`` > the packaged defaults."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get("MEMCTL_POLICIES")
+    if env:
+        return Path(env).expanduser().resolve()
+    for candidate in (
+        project / ".claude" / "memory-retention-policies.yaml",
+        project / "policies.yaml",
+    ):
+        if candidate.is_file():
+            return candidate
+    return PACKAGED_POLICIES
+
+
+def load_policies(path: Path) -> Policies:
+    """Read and validate one policies file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: policies file not found") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not valid UTF-8") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read policies: {exc.strerror}") from None
+    return parse_policies(text, str(path))
+
+
+def parse_policies(text: str, source: str) -> Policies:
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise BadInput(f"{source}:{line}: invalid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{source}: invalid YAML: {exc}") from None
+    return _Reader(source).policies(root)
+
+
+# ---------------------------------------------------------------- validation
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+class _Reader:
+    """Walks the YAML node tree so every error can name its line."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, node: yaml.Node, where: str, problem: str) -> BadInput:
+        return BadInput(f"{self.source}:{node.start_mark.line + 1}: {where}: {problem}")
+
+    def mapping(self, node: yaml.Node, where: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, where, "expected a mapping")
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = _CONSTRUCTOR.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise self.fail(key_node, where, f"key {key!r} is not a string")
+            if key in out:
+                raise self.fail(key_node, where, f"duplicate key {key!r}")
+            out[key] = (key_node, value_node)
+        return out
+
+    def check_keys(
+        self, items: dict[str, tuple[yaml.Node, yaml.Node]], allowed: tuple[str, ...], where: str
+    ) -> None:
+        for key, (key_node, _) in items.items():
+            if key not in allowed:
+                raise self.fail(
+                    key_node, where, f"unknown key {key!r} (allowed: {', '.join(allowed)})"
+                )
+
+    def scalar(
+        self,
+        node: yaml.Node,
+        where: str,
+        kind: str,
+        lo: float | None = None,
+        hi: float | None = None,
+        choices: tuple[str, ...] = (),
+    ) -> Any:
+        value = _CONSTRUCTOR.construct_object(node, deep=True)
+        if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise self.fail(node, where, f"expected a whole number, got {value!r}")
+        if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise self.fail(node, where, f"expected a number, got {value!r}")
+        if kind == "bool" and not isinstance(value, bool):
+            raise self.fail(node, where, f"expected true or false, got {value!r}")
+        if kind == "str" and not isinstance(value, str):
+            raise self.fail(node, where, f"expected a string, got {value!r}")
+        if choices and value not in choices:
+            raise self.fail(node, where, f"{value!r} is not one of {', '.join(choices)}")
+        if lo is not None and value < lo:
+            raise self.fail(node, where, f"{value!r} is below the minimum {lo:g}")
+        if hi is not None and value > hi:
+            raise self.fail(node, where, f"{value!r} is above the maximum {hi:g}")
+        return value
+
+    def policy(self, node: yaml.Node, where: str, base: Policy, is_rule: bool) -> Policy:
+        items = self.mapping(node, where)
+        fields: tuple[str, ...] = (
+            "ttl_seconds",
+            "cleanup_strategy",
+            "conflict_strategy",
+            "compression_enabled",
+            "compression_threshold_bytes",
+            "on_expire",
+            "decay",
+            "archive_retention_days",
+            "keep_archived_importance",
+            "max_age_days",
+            "min_reward",
+            "max_entries",
+        )
+        self.check_keys(items, ("namespace", *fields) if is_rule else fields, where)
+        spec: dict[str, tuple[str, float | None, float | None, tuple[str, ...]]] = {
+            "ttl_seconds": ("int", 0, None, ()),
+            "cleanup_strategy": ("str", None, None, CLEANUP_STRATEGIES),
+            "conflict_strategy": ("str", None, None, CONFLICT_STRATEGIES),
+            "compression_enabled": ("bool", None, None, ()),
+            "compression_threshold_bytes": ("int", 0, None, ()),
+            "on_expire": ("str", None, None, ON_EXPIRE),
+            "archive_retention_days": ("number", 0, None, ()),
+            "keep_archived_importance": ("number", 1, 10, ()),
+            "max_age_days": ("number", 0, None, ()),
+            "min_reward": ("number", 0, 1, ()),
+            "max_entries": ("int", 1, None, ()),
+        }
+        changes: dict[str, Any] = {"line": node.start_mark.line + 1}
+        for key, (_, value_node) in items.items():
+            here = f"{where}.{key}"
+            if key == "namespace":
+                pattern = self.scalar(value_node, here, "str")
+                problem = check_glob(pattern)
+                if problem:
+                    raise self.fail(value_node, here, f"bad glob {pattern!r}: {problem}")
+                changes["pattern"] = pattern
+            elif key == "decay":
+                changes["decay"] = self.decay(value_node, here, base.decay)
+            else:
+                kind, lo, hi, choices = spec[key]
+                changes[key] = self.scalar(value_node, here, kind, lo, hi, choices)
+        if is_rule and "pattern" not in changes:
+            raise self.fail(node, where, "a rule needs a 'namespace' pattern")
+        return replace(base, **changes)
+
+    def decay(self, node: yaml.Node, where: str, base: Decay) -> Decay:
+        items = self.mapping(node, where)
+        allowed = ("idle_7d_per_day", "idle_30d_per_day", "floor", "access_boost")
+        self.check_keys(items, allowed, where)
+        changes = {
+            key: float(self.scalar(value_node, f"{where}.{key}", "number", 0, 10))
+            for key, (_, value_node) in items.items()
+        }
+        return replace(base, **changes)
+
+    def promotion(self, node: yaml.Node, where: str) -> Promotion:
+        items = self.mapping(node, where)
+        allowed = (
+            "min_importance",
+            "min_access_count",
+            "min_age_days",
+            "types",
+            "target_namespace",
+        )
+        self.check_keys(items, allowed, where)
+        changes: dict[str, Any] = {}
+        for key, (_, value_node) in items.items():
+            here = f"{where}.{key}"
+            if key == "types":
+                if not isinstance(value_node, yaml.SequenceNode):
+                    raise self.fail(value_node, here, "expected a list of memory types")
+                changes[key] = tuple(self.scalar(item, here, "str") for item in value_node.value)
+            elif key == "target_namespace":
+                target = self.scalar(value_node, here, "str")
+                if not target or "*" in target or target.startswith("/"):
+                    raise self.fail(value_node, here, f"{target!r} is not a namespace")
+                changes[key] = target
+            elif key == "min_access_count":
+                changes[key] = self.scalar(value_node, here, "int", 0)
+            else:
+                hi = 10 if key == "min_importance" else None
+                changes[key] = self.scalar(value_node, here, "number", 0, hi)
+        return replace(Promotion(), **changes)
+
+    def schedule(self, node: yaml.Node, where: str) -> dict[str, str]:
+        items = self.mapping(node, where)
+        self.check_keys(items, SCHEDULE_JOBS, where)
+        out = {}
+        for key, (_, value_node) in items.items():
+            text = self.scalar(value_node, f"{where}.{key}", "str")
+            try:
+                parse_schedule(text)
+            except ValueError as exc:
+                raise self.fail(value_node, f"{where}.{key}", str(exc)) from None
+            out[key] = text
+        return out
+
+    def policies(self, root: yaml.Node | None) -> Policies:
+        if root is None:
+            return Policies(self.source, Policy(), (), Promotion(), {}, "all-MiniLM-L6-v2")
+        items = self.mapping(root, "policies")
+        allowed = ("version", "defaults", "namespaces", "promotion", "schedule", "embedding")
+        self.check_keys(items, allowed, "policies")
+        if "version" in items:
+            self.scalar(items["version"][1], "version", "int", 1, 1)
+        defaults = Policy()
+        if "defaults" in items:
+            defaults = self.policy(items["defaults"][1], "defaults", defaults, is_rule=False)
+        rules: list[Policy] = []
+        if "namespaces" in items:
+            seq = items["namespaces"][1]
+            if not isinstance(seq, yaml.SequenceNode):
+                raise self.fail(seq, "namespaces", "expected a list of rules")
+            for index, rule_node in enumerate(seq.value):
+                rule = self.policy(rule_node, f"namespaces[{index}]", defaults, is_rule=True)
+                rules.append(replace(rule, rule_index=index))
+        promotion = (
+            self.promotion(items["promotion"][1], "promotion")
+            if "promotion" in items
+            else Promotion()
+        )
+        schedule = self.schedule(items["schedule"][1], "schedule") if "schedule" in items else {}
+        model = "all-MiniLM-L6-v2"
+        if "embedding" in items:
+            emb = self.mapping(items["embedding"][1], "embedding")
+            self.check_keys(emb, ("model",), "embedding")
+            if "model" in emb:
+                model = self.scalar(emb["model"][1], "embedding.model", "str")
+        return Policies(self.source, defaults, tuple(rules), promotion, schedule, model)

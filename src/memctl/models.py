@@ -1,0 +1,96 @@
+"""Result dataclasses passed from the library to the output layer."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from memctl.clock import iso
+
+
+@dataclass
+class Memory:
+    id: int
+    tenant: str
+    namespace: str
+    key: str
+    value: Any
+    type: str = "context"
+    agent_id: str | None = None
+    session_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    importance: float = 5.0
+    reward: float | None = None
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    accessed_at: float | None = None
+    expires_at: float | None = None
+    last_decay_at: float | None = None
+    promoted_at: float | None = None
+    access_count: int = 0
+    size: int = 0
+    compressed: bool = False
+    embedding_model: str | None = None
+    archived_at: float | None = None
+    archive_reason: str | None = None
+
+    @property
+    def path(self) -> str:
+        return f"{self.namespace}/{self.key}"
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, timestamps as ISO 8601 (the JSON and export form)."""
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "namespace": self.namespace,
+            "key": self.key,
+            "path": self.path,
+            "value": self.value,
+            "type": self.type,
+            "agent_id": self.agent_id,
+            "session_id": self.session_id,
+            "tags": self.tags,
+            "metadata": self.metadata,
+            "importance": round(self.importance, 4),
+            "reward": self.reward,
+            "conflicts": self.conflicts,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "accessed_at": iso(self.accessed_at),
+            "expires_at": iso(self.expires_at),
+            "last_decay_at": iso(self.last_decay_at),
+            "promoted_at": iso(self.promoted_at),
+            "access_count": self.access_count,
+            "size": self.size,
+            "compressed": self.compressed,
+            "embedding_model": self.embedding_model,
+            "archived_at": iso(self.archived_at),
+            "archive_reason": self.archive_reason,
+        }
+
+
+@dataclass
+class StoreResult:
+    action: str  # created | updated | merged | ignored
+    memory: Memory
+    detail: str = ""
+
+
+@dataclass
+class Hit:
+    memory: Memory
+    score: float
+    parts: dict[str, float | int | None] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    hits: list[Hit]
+    pending_embeddings: int = 0
+    model: str | None = None

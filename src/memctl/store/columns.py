@@ -1,0 +1,33 @@
+"""Column names used by hot-path SQL (kept equal to ``schema.py`` by a test)."""
+
+MEMORY_FIELDS = (
+    "tenant",
+    "namespace",
+    "key",
+    "value",
+    "compressed",
+    "size",
+    "type",
+    "agent_id",
+    "session_id",
+    "tags",
+    "metadata",
+    "importance",
+    "reward",
+    "conflicts",
+    "created_at",
+    "updated_at",
+    "accessed_at",
+    "expires_at",
+    "last_decay_at",
+    "promoted_at",
+    "access_count",
+    "content_hash",
+    "embedding_model",
+)
+MEMORY_COLUMNS = ("id", *MEMORY_FIELDS)
+ARCHIVE_COLUMNS = (*MEMORY_COLUMNS, "archived_at", "archive_reason")
+
+VEC_TABLE = "vec_memories"
+FTS_TABLE = "memories_fts"
+EMBEDDING_DIM = 384

@@ -1,0 +1,195 @@
+"""Connections: driver choice, sqlite-vec loading, pragmas, transactions, error mapping.
+
+Queries here go through the DB-API driver directly. SQLAlchemy Core describes the schema
+(``schema.py``) and is imported only when a migration has to run: its ~180 ms import
+would take most of the 250 ms whole-process budget of ``store`` and ``recall``
+(SPEC section 11).
+"""
+
+import importlib.util
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from memctl.errors import StorageError
+
+BUSY_TIMEOUT_MS = int(os.environ.get("MEMCTL_BUSY_TIMEOUT_MS", "30000"))
+Row = sqlite3.Row
+
+
+def _driver() -> ModuleType:
+    """The standard ``sqlite3`` if it can load extensions, else ``sqlean`` (CI's Python
+    is built without ``enable_load_extension``)."""
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        return sqlite3
+    import sqlean
+
+    module: ModuleType = sqlean
+    return module
+
+
+DRIVER = _driver()
+
+
+def vec_extension_path() -> str:
+    """Path of the sqlite-vec loadable library, found without importing ``sqlite_vec``
+    (its import pulls in numpy, ~110 ms)."""
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None or not spec.submodule_search_locations:
+        raise StorageError("the sqlite-vec package is not installed")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "vec0")
+
+
+def _storage_error(exc: Exception, path: Path) -> StorageError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StorageError(f"database {path} is locked (waited {BUSY_TIMEOUT_MS / 1000:g} s)")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StorageError(f"database {path} is corrupt or not a SQLite file")
+    if "disk is full" in text or "full" in text:
+        return StorageError(f"database {path}: disk full")
+    if "readonly" in text or "unable to open" in text:
+        return StorageError(f"database {path} cannot be opened for writing: {text}")
+    return StorageError(f"database {path}: {text}")
+
+
+class Database:
+    """One connection in autocommit mode; transactions are explicit.
+
+    ``write()`` is ``BEGIN IMMEDIATE`` (the concurrency recipe: a deferred transaction
+    that reads before it writes fails under contention). ``read()`` is a deferred
+    transaction giving one consistent snapshot.
+    """
+
+    def __init__(self, conn: Any, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self._depth = 0
+
+    @contextmanager
+    def write(self) -> Iterator["Database"]:
+        """A short write transaction; nested calls join the outer one."""
+        with self._transaction("BEGIN IMMEDIATE"):
+            yield self
+
+    @contextmanager
+    def read(self) -> Iterator["Database"]:
+        """A read snapshot; nested calls join the outer transaction."""
+        with self._transaction("BEGIN"):
+            yield self
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._run(begin)
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            with suppress(DRIVER.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self._run("COMMIT")
+
+    @contextmanager
+    def savepoint(self, name: str = "sp") -> Iterator[None]:
+        """A savepoint: vec0 has no statement rollback, so each vec0 write gets one."""
+        self._run(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._run(f"ROLLBACK TO {name}")
+            self._run(f"RELEASE {name}")
+            raise
+        self._run(f"RELEASE {name}")
+
+    def _run(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        try:
+            return self.conn.execute(sql, params)
+        except DRIVER.IntegrityError:
+            raise
+        except DRIVER.Error as exc:
+            raise _storage_error(exc, self.path) from exc
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        """Run one statement and return the cursor."""
+        return self._run(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]] | Iterator[Any]) -> Any:
+        try:
+            return self.conn.executemany(sql, rows)
+        except DRIVER.Error as exc:
+            raise _storage_error(exc, self.path) from exc
+
+    def all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        return list(self._run(sql, params).fetchall())
+
+    def one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        return self._run(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = self._run(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file (and its folder) readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+def connect(path: Path) -> Database:
+    """Open a connection with sqlite-vec loaded and the per-connection pragmas set."""
+    try:
+        conn = DRIVER.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.row_factory = DRIVER.Row
+        conn.enable_load_extension(True)
+        conn.load_extension(vec_extension_path())
+        conn.enable_load_extension(False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except DRIVER.Error as exc:
+        raise _storage_error(exc, path) from exc
+    return Database(conn, path)
+
+
+def open_database(path: Path, *, create: bool) -> Database:
+    """Open (and migrate) memctl's database.
+
+    With ``create=False`` a missing file is not created: the caller gets an empty
+    in-memory database instead, so read-only commands on a fresh project change nothing.
+    """
+    from memctl.store.migrations import migrate
+
+    if not path.exists():
+        if not create:
+            db = connect(Path(":memory:"))
+            migrate(db)
+            return db
+        _create_private_file(path)
+    elif path.is_dir():
+        raise StorageError(f"database {path} is a directory")
+    db = connect(path)
+    try:
+        migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    return db

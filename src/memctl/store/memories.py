@@ -1,0 +1,245 @@
+"""SQL for memories: the active table, the archive, and their keyword/vector index rows.
+
+Ids are unique across ``memories`` and ``archive`` (AUTOINCREMENT, and an archived row
+keeps its id), so the FTS and vec0 rows of a memory follow it through archive and
+restore untouched but for vec0's ``archived`` flag.
+"""
+
+import gzip
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from memctl.models import Memory
+from memctl.store.columns import (
+    ARCHIVE_COLUMNS,
+    FTS_TABLE,
+    MEMORY_COLUMNS,
+    MEMORY_FIELDS,
+    VEC_TABLE,
+)
+from memctl.store.db import Database
+
+_SELECT = ", ".join(MEMORY_COLUMNS)
+_SELECT_ARCHIVE = ", ".join(ARCHIVE_COLUMNS)
+BATCH = 500  # rows per statement batch: short write transactions (NOTES-sqlite.md)
+
+
+def decode_value(blob: bytes, compressed: bool) -> Any:
+    return orjson.loads(gzip.decompress(blob) if compressed else blob)
+
+
+def row_to_memory(row: Any) -> Memory:
+    keys = row.keys()
+    return Memory(
+        id=row["id"],
+        tenant=row["tenant"],
+        namespace=row["namespace"],
+        key=row["key"],
+        value=decode_value(row["value"], bool(row["compressed"])),
+        type=row["type"],
+        agent_id=row["agent_id"],
+        session_id=row["session_id"],
+        tags=orjson.loads(row["tags"]),
+        metadata=orjson.loads(row["metadata"]),
+        importance=row["importance"],
+        reward=row["reward"],
+        conflicts=orjson.loads(row["conflicts"]) if row["conflicts"] else [],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        accessed_at=row["accessed_at"],
+        expires_at=row["expires_at"],
+        last_decay_at=row["last_decay_at"],
+        promoted_at=row["promoted_at"],
+        access_count=row["access_count"],
+        size=row["size"],
+        compressed=bool(row["compressed"]),
+        embedding_model=row["embedding_model"],
+        archived_at=row["archived_at"] if "archived_at" in keys else None,
+        archive_reason=row["archive_reason"] if "archive_reason" in keys else None,
+    )
+
+
+def get(db: Database, tenant: str, namespace: str, key: str) -> Memory | None:
+    row = db.one(
+        f"SELECT {_SELECT} FROM memories WHERE tenant = ? AND namespace = ? AND key = ?",
+        (tenant, namespace, key),
+    )
+    return None if row is None else row_to_memory(row)
+
+
+def get_many(db: Database, ids: Sequence[int], archived: bool = False) -> dict[int, Memory]:
+    """Memories by id (active or archived), in one query per batch."""
+    table, cols = ("archive", _SELECT_ARCHIVE) if archived else ("memories", _SELECT)
+    out: dict[int, Memory] = {}
+    for start in range(0, len(ids), BATCH):
+        chunk = list(ids[start : start + BATCH])
+        marks = ",".join("?" * len(chunk))
+        for row in db.all(f"SELECT {cols} FROM {table} WHERE id IN ({marks})", chunk):
+            out[row["id"]] = row_to_memory(row)
+    return out
+
+
+def insert(db: Database, fields: dict[str, Any], text: str) -> int:
+    """Insert a memory and its keyword-index row; returns the new id."""
+    names = [name for name in MEMORY_FIELDS if name in fields]
+    cursor = db.execute(
+        f"INSERT INTO memories ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+        [fields[name] for name in names],
+    )
+    memory_id = int(cursor.lastrowid)
+    db.execute(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)", (memory_id, text))
+    return memory_id
+
+
+def update(db: Database, memory_id: int, fields: dict[str, Any], text: str | None) -> None:
+    """Update a memory; a new ``text`` replaces its keyword row and drops its vector
+    (the memory rejoins the embedding backlog)."""
+    if fields:
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        db.execute(f"UPDATE memories SET {assignments} WHERE id = ?", [*fields.values(), memory_id])
+    if text is not None:
+        db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = ?", (memory_id,))
+        db.execute(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)", (memory_id, text))
+        db.execute(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", (memory_id,))
+
+
+def record_access(db: Database, memory_id: int, now: float, boost: float) -> None:
+    db.execute(
+        "UPDATE memories SET access_count = access_count + 1, accessed_at = ?, "
+        "importance = min(10.0, importance + ?) WHERE id = ?",
+        (now, boost, memory_id),
+    )
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    batch: list[int] = []
+    for memory_id in ids:
+        batch.append(memory_id)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def archive(db: Database, ids: Sequence[int], reason: str, now: float) -> int:
+    """Move memories to the archive (call inside a write transaction). Returns the count."""
+    moved = 0
+    fields = ", ".join(MEMORY_COLUMNS)
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        db.execute(
+            f"INSERT INTO archive ({fields}, archived_at, archive_reason) "
+            f"SELECT {fields}, ?, ? FROM memories WHERE id IN ({marks})",
+            [now, reason, *chunk],
+        )
+        moved += db.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk).rowcount
+        db.execute(f"UPDATE {VEC_TABLE} SET archived = 1 WHERE memory_id IN ({marks})", chunk)
+    return moved
+
+
+def purge(db: Database, ids: Sequence[int], archived: bool = False) -> int:
+    """Delete memories (active or archived) and their index rows for good."""
+    table = "archive" if archived else "memories"
+    removed = 0
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        removed += db.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk).rowcount
+        db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
+        db.execute(f"DELETE FROM {VEC_TABLE} WHERE memory_id IN ({marks})", chunk)
+    return removed
+
+
+@dataclass
+class Filters:
+    """What ``list``/``search``/``delete`` select on. ``pattern`` is a memctl glob on the path."""
+
+    tenant: str | None  # None: all tenants (--all-tenants)
+    pattern: str | None = None
+    namespace: str | None = None
+    agent_id: str | None = None
+    type: str | None = None
+    tags: list[str] = field(default_factory=list)
+    expired: str = "exclude"  # exclude | only | include
+    now: float = 0.0
+    archived: bool = False
+
+
+def where_clause(filters: Filters, alias: str = "") -> tuple[str, list[Any]]:
+    """The WHERE text and parameters for ``filters``; every input is a bound parameter."""
+    p = f"{alias}." if alias else ""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.tenant is not None:
+        clauses.append(f"{p}tenant = ?")
+        params.append(filters.tenant)
+    if filters.pattern is not None:
+        # memctl globs only allow '*', so SQLite's case-sensitive GLOB means the same.
+        clauses.append(f"({p}namespace || '/' || {p}key) GLOB ?")
+        params.append(filters.pattern)
+    if filters.namespace is not None:
+        if "*" in filters.namespace:
+            clauses.append(f"{p}namespace GLOB ?")
+        else:
+            clauses.append(f"{p}namespace = ?")
+        params.append(filters.namespace)
+    if filters.agent_id is not None:
+        clauses.append(f"{p}agent_id = ?")
+        params.append(filters.agent_id)
+    if filters.type is not None:
+        clauses.append(f"{p}type = ?")
+        params.append(filters.type)
+    for tag in filters.tags:
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each({p}tags) WHERE json_each.value = ?)")
+        params.append(tag)
+    if not filters.archived:
+        if filters.expired == "exclude":
+            clauses.append(f"({p}expires_at IS NULL OR {p}expires_at > ?)")
+            params.append(filters.now)
+        elif filters.expired == "only":
+            clauses.append(f"({p}expires_at IS NOT NULL AND {p}expires_at <= ?)")
+            params.append(filters.now)
+    return (" AND ".join(clauses) or "1"), params
+
+
+SORTS = {
+    "updated": "updated_at DESC",
+    "created": "created_at DESC",
+    "importance": "importance DESC",
+    "accessed": "accessed_at DESC",
+    "access_count": "access_count DESC",
+    "path": "namespace, key",
+    "archived": "archived_at DESC",
+}
+
+
+def select(
+    db: Database, filters: Filters, sort: str = "updated", limit: int | None = None
+) -> list[Memory]:
+    where, params = where_clause(filters)
+    table, cols = ("archive", _SELECT_ARCHIVE) if filters.archived else ("memories", _SELECT)
+    sql = f"SELECT {cols} FROM {table} WHERE {where} ORDER BY {SORTS[sort]}, id"
+    if limit:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [row_to_memory(row) for row in db.all(sql, params)]
+
+
+def count(db: Database, filters: Filters) -> int:
+    where, params = where_clause(filters)
+    table = "archive" if filters.archived else "memories"
+    return int(db.scalar(f"SELECT count(*) FROM {table} WHERE {where}", params))
+
+
+def select_ids(db: Database, filters: Filters) -> list[int]:
+    where, params = where_clause(filters)
+    table = "archive" if filters.archived else "memories"
+    return [row[0] for row in db.all(f"SELECT id FROM {table} WHERE {where} ORDER BY id", params)]
+
+
+def content_hash_of(db: Database, memory_id: int) -> str | None:
+    value = db.scalar("SELECT content_hash FROM memories WHERE id = ?", (memory_id,))
+    return None if value is None else str(value)

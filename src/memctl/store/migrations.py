@@ -1,0 +1,78 @@
+"""Versioned migrations: an ordered list of small functions applied when the database is
+opened, each in its own transaction, recorded in ``memctl_migrations``.
+
+``PRAGMA user_version`` holds how many have run, so the common case (up to date) costs
+one pragma read and never imports SQLAlchemy.
+"""
+
+import time
+from collections.abc import Callable
+
+from memctl.errors import StorageError
+from memctl.store.columns import EMBEDDING_DIM, FTS_TABLE, VEC_TABLE
+from memctl.store.db import Database
+
+Migration = Callable[[Database], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register ``fn`` as the next migration. Never reorder or edit a landed one."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(db: Database) -> None:
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from memctl.store import schema
+
+    dialect = sqlite.dialect()
+    for table in schema.metadata.sorted_tables:
+        db.execute(str(CreateTable(table).compile(dialect=dialect)))
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            db.execute(str(CreateIndex(index).compile(dialect=dialect)))
+    db.execute(
+        f"CREATE VIRTUAL TABLE {VEC_TABLE} USING vec0("
+        "memory_id INTEGER PRIMARY KEY, "
+        f"embedding float[{EMBEDDING_DIM}] distance_metric=cosine, "
+        "tenant TEXT, namespace TEXT, model TEXT, archived INTEGER)"
+    )
+    db.execute(f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, tokenize='porter unicode61')")
+
+
+def schema_version() -> int:
+    return len(MIGRATIONS)
+
+
+def _is_memctl(db: Database) -> bool:
+    tables = {row[0] for row in db.all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return not tables or "memctl_migrations" in tables
+
+
+def migrate(db: Database) -> None:
+    """Bring the database up to the current schema; refuse foreign or newer files."""
+    version = db.scalar("PRAGMA user_version")
+    target = schema_version()
+    if version == target and version > 0:
+        return
+    if version > target:
+        raise StorageError(
+            f"database {db.path} has schema {version}, newer than this memctl ({target})"
+        )
+    if not _is_memctl(db):
+        raise StorageError(f"{db.path} is a SQLite database but not a memctl database")
+    if version == 0 and str(db.path) != ":memory:":
+        db.execute("PRAGMA journal_mode = WAL")
+    with db.write():
+        version = db.scalar("PRAGMA user_version")  # another process may have migrated
+        for index in range(version, target):
+            step = MIGRATIONS[index]
+            step(db)
+            db.execute(
+                "INSERT INTO memctl_migrations (id, name, applied_at) VALUES (?, ?, ?)",
+                (index + 1, step.__name__, time.time()),
+            )
+        db.execute(f"PRAGMA user_version = {target}")

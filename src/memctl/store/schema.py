@@ -1,0 +1,117 @@
+"""The relational schema, declared with SQLAlchemy Core.
+
+Imported only by migrations (DDL is compiled from these tables); queries on the hot
+path use ``MEMORY_COLUMNS`` so that ``store`` and ``recall`` never import SQLAlchemy.
+``tests/store/test_schema.py`` keeps the two in step.
+"""
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+
+def _memory_columns() -> list[Column[object]]:
+    """Every field of a memory (SPEC section 2); shared by the active and archive tables."""
+    return [
+        Column("tenant", Text, nullable=False),
+        Column("namespace", Text, nullable=False),
+        Column("key", Text, nullable=False),
+        Column("value", LargeBinary, nullable=False),  # serialized JSON, gzip when compressed
+        Column("compressed", Integer, nullable=False, server_default="0"),
+        Column("size", Integer, nullable=False),  # bytes of the serialized JSON
+        Column("type", Text, nullable=False, server_default="context"),
+        Column("agent_id", Text),
+        Column("session_id", Text),
+        Column("tags", Text, nullable=False, server_default="[]"),  # JSON array
+        Column("metadata", Text, nullable=False, server_default="{}"),  # JSON object
+        Column("importance", Float, nullable=False, server_default="5"),
+        Column("reward", Float),
+        Column("conflicts", Text),  # JSON array of {value, timestamp, agent_id} (multi_value)
+        Column("created_at", Float, nullable=False),
+        Column("updated_at", Float, nullable=False),
+        Column("accessed_at", Float),
+        Column("expires_at", Float),
+        Column("last_decay_at", Float),
+        Column("promoted_at", Float),
+        Column("access_count", Integer, nullable=False, server_default="0"),
+        Column("content_hash", Text, nullable=False),  # of the text that is embedded
+        Column("embedding_model", Text),  # model of the stored vector; NULL = in the backlog
+    ]
+
+
+memories = Table(
+    "memories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_memory_columns(),
+    UniqueConstraint("tenant", "namespace", "key", name="uq_memories_path"),
+    sqlite_autoincrement=True,  # ids are never reused: an archived id stays unique
+)
+Index("ix_memories_expiry", memories.c.tenant, memories.c.expires_at)
+Index("ix_memories_updated", memories.c.tenant, memories.c.updated_at)
+Index(
+    "ix_memories_backlog",
+    memories.c.id,
+    sqlite_where=memories.c.embedding_model.is_(None),
+)
+
+archive = Table(
+    "archive",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # the memory's own id
+    *_memory_columns(),
+    Column("archived_at", Float, nullable=False),
+    Column("archive_reason", Text, nullable=False),
+)
+Index("ix_archive_path", archive.c.tenant, archive.c.namespace, archive.c.key)
+Index("ix_archive_time", archive.c.tenant, archive.c.archived_at)
+
+lifecycle_log = Table(
+    "lifecycle_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant", Text),  # NULL = all tenants
+    Column("action", Text, nullable=False),  # expired, archived, decayed, pruned, ...
+    Column("started_at", Float, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("count", Integer, nullable=False, server_default="0"),
+    Column("outcome", Text, nullable=False, server_default="ok"),  # ok | error
+    Column("details", Text, nullable=False, server_default="{}"),  # JSON
+    Column("error", Text),
+)
+Index("ix_lifecycle_log_action", lifecycle_log.c.action, lifecycle_log.c.started_at)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("day", Text, nullable=False),  # YYYY-MM-DD (UTC, from the memctl clock)
+    Column("tenant", Text, nullable=False),
+    Column("namespace", Text, nullable=False),
+    Column("agent_id", Text, nullable=False, server_default=""),
+    Column("counts_by_type", Text, nullable=False),  # JSON {type: count}
+    Column("total", Integer, nullable=False),
+    Column("avg_importance", Float, nullable=False),
+    Column("accesses", Integer, nullable=False),
+    Column("expirations", Integer, nullable=False),
+    Column("archives", Integer, nullable=False),
+    Column("bytes", Integer, nullable=False),
+    UniqueConstraint("day", "tenant", "namespace", "agent_id", name="uq_snapshots"),
+)
+
+migrations_table = Table(
+    "memctl_migrations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("applied_at", Float, nullable=False),
+)

@@ -1,0 +1,106 @@
+"""SQL for the vec0 index and the embedding backlog.
+
+vec0 sharp edges handled here (NOTES-sqlite.md): no upsert (DELETE then INSERT), no
+statement rollback (each write in a SAVEPOINT), only ``=``-style filters are pushed down
+into the KNN (tenant, model, archived, exact namespace), ``k`` at most 4096.
+"""
+
+from typing import Any
+
+from memctl.store.columns import VEC_TABLE
+from memctl.store.db import Database
+
+MAX_K = 4096
+
+
+def pending(db: Database, model_id: str, limit: int, tenant: str | None = None) -> list[Any]:
+    """Active memories whose vector is missing or from another model."""
+    sql = (
+        "SELECT id, tenant, namespace, key, value, compressed, content_hash FROM memories "
+        "WHERE (embedding_model IS NULL OR embedding_model != ?)"
+    )
+    params: list[Any] = [model_id]
+    if tenant is not None:
+        sql += " AND tenant = ?"
+        params.append(tenant)
+    sql += " ORDER BY id LIMIT ?"
+    params.append(limit)
+    return db.all(sql, params)
+
+
+def pending_count(db: Database, model_id: str, tenant: str | None = None) -> int:
+    sql = "SELECT count(*) FROM memories WHERE (embedding_model IS NULL OR embedding_model != ?)"
+    params: list[Any] = [model_id]
+    if tenant is not None:
+        sql += " AND tenant = ?"
+        params.append(tenant)
+    return int(db.scalar(sql, params))
+
+
+def pending_ids(db: Database, ids: list[int], model_id: str) -> set[int]:
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    rows = db.all(
+        f"SELECT id FROM memories WHERE id IN ({marks}) "
+        "AND (embedding_model IS NULL OR embedding_model != ?)",
+        [*ids, model_id],
+    )
+    return {row[0] for row in rows}
+
+
+def put(db: Database, items: list[tuple[int, str, str, str, bytes]], model_id: str) -> int:
+    """Store vectors for (id, tenant, namespace, content_hash, vector) if the memory's
+    content is still the one embedded. Call inside a write transaction."""
+    stored = 0
+    for memory_id, tenant, namespace, digest, vector in items:
+        marked = db.execute(
+            "UPDATE memories SET embedding_model = ? WHERE id = ? AND content_hash = ?",
+            (model_id, memory_id, digest),
+        ).rowcount
+        if not marked:
+            continue  # changed or gone since it was read: it stays in the backlog
+        with db.savepoint("vec_put"):
+            db.execute(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", (memory_id,))
+            db.execute(
+                f"INSERT INTO {VEC_TABLE} (memory_id, embedding, tenant, namespace, model, "
+                "archived) VALUES (?, ?, ?, ?, ?, 0)",
+                (int(memory_id), vector, tenant, namespace, model_id),
+            )
+        stored += 1
+    return stored
+
+
+def knn(
+    db: Database,
+    vector: bytes,
+    k: int,
+    model_id: str,
+    tenant: str | None,
+    namespace: str | None = None,
+    archived: bool = False,
+) -> list[tuple[int, float]]:
+    """Nearest memories as (id, cosine distance), filters pushed into the KNN."""
+    sql = (
+        f"SELECT memory_id, distance FROM {VEC_TABLE} WHERE embedding MATCH ? AND k = ? "
+        "AND model = ? AND archived = ?"
+    )
+    params: list[Any] = [vector, min(k, MAX_K), model_id, int(archived)]
+    if tenant is not None:
+        sql += " AND tenant = ?"
+        params.append(tenant)
+    if namespace is not None:
+        sql += " AND namespace = ?"
+        params.append(namespace)
+    return [(int(row[0]), float(row[1])) for row in db.all(sql, params)]
+
+
+def forget_model(db: Database) -> int:
+    """Put every memory back in the backlog and empty the index (reindex --all)."""
+    count = db.execute("UPDATE memories SET embedding_model = NULL").rowcount
+    db.execute(f"DELETE FROM {VEC_TABLE}")
+    return int(count)
+
+
+def vector_count(db: Database) -> int:
+    return int(db.scalar(f"SELECT count(*) FROM {VEC_TABLE}"))

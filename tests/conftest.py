@@ -1,0 +1,65 @@
+"""Shared fixtures: every test gets its own database, home and working directory."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from memctl.cli import app
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+# The ONNX export prepared by scripts/setup.sh (`memctl model prepare`), shared by tests.
+MODEL_DIR = os.environ.get("MEMCTL_MODEL_DIR") or str(Path.home() / ".memctl" / "models")
+_CLEARED = ("MEMCTL_NOW", "MEMCTL_POLICIES", "MEMCTL_TENANT", "CLAUDE_PROJECT_DIR", "NO_COLOR")
+
+
+@pytest.fixture(autouse=True)
+def memctl_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private database, memctl home and cwd; the shared prepared model."""
+    for name in _CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MEMCTL_DB", str(tmp_path / "memctl.db"))
+    monkeypatch.setenv("MEMCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MEMCTL_MODEL_DIR", MODEL_DIR)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+@pytest.fixture
+def db_path(memctl_env: Path) -> Path:
+    return memctl_env / "memctl.db"
+
+
+_runner = CliRunner()
+_command = typer.main.get_command(app)
+
+
+def cli(*args: str, input: str | bytes | None = None) -> Any:
+    """Run memctl in-process (Typer's CliRunner); returns the click Result."""
+    return _runner.invoke(_command, list(args), input=input, catch_exceptions=False)
+
+
+def run(
+    *args: str,
+    input: str | bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run memctl as a real process (``python -m memctl`` from this checkout's src)."""
+    full_env = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "memctl", *args],
+        input=input.decode() if isinstance(input, bytes) else input,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
