@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 
 from memctl import __version__
-from memctl.commands import memory, model, policies, search
+from memctl.commands import (
+    daemon,
+    hooks,
+    lifecycle,
+    memory,
+    model,
+    policies,
+    promote,
+    search,
+    stats,
+    transfer,
+)
 
 app = typer.Typer(
     name="memctl",
@@ -20,8 +31,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-for module in (memory, search):
+# Each module's commands join the root; groups (policies, model, hook, hooks) are
+# Typer apps of their own, registered by the module's ``groups`` list if it has one.
+for module in (memory, search, lifecycle, promote, stats, transfer, hooks, daemon):
     app.registered_commands.extend(module.app.registered_commands)
+    for name, group in getattr(module, "groups", []):
+        app.add_typer(group, name=name)
 app.add_typer(policies.app, name="policies")
 app.add_typer(model.app, name="model")
 
