@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from memctl.cli import app
@@ -39,12 +38,11 @@ def db_path(memctl_env: Path) -> Path:
 
 
 _runner = CliRunner()
-_command = typer.main.get_command(app)
 
 
 def cli(*args: str, input: str | bytes | None = None) -> Any:
     """Run memctl in-process (Typer's CliRunner); returns the click Result."""
-    return _runner.invoke(_command, list(args), input=input, catch_exceptions=False)
+    return _runner.invoke(app, list(args), input=input, catch_exceptions=False)
 
 
 def run(

@@ -1,0 +1,93 @@
+"""The database file: migrations, pragmas, permissions, refusing foreign or broken files."""
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from memctl.errors import StorageError
+from memctl.store import open_database
+from memctl.store import schema
+from memctl.store.columns import ARCHIVE_COLUMNS, MEMORY_COLUMNS
+from memctl.store.db import DRIVER, connect
+from memctl.store.migrations import MIGRATIONS
+from tests.conftest import cli
+
+
+def test_new_database_is_migrated_private_and_wal(db_path: Path) -> None:
+    db = open_database(db_path, create=True)
+    assert db.scalar("PRAGMA user_version") == len(MIGRATIONS)
+    names = [row[0] for row in db.all("SELECT name FROM memctl_migrations ORDER BY id")]
+    assert names == [m.__name__ for m in MIGRATIONS]
+    assert db.scalar("PRAGMA journal_mode") == "wal"
+    assert db.scalar("SELECT vec_version()").startswith("v0.1")
+    db.close()
+    assert stat.S_IMODE(os.stat(db_path).st_mode) == 0o600
+
+
+def test_reopening_does_not_migrate_again(db_path: Path) -> None:
+    open_database(db_path, create=True).close()
+    db = open_database(db_path, create=True)
+    assert db.scalar("SELECT count(*) FROM memctl_migrations") == len(MIGRATIONS)
+
+
+def test_read_only_open_does_not_create_the_file(db_path: Path) -> None:
+    db = open_database(db_path, create=False)
+    assert db.scalar("SELECT count(*) FROM memories") == 0
+    assert not db_path.exists()
+
+
+def test_hot_path_columns_match_the_schema() -> None:
+    assert tuple(c.name for c in schema.memories.columns) == MEMORY_COLUMNS
+    assert tuple(c.name for c in schema.archive.columns) == ARCHIVE_COLUMNS
+
+
+def test_foreign_sqlite_database_is_refused(db_path: Path) -> None:
+    conn = DRIVER.connect(str(db_path))
+    conn.execute("CREATE TABLE memory_entries (id TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StorageError, match="not a memctl database"):
+        open_database(db_path, create=True)
+    result = cli("store", "a/b", "1")
+    assert result.exit_code == 3
+    assert "not a memctl database" in result.stderr
+
+
+def test_corrupt_file_is_a_storage_error_and_left_alone(db_path: Path) -> None:
+    garbage = b"this is not sqlite at all " * 200
+    db_path.write_bytes(garbage)
+    result = cli("recall", "a/b")
+    assert result.exit_code == 3
+    assert result.stderr.count("\n") == 1
+    assert "corrupt or not a SQLite file" in result.stderr
+    assert db_path.read_bytes() == garbage
+
+
+def test_newer_schema_is_refused(db_path: Path) -> None:
+    open_database(db_path, create=True).close()
+    conn = DRIVER.connect(str(db_path))
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.close()
+    with pytest.raises(StorageError, match="newer than this memctl"):
+        open_database(db_path, create=True)
+
+
+def test_write_transaction_rolls_back_on_error(db_path: Path) -> None:
+    db = open_database(db_path, create=True)
+    with pytest.raises(RuntimeError), db.write():
+        db.execute("INSERT INTO lifecycle_log (action, started_at, duration_ms) VALUES ('x', 0, 0)")
+        raise RuntimeError("boom")
+    assert db.scalar("SELECT count(*) FROM lifecycle_log") == 0
+
+
+def test_locked_database_times_out_as_storage_error(db_path: Path, monkeypatch) -> None:
+    open_database(db_path, create=True).close()
+    holder = connect(db_path)
+    holder.execute("BEGIN IMMEDIATE")
+    waiter = connect(db_path)
+    waiter.execute("PRAGMA busy_timeout = 50")
+    with pytest.raises(StorageError, match="locked"), waiter.write():
+        pass
+    holder.execute("ROLLBACK")
