@@ -245,6 +245,15 @@ def _resolve(
     return StoreResult("merged", _reload(db, req), f"{len(others)} conflicting value(s) kept")
 
 
+def resolve_conflict(
+    db: Database, policy: Policy, req: StoreRequest, existing: Memory, written_at: float
+) -> StoreResult:
+    """Apply the path's conflict strategy to a write onto an existing live memory (inside a
+    write transaction): the one resolver shared by ``store`` and ``import --on-conflict
+    merge``."""
+    return _resolve(db, policy, req, existing, written_at)
+
+
 def _reload(db: Database, req: StoreRequest) -> Memory:
     memory = sql.get(db, req.tenant, req.namespace, req.key)
     assert memory is not None
