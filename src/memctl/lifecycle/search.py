@@ -1,11 +1,17 @@
-"""Hybrid search: FTS5 keyword ranking fused with sqlite-vec similarity by reciprocal
-rank fusion (RRF).
+"""Hybrid search: FTS5 keyword ranking fused with sqlite-vec similarity.
 
-Scores, by mode (what ``--min-score`` compares against):
-- ``semantic``: cosine similarity of query and memory (0-1);
+Scores are all on 0-1 (what ``--min-score`` compares against):
+- ``semantic``: cosine similarity of query and memory;
 - ``keyword``: the bm25 score squashed to 0-1 (``b / (1 + b)``);
-- ``hybrid``: RRF, normalised so that ranking first in both lists gives 1.0.
-Memories whose embedding is still pending are found by keyword in every mode.
+- ``hybrid``: ``0.75 * similarity + 0.25 * keyword``.
+
+Why not reciprocal rank fusion: RRF rewards mere presence in the keyword list, so on
+small namespaces one shared common word ("runs") lifted an unrelated memory above a
+true paraphrase with no shared words. A weighted sum of calibrated scores keeps the
+paraphrase on top and keeps ``--min-score`` meaningful.
+
+A memory whose embedding is still pending has no similarity; its keyword score stands
+in for it, so pending memories are found by keyword in every mode.
 """
 
 import re
@@ -19,7 +25,7 @@ from memctl.store import keyword, vectors
 from memctl.store.db import Database
 from memctl.store.memories import Filters, get_many
 
-RRF_K = 60
+SEMANTIC_WEIGHT = 0.75
 MODES = ("hybrid", "semantic", "keyword")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -43,19 +49,18 @@ def fts_query(text: str) -> str | None:
 
 
 def _keyword_score(bm25: float) -> float:
-    b = max(0.0, -bm25)
+    b = max(0.0, -bm25)  # FTS5's bm25() is negative: lower is better
     return b / (1.0 + b)
 
 
 def score(mode: str, r: Ranked) -> float:
-    if mode == "semantic":
-        if r.similarity is not None:
-            return r.similarity
-        return _keyword_score(r.bm25 or 0.0)  # pending embedding: keyword evidence only
+    keyword_score = _keyword_score(r.bm25) if r.bm25 is not None else 0.0
     if mode == "keyword":
-        return _keyword_score(r.bm25 or 0.0)
-    fused = sum(1.0 / (RRF_K + rank) for rank in (r.semantic_rank, r.keyword_rank) if rank)
-    return fused / (2.0 / (RRF_K + 1))
+        return keyword_score
+    similarity = r.similarity if r.similarity is not None else keyword_score
+    if mode == "semantic":
+        return similarity
+    return SEMANTIC_WEIGHT * similarity + (1 - SEMANTIC_WEIGHT) * keyword_score
 
 
 def search(

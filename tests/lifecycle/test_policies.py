@@ -1,0 +1,141 @@
+"""policies.yaml: resolution order, glob matching, validation with file:line."""
+
+from pathlib import Path
+
+import orjson
+import pytest
+from tests.conftest import cli
+
+from memctl.errors import BadInput
+from memctl.lifecycle.globs import glob_match
+from memctl.lifecycle.policies import (
+    PACKAGED_POLICIES,
+    find_policies_file,
+    load_policies,
+    parse_policies,
+)
+
+REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies.yaml"
+
+
+def test_repository_policies_are_the_packaged_ones() -> None:
+    assert REPO_POLICIES.read_text() == PACKAGED_POLICIES.read_text()
+    policies = load_policies(PACKAGED_POLICIES)
+    assert policies.for_path("coordination/agent1/progress").ttl_seconds == 3600
+    assert policies.for_path("knowledge/auth/jwt").conflict_strategy == "multi_value"
+    assert policies.for_path("misc/thing").pattern is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("coordination/*", "coordination/a/b/c", True),
+        ("coordination/*", "coordination", False),
+        ("*/progress", "coordination/agent1/progress", True),
+        ("knowledge/*/jwt", "knowledge/auth/v2/jwt", True),
+        ("a.b/*", "axb/c", False),
+        ("exact", "exact", True),
+        ("exact", "Exact", False),
+    ],
+)
+def test_star_matches_any_characters_including_slash(pattern, text, expected) -> None:
+    assert glob_match(pattern, text) is expected
+
+
+def test_first_matching_rule_wins() -> None:
+    policies = parse_policies(
+        "namespaces:\n"
+        "  - namespace: 'coordination/urgent/*'\n    ttl_seconds: 60\n"
+        "  - namespace: 'coordination/*'\n    ttl_seconds: 3600\n",
+        "p.yaml",
+    )
+    assert policies.for_path("coordination/urgent/x").ttl_seconds == 60
+    assert policies.for_path("coordination/other").ttl_seconds == 3600
+
+
+def test_rules_inherit_the_defaults() -> None:
+    policies = parse_policies(
+        "defaults:\n  ttl_seconds: 10\n  decay: {floor: 2}\n"
+        "namespaces:\n  - namespace: 'a/*'\n    cleanup_strategy: lazy\n",
+        "p.yaml",
+    )
+    rule = policies.for_path("a/b")
+    assert (rule.ttl_seconds, rule.cleanup_strategy, rule.decay.floor) == (10, "lazy", 2.0)
+    assert rule.decay.idle_7d_per_day == 0.1
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("defaults:\n  ttl: 3\n", 2, "unknown key 'ttl'"),
+        ("defaults:\n  ttl_seconds: soon\n", 2, "expected a whole number"),
+        (
+            "namespaces:\n  - namespace: 'x/*'\n    cleanup_strategy: sometimes\n",
+            3,
+            "'sometimes' is not one of lazy, scheduled, manual",
+        ),
+        ("namespaces:\n  - namespace: 'x/[ab]'\n", 2, "bad glob"),
+        ("namespaces:\n  - ttl_seconds: 3\n", 2, "needs a 'namespace'"),
+        ("version: 2\n", 1, "above the maximum"),
+        ("schedule:\n  cleanup: whenever\n", 2, "cannot read schedule"),
+        ("defaults: [\n", 2, "invalid YAML"),
+        ("defaults:\n  keep_archived_importance: 11\n", 2, "above the maximum 10"),
+    ],
+)
+def test_bad_files_name_file_line_and_problem(text: str, line: int, message: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        parse_policies(text, "/p/policies.yaml")
+    assert str(caught.value).startswith(f"/p/policies.yaml:{line}: ")
+    assert message in str(caught.value)
+
+
+def test_bad_policies_file_fails_the_command_with_exit_2_and_changes_nothing(
+    tmp_path: Path, db_path: Path
+) -> None:
+    bad = tmp_path / "policies.yaml"
+    bad.write_text("defaults:\n  conflict_strategy: newest\n")
+    result = cli("store", "a/b", "1", "--policies", str(bad))
+    assert result.exit_code == 2
+    assert f"{bad}:2: defaults.conflict_strategy" in result.stderr
+    assert not db_path.exists()
+
+
+def test_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "proj"
+    (project / ".claude").mkdir(parents=True)
+    assert find_policies_file(None, project) == PACKAGED_POLICIES
+    (project / "policies.yaml").write_text("version: 1\n")
+    assert find_policies_file(None, project) == project / "policies.yaml"
+    claude = project / ".claude" / "memory-retention-policies.yaml"
+    claude.write_text("version: 1\n")
+    assert find_policies_file(None, project) == claude
+    monkeypatch.setenv("MEMCTL_POLICIES", str(tmp_path / "env.yaml"))
+    assert find_policies_file(None, project) == tmp_path / "env.yaml"
+    assert find_policies_file(str(tmp_path / "flag.yaml"), project) == tmp_path / "flag.yaml"
+
+
+def test_project_policies_found_from_a_subdirectory(tmp_path: Path, monkeypatch) -> None:
+    project = tmp_path / "proj"
+    (project / ".memctl").mkdir(parents=True)
+    (project / "policies.yaml").write_text(
+        "namespaces:\n  - namespace: 'scratch/*'\n    ttl_seconds: 5\n"
+    )
+    (project / "src" / "deep").mkdir(parents=True)
+    monkeypatch.delenv("MEMCTL_DB")
+    monkeypatch.chdir(project / "src" / "deep")
+    result = cli("policies", "show", "--json")
+    doc = orjson.loads(result.stdout)
+    assert doc["source"] == str(project / "policies.yaml")
+    assert doc["rules"][0]["pattern"] == "scratch/*"
+
+
+def test_explain_names_the_rule_and_why() -> None:
+    result = cli("policies", "explain", "coordination/agent1/progress", "--json")
+    doc = orjson.loads(result.stdout)
+    assert doc["rule"] == "coordination/*"
+    assert (doc["namespace"], doc["key"]) == ("coordination", "agent1/progress")
+    assert doc["policy"]["ttl_seconds"] == 3600
+    human = cli("policies", "explain", "misc/note").stdout
+    assert "no rule matches; the defaults apply" in human
+    shown = cli("policies", "show").stdout
+    assert "coordination/*" in shown and "knowledge/promoted" in shown
