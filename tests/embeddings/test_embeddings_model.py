@@ -17,7 +17,9 @@ from memctl.store.memories import Filters
 pytestmark = pytest.mark.model
 
 MEMORIES = {
-    "knowledge/deploy/oom": "Pods crash-looping after OOM kills: raise the memory limit in the chart",
+    "knowledge/deploy/oom": (
+        "Pods crash-looping after OOM kills: raise the memory limit in the chart"
+    ),
     "knowledge/food/pasta": "Boil the spaghetti for nine minutes in salted water",
     "knowledge/auth/rotation": "Refresh tokens are rotated on every use and old ones revoked",
     "knowledge/ci/cache": "Cache the pip wheels between pipeline runs to speed up builds",
