@@ -1,0 +1,198 @@
+"""Explicit archive and restore (SPEC section 3: archive before delete).
+
+An archived memory keeps every field and its id (so its keyword and vector rows stay,
+only vec0's ``archived`` flag flips). ``restore`` brings back the most recently archived
+version of a path; the new expiry comes from the path's policy TTL counted from now,
+or from ``ttl`` (0 = never). Restoring onto a path that has an active memory is refused
+(BadInput, nothing changed): archive or delete the active one first.
+"""
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from memctl.errors import BadInput, NotFound
+from memctl.lifecycle.globs import check_glob, is_glob
+from memctl.lifecycle.memories import expires_at
+from memctl.lifecycle.policies import Policies
+from memctl.models import Memory
+from memctl.store import lifecycle as sql
+from memctl.store import log
+from memctl.store import memories as store
+from memctl.store.db import Database
+
+
+@dataclass
+class ArchiveReport:
+    count: int = 0
+    duration_ms: float = 0.0
+    by_namespace: dict[str, int] = field(default_factory=dict)
+    paths: list[str] = field(default_factory=list)
+    reason: str = "archived"
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration_ms"] = round(self.duration_ms, 1)
+        return data
+
+
+def _check_pattern(pattern: str) -> None:
+    problem = check_glob(pattern)
+    if problem:
+        raise BadInput(f"bad pattern {pattern!r}: {problem}")
+
+
+def select(
+    db: Database,
+    now: float,
+    tenant: str | None,
+    target: str | None,
+    *,
+    older_than: float | None = None,
+    below_importance: float | None = None,
+) -> list[Memory]:
+    """Active memories (expired ones included) named by a path or glob on the path,
+    created more than ``older_than`` seconds ago and/or below an importance."""
+    if target is None and older_than is None and below_importance is None:
+        raise BadInput("give a PATH or glob, --older-than or --below-importance")
+    if below_importance is not None and not 1 <= below_importance <= 10:
+        raise BadInput(f"--below-importance {below_importance:g} is outside 1-10")
+    filters = store.Filters(tenant=tenant, now=now, expired="include")
+    path = None
+    if target is not None:
+        target = target.strip("/")
+        if is_glob(target):
+            _check_pattern(target)
+            filters.pattern = target
+        else:
+            path = target
+    with db.read():
+        memories: list[Memory] = sql.select_active(
+            db,
+            filters,
+            path=path,
+            created_before=None if older_than is None else now - older_than,
+            importance_below=below_importance,
+        )
+    return memories
+
+
+def archive(
+    db: Database,
+    policies: Policies,
+    now: float,
+    tenant: str | None,
+    memories: list[Memory],
+    reason: str = "archived",
+    *,
+    dry_run: bool = False,
+) -> ArchiveReport:
+    """Move the given memories to the archive with ``reason``, in batches; logged."""
+    started = time.perf_counter()
+    report = ArchiveReport(reason=reason, dry_run=dry_run)
+    namespace_of = {m.id: m.namespace for m in memories}
+    path_of = {m.id: m.path for m in memories}
+    ids = [m.id for m in memories]
+    moved: list[int] = []
+    for start in range(0, len(ids), store.BATCH):
+        batch = ids[start : start + store.BATCH]
+        if dry_run:
+            moved.extend(batch)
+            continue
+        with db.write():
+            present = sql.present_ids(db, batch)
+            store.archive(db, present, reason, now)
+        moved.extend(present)
+    for memory_id in moved:
+        ns = namespace_of[memory_id]
+        report.by_namespace[ns] = report.by_namespace.get(ns, 0) + 1
+    report.by_namespace = dict(sorted(report.by_namespace.items()))
+    report.paths = [path_of[m] for m in moved]
+    report.count = len(moved)
+    report.duration_ms = (time.perf_counter() - started) * 1000
+    if not dry_run and moved:
+        with db.write():
+            log.record(
+                db,
+                "archived",
+                tenant=tenant,
+                started_at=now,
+                duration_ms=report.duration_ms,
+                count=report.count,
+                details={
+                    "trigger": "archive",
+                    "reason": reason,
+                    "by_namespace": report.by_namespace,
+                },
+            )
+    return report
+
+
+def find_archived(db: Database, tenant: str | None, target: str) -> list[Memory]:
+    """Archived memories named by an archive id (digits), a path (its latest archived
+    version) or a glob on the path (the latest version of each matching path)."""
+    target = target.strip().strip("/")
+    if not target:
+        raise BadInput("give an archive id, a path or a glob")
+    with db.read():
+        if target.isdigit():
+            memory = sql.archived_by_id(db, tenant, int(target))
+            found: list[Memory] = [] if memory is None else [memory]
+        elif is_glob(target):
+            _check_pattern(target)
+            found = sql.latest_archived(db, tenant, None, target)
+        else:
+            found = sql.latest_archived(db, tenant, target, None)
+    if not found:
+        raise NotFound(f"{target}: nothing archived matches")
+    return found
+
+
+def _refuse_active(db: Database, memories: list[Memory]) -> None:
+    active = sql.active_ids_at(db, [(m.tenant, m.namespace, m.key) for m in memories])
+    if active:
+        paths = ", ".join(sorted(active)[:5]) + (" ..." if len(active) > 5 else "")
+        raise BadInput(
+            f"cannot restore: an active memory exists at {paths} "
+            "(archive or delete it first); nothing was restored"
+        )
+
+
+def restore(
+    db: Database,
+    policies: Policies,
+    now: float,
+    tenant: str | None,
+    target: str,
+    ttl: float | None,
+) -> list[Memory]:
+    """Bring archived memories back to active; returns them as restored."""
+    started = time.perf_counter()
+    if ttl is not None and ttl < 0:
+        raise BadInput("--ttl must be 0 (never expires) or a positive duration")
+    found = find_archived(db, tenant, target)
+    with db.read():
+        _refuse_active(db, found)
+    ids: list[int] = []
+    for start in range(0, len(found), store.BATCH):
+        batch = found[start : start + store.BATCH]
+        expiry = {m.id: expires_at(policies.for_path(m.path), ttl, now) for m in batch}
+        with db.write():
+            _refuse_active(db, batch)
+            sql.restore(db, expiry)
+        ids.extend(expiry)
+    with db.read():
+        restored = store.get_many(db, ids)
+    result = [restored[i] for i in ids if i in restored]
+    with db.write():
+        log.record(
+            db,
+            "restored",
+            tenant=tenant,
+            started_at=now,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            count=len(result),
+            details={"target": target, "ttl": ttl},
+        )
+    return result

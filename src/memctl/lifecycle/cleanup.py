@@ -1,0 +1,121 @@
+"""Cleanup: move expired memories out per their policy (SPEC section 3).
+
+``lazy`` and ``scheduled`` rules are cleaned by every run, ``manual`` ones only with
+``force``. ``on_expire: archive`` moves a memory to the archive with reason
+``expired``; ``delete`` purges it. Expired rows are found in one read (their rule is
+computed in SQL), then moved in write transactions of at most ``BATCH`` rows, each of
+which re-checks that its rows are still expired: a kill between batches leaves every
+memory either active or archived, and a concurrent store that refreshed a memory wins.
+"""
+
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from memctl.errors import BadInput
+from memctl.lifecycle.globs import check_glob
+from memctl.lifecycle.policies import Policies, Policy
+from memctl.store import lifecycle as sql
+from memctl.store import log
+from memctl.store import memories as store
+from memctl.store.db import Database
+
+
+@dataclass
+class CleanupReport:
+    count: int = 0  # memories moved out (archived + deleted)
+    duration_ms: float = 0.0
+    archived: int = 0
+    deleted: int = 0
+    skipped_manual: int = 0  # expired under a manual rule, left for --force
+    by_namespace: dict[str, dict[str, int]] = field(default_factory=dict)
+    dry_run: bool = False
+    force: bool = False
+    tenant: str | None = None
+    namespace: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration_ms"] = round(self.duration_ms, 1)
+        return data
+
+
+def rule_policy(policies: Policies, index: int) -> Policy:
+    """The policy of a rule index as computed by ``store.lifecycle.rule_case``."""
+    return policies.rules[index] if index < len(policies.rules) else policies.defaults
+
+
+def patterns_of(policies: Policies) -> list[str]:
+    return [rule.pattern or "" for rule in policies.rules]
+
+
+def cleanup(
+    db: Database,
+    policies: Policies,
+    now: float,
+    tenant: str | None,
+    *,
+    namespace: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> CleanupReport:
+    """Move expired memories out (``tenant=None``: every tenant); logged as ``expired``."""
+    started = time.perf_counter()
+    if namespace is not None:
+        problem = check_glob(namespace)
+        if problem:
+            raise BadInput(f"bad namespace pattern {namespace!r}: {problem}")
+    report = CleanupReport(dry_run=dry_run, force=force, tenant=tenant, namespace=namespace)
+    with db.read():
+        rows = sql.expired_rows(db, tenant, now, namespace, patterns_of(policies))
+    to_move: list[tuple[int, str, str]] = []  # (id, namespace, archive|delete)
+    for memory_id, ns, rule in rows:
+        policy = rule_policy(policies, rule)
+        if policy.cleanup_strategy == "manual" and not force:
+            report.skipped_manual += 1
+            continue
+        to_move.append((memory_id, ns, policy.on_expire))
+    namespace_of = {memory_id: ns for memory_id, ns, _ in to_move}
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "deleted": 0})
+    if dry_run:
+        for _, ns, action in to_move:
+            counts[ns]["archived" if action == "archive" else "deleted"] += 1
+    else:
+        for start in range(0, len(to_move), store.BATCH):
+            batch = to_move[start : start + store.BATCH]
+            with db.write():
+                live = set(sql.still_expired(db, [m for m, _, _ in batch], now))
+                archive_ids = [m for m, _, action in batch if m in live and action == "archive"]
+                delete_ids = [m for m, _, action in batch if m in live and action == "delete"]
+                store.archive(db, archive_ids, "expired", now)
+                store.purge(db, delete_ids)
+            for memory_id in archive_ids:
+                counts[namespace_of[memory_id]]["archived"] += 1
+            for memory_id in delete_ids:
+                counts[namespace_of[memory_id]]["deleted"] += 1
+    report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
+    report.archived = sum(c["archived"] for c in counts.values())
+    report.deleted = sum(c["deleted"] for c in counts.values())
+    report.count = report.archived + report.deleted
+    report.duration_ms = (time.perf_counter() - started) * 1000
+    if not dry_run:
+        with db.write():
+            log.record(
+                db,
+                "expired",
+                tenant=tenant,
+                started_at=now,
+                duration_ms=report.duration_ms,
+                count=report.count,
+                details={
+                    "trigger": "cleanup",
+                    "force": force,
+                    "namespace": namespace,
+                    "archived": report.archived,
+                    "deleted": report.deleted,
+                    "skipped_manual": report.skipped_manual,
+                    "by_namespace": report.by_namespace,
+                },
+            )
+    return report

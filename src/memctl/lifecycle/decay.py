@@ -1,0 +1,107 @@
+"""Importance decay (SPEC section 3, parent-harness seed FR-4).
+
+A memory is idle since ``accessed_at`` (or ``created_at`` if never accessed). Its
+importance falls by nothing during the first 7 idle days, ``idle_7d_per_day`` per day
+from day 7 to day 30, ``idle_30d_per_day`` per day after that, and never below
+``floor`` (a memory already below the floor is left alone). Each run removes the
+integral of that rate over [``last_decay_at`` (or the idle start), now], so running
+hourly, daily or weekly gives the same importance, and records ``last_decay_at``.
+An access (recall) resets the idle clock and adds ``access_boost``; decay accrued
+since the previous run but not yet applied at that moment is forgiven.
+
+Per-memory override, in the memory's metadata (any subset; numbers only)::
+
+    {"decay": {"idle_7d_per_day": 0.05, "idle_30d_per_day": 0.1, "floor": 3}}
+
+The work is set-based: one UPDATE per group of rules sharing the same decay settings
+and per range of ``ID_SPAN`` ids, each range in its own short write transaction.
+"""
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from memctl.lifecycle.cleanup import patterns_of
+from memctl.lifecycle.policies import Decay, Policies
+from memctl.store import lifecycle as sql
+from memctl.store import log
+from memctl.store.db import Database
+
+ID_SPAN = 1000  # ids per write transaction (at most this many rows change in each)
+
+
+@dataclass
+class DecayReport:
+    count: int = 0  # memories whose importance fell
+    duration_ms: float = 0.0
+    dry_run: bool = False
+    tenant: str | None = None
+    reach_floor: int | None = None  # dry run: how many would end at their floor
+    total_drop: float | None = None  # dry run: importance removed in all
+    buckets: dict[str, int] = field(default_factory=dict)  # dry run: size of drop -> count
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration_ms"] = round(self.duration_ms, 1)
+        if self.total_drop is not None:
+            data["total_drop"] = round(self.total_drop, 4)
+        return data
+
+
+def rate_groups(policies: Policies) -> list[tuple[sql.DecayRates, list[int] | None]]:
+    """Rules grouped by identical decay settings: (rates, rule indices), where None
+    means "every row" (all rules share one setting, so no per-row rule test is needed).
+    Rule index ``len(rules)`` stands for the defaults."""
+    settings: list[Decay] = [rule.decay for rule in policies.rules] + [policies.defaults.decay]
+    groups: dict[sql.DecayRates, list[int]] = {}
+    for index, decay in enumerate(settings):
+        rates = sql.DecayRates(decay.idle_7d_per_day, decay.idle_30d_per_day, decay.floor)
+        groups.setdefault(rates, []).append(index)
+    if len(groups) == 1:
+        return [(next(iter(groups)), None)]
+    return [(rates, rules) for rates, rules in groups.items()]
+
+
+def decay(
+    db: Database, policies: Policies, now: float, tenant: str | None, *, dry_run: bool = False
+) -> DecayReport:
+    """Apply importance decay to active memories (``tenant=None``: every tenant)."""
+    started = time.perf_counter()
+    report = DecayReport(dry_run=dry_run, tenant=tenant)
+    patterns = patterns_of(policies)
+    groups = rate_groups(policies)
+    if dry_run:
+        with db.read():
+            report.reach_floor, report.total_drop = 0, 0.0
+            for rates, rules in groups:
+                dist = sql.decay_distribution(db, now, tenant, rates, patterns, rules)
+                report.count += dist["count"]
+                report.reach_floor += dist["reach_floor"]
+                report.total_drop += dist["total_drop"]
+                for label, n in dist["buckets"].items():
+                    report.buckets[label] = report.buckets.get(label, 0) + n
+        order = [label for _, label in sql.DECAY_BUCKETS] + [">=5"]
+        report.buckets = {k: report.buckets[k] for k in order if k in report.buckets}
+        report.duration_ms = (time.perf_counter() - started) * 1000
+        return report
+    with db.read():
+        lo, hi = sql.id_bounds(db)
+    for first in range(lo, hi + 1, ID_SPAN):
+        last = min(first + ID_SPAN - 1, hi)
+        with db.write():
+            for rates, rules in groups:
+                report.count += sql.decay_range(
+                    db, first, last, now, tenant, rates, patterns, rules
+                )
+    report.duration_ms = (time.perf_counter() - started) * 1000
+    with db.write():
+        log.record(
+            db,
+            "decayed",
+            tenant=tenant,
+            started_at=now,
+            duration_ms=report.duration_ms,
+            count=report.count,
+            details={"groups": len(groups)},
+        )
+    return report

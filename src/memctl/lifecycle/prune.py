@@ -1,0 +1,168 @@
+"""Prune (SPEC section 3): purge old archives, archive low-value active memories.
+
+1. Active-memory rules of the path's policy, when set: ``max_age_days`` (created
+   longer ago), ``min_reward`` (episodes rewarded below it), ``max_entries`` (per
+   tenant and namespace under that rule; the lowest importance goes first, then the
+   longest idle). These memories move to the archive with reason ``pruned``.
+2. Archived memories archived more than ``archive_retention_days`` ago are purged for
+   good, except those with importance >= ``keep_archived_importance``.
+
+Candidates are read in one snapshot with their rule computed in SQL; changes are
+written in transactions of at most ``BATCH`` rows that re-check each row's condition.
+"""
+
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from memctl.lifecycle.cleanup import patterns_of, rule_policy
+from memctl.lifecycle.policies import Policies, Policy
+from memctl.store import lifecycle as sql
+from memctl.store import log
+from memctl.store import memories as store
+from memctl.store.db import Database
+
+
+@dataclass
+class PruneReport:
+    count: int = 0  # purged + archived
+    duration_ms: float = 0.0
+    purged: int = 0  # archived memories deleted for good
+    archived: int = 0  # active memories moved to the archive by the active rules
+    kept_important: int = 0  # past retention but kept for their importance
+    by_rule: dict[str, int] = field(default_factory=dict)  # max_age_days/min_reward/max_entries
+    by_namespace: dict[str, dict[str, int]] = field(default_factory=dict)
+    dry_run: bool = False
+    tenant: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration_ms"] = round(self.duration_ms, 1)
+        return data
+
+
+def _all_policies(policies: Policies) -> list[Policy]:
+    return [*policies.rules, policies.defaults]
+
+
+def _active_limits(
+    policies: Policies,
+) -> tuple[dict[int, float], dict[int, float], dict[int, int]]:
+    max_age: dict[int, float] = {}
+    min_reward: dict[int, float] = {}
+    max_entries: dict[int, int] = {}
+    for index, policy in enumerate(_all_policies(policies)):
+        if policy.max_age_days is not None:
+            max_age[index] = float(policy.max_age_days)
+        if policy.min_reward is not None:
+            min_reward[index] = float(policy.min_reward)
+        if policy.max_entries is not None:
+            max_entries[index] = int(policy.max_entries)
+    return max_age, min_reward, max_entries
+
+
+def prune(
+    db: Database, policies: Policies, now: float, tenant: str | None, *, dry_run: bool = False
+) -> PruneReport:
+    """Apply the prune rules (``tenant=None``: every tenant); logged as ``pruned``."""
+    started = time.perf_counter()
+    report = PruneReport(dry_run=dry_run, tenant=tenant)
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "purged": 0})
+    patterns = patterns_of(policies)
+    _prune_active(db, policies, now, tenant, patterns, dry_run, report, counts)
+    _purge_archives(db, policies, now, tenant, patterns, dry_run, report, counts)
+    report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
+    report.count = report.purged + report.archived
+    report.duration_ms = (time.perf_counter() - started) * 1000
+    if not dry_run:
+        with db.write():
+            log.record(
+                db,
+                "pruned",
+                tenant=tenant,
+                started_at=now,
+                duration_ms=report.duration_ms,
+                count=report.count,
+                details={
+                    "purged": report.purged,
+                    "archived": report.archived,
+                    "kept_important": report.kept_important,
+                    "by_rule": report.by_rule,
+                    "by_namespace": report.by_namespace,
+                },
+            )
+    return report
+
+
+def _prune_active(
+    db: Database,
+    policies: Policies,
+    now: float,
+    tenant: str | None,
+    patterns: list[str],
+    dry_run: bool,
+    report: PruneReport,
+    counts: dict[str, dict[str, int]],
+) -> None:
+    max_age, min_reward, max_entries = _active_limits(policies)
+    if not (max_age or min_reward or max_entries):
+        return
+    with db.read():
+        rows = sql.active_prune_rows(db, tenant, now, patterns, max_age, min_reward, max_entries)
+    why_of = {memory_id: why for memory_id, _, why in rows}
+    namespace_of = {memory_id: ns for memory_id, ns, _ in rows}
+    ids = [memory_id for memory_id, _, _ in rows]
+    for start in range(0, len(ids), store.BATCH):
+        batch = ids[start : start + store.BATCH]
+        if dry_run:
+            moved = batch
+        else:
+            with db.write():
+                moved = sql.present_ids(db, batch)
+                store.archive(db, moved, "pruned", now)
+        for memory_id in moved:
+            counts[namespace_of[memory_id]]["archived"] += 1
+            report.by_rule[why_of[memory_id]] = report.by_rule.get(why_of[memory_id], 0) + 1
+            report.archived += 1
+
+
+def _purge_archives(
+    db: Database,
+    policies: Policies,
+    now: float,
+    tenant: str | None,
+    patterns: list[str],
+    dry_run: bool,
+    report: PruneReport,
+    counts: dict[str, dict[str, int]],
+) -> None:
+    every = _all_policies(policies)
+    loosest = max(now - p.archive_retention_days * sql.DAY for p in every)
+    with db.read():
+        rows = sql.old_archive_rows(db, tenant, loosest, patterns)
+    by_rule: dict[int, list[int]] = defaultdict(list)
+    namespace_of: dict[int, str] = {}
+    for memory_id, ns, rule, archived_at, importance in rows:
+        policy = rule_policy(policies, rule)
+        if archived_at >= now - policy.archive_retention_days * sql.DAY:
+            continue
+        if importance >= policy.keep_archived_importance:
+            report.kept_important += 1
+            continue
+        by_rule[rule].append(memory_id)
+        namespace_of[memory_id] = ns
+    for rule, ids in sorted(by_rule.items()):
+        policy = rule_policy(policies, rule)
+        cutoff = now - policy.archive_retention_days * sql.DAY
+        for start in range(0, len(ids), store.BATCH):
+            batch = ids[start : start + store.BATCH]
+            if dry_run:
+                gone = batch
+            else:
+                with db.write():
+                    gone = sql.still_purgeable(db, batch, cutoff, policy.keep_archived_importance)
+                    store.purge(db, gone, archived=True)
+            for memory_id in gone:
+                counts[namespace_of[memory_id]]["purged"] += 1
+            report.purged += len(gone)
