@@ -1,5 +1,259 @@
-"""Commands of this area (filled in by its issue)."""
+"""stats: what the store holds, how it is kept, and the daily analytics history."""
+
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
 
+from memctl.clock import iso
+from memctl.commands.common import Settings, command
+from memctl.errors import BadInput
+from memctl.lifecycle.stats import (
+    Breakdown,
+    SnapshotReport,
+    SnapshotRow,
+    Stats,
+    collect_stats,
+    history,
+    snapshot,
+)
+
 app = typer.Typer()
+TOP_ROWS = 15  # rows per breakdown table in human output (--json has them all)
+
+
+def runtime_model_id(model: str) -> str | None:
+    """The id vectors are stored under for the policies' ``embedding.model`` (None when
+    embeddings are off), without importing the embedding runtime."""
+    if model == "none":
+        return None
+    from memctl.embeddings.model_files import model_id
+    from memctl.store.columns import EMBEDDING_DIM
+
+    return model_id(model, EMBEDDING_DIM)
+
+
+@command(app, "stats", all_tenants=True)
+def stats_cmd(
+    settings: Settings,
+    take_snapshot: Annotated[
+        bool, typer.Option("--snapshot", help="Record today's analytics row(s).")
+    ] = False,
+    show_history: Annotated[
+        bool, typer.Option("--history", help="Show the recorded daily snapshots.")
+    ] = False,
+    days: Annotated[int, typer.Option("--days", help="Days of --history to show.")] = 7,
+) -> None:
+    """Totals, sizes, distributions, backlogs and lifecycle runs of the memory store.
+
+    Example: memctl stats --all-tenants; memctl stats --snapshot; memctl stats --history --days 30
+    """
+    if days < 1:
+        raise BadInput("--days must be at least 1")
+    now = settings.now()
+    if take_snapshot or show_history:
+        db = settings.open(write=take_snapshot)
+        document: dict[str, Any] = {}
+        if take_snapshot:
+            report = snapshot(db, now, settings.scope)
+            document["snapshot"] = report.to_dict()
+            if not settings.json:
+                _print_snapshot(settings, report)
+        if show_history:
+            rows = history(db, settings.scope, days, now)
+            document["history"] = [row.to_dict() for row in rows]
+            if not settings.json:
+                _print_history(settings, rows, days)
+        if settings.json:
+            settings.out.document(document)
+        return
+    policies = settings.policies
+    stats = collect_stats(
+        settings.open(write=False),
+        now,
+        settings.scope,
+        settings.db_path,
+        policies.source,
+        runtime_model_id(policies.embedding_model),
+    )
+    if settings.json:
+        settings.out.document(stats.to_dict())
+    else:
+        _print_stats(settings, stats)
+
+
+# ---------------------------------------------------------------- human output
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(count) < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GB"  # pragma: no cover - the loop always returns
+
+
+def _breakdown_table(settings: Settings, title: str, items: Sequence[Breakdown]) -> None:
+    if not items:
+        return
+    rows: list[list[Any]] = [
+        [
+            "(none)" if b.name is None else b.name,
+            b.active,
+            b.expired,
+            b.archived,
+            human_bytes(b.bytes + b.archived_bytes),
+        ]
+        for b in items[:TOP_ROWS]
+    ]
+    if len(items) > TOP_ROWS:
+        rest = items[TOP_ROWS:]
+        rows.append(
+            [
+                f"… {len(rest)} more",
+                sum(b.active for b in rest),
+                sum(b.expired for b in rest),
+                sum(b.archived for b in rest),
+                human_bytes(sum(b.bytes + b.archived_bytes for b in rest)),
+            ]
+        )
+    right = {c: "right" for c in ("active", "expired", "archived", "bytes")}
+    settings.out.table(title, [title.split()[-1], *right], rows, right)
+
+
+def _print_stats(settings: Settings, stats: Stats) -> None:
+    out = settings.out
+    db = stats.database
+    size = human_bytes(db["size_bytes"] + db["wal_bytes"]) if db["exists"] else "not created yet"
+    out.line(f"database   {db['path']} ({size}, schema {db['schema_version']})")
+    out.line(f"policies   {stats.policies}")
+    out.line(f"tenant     {stats.tenant or 'all tenants'}")
+    states = stats.states
+    out.line(
+        f"memories   {stats.count}: {states['active']} active, {states['expired']} expired "
+        f"(awaiting cleanup), {states['archived']} archived"
+    )
+    out.line()
+    _breakdown_table(settings, "by namespace", stats.by_namespace)
+    _breakdown_table(settings, "by agent", stats.by_agent)
+    _breakdown_table(settings, "by type", stats.by_type)
+    out.line()
+    storage_rows = [
+        [
+            name,
+            s.count,
+            human_bytes(s.stored_bytes),
+            human_bytes(s.uncompressed_bytes),
+            f"{s.ratio:.2f}x",
+            s.compressed_count,
+        ]
+        for name, s in stats.storage.items()
+    ]
+    columns = ["where", "memories", "stored", "uncompressed", "ratio", "compressed"]
+    out.table("storage", columns, storage_rows, {c: "right" for c in columns[1:]})
+    out.line()
+    out.bars("importance (active memories)", stats.importance)
+    out.bars("age since creation (active memories)", stats.age)
+    out.line()
+    oldest = f", oldest expired {iso(stats.oldest_expiry)}" if stats.oldest_expiry else ""
+    out.line(f"expiry backlog      {stats.expiry_backlog} expired, not yet moved out{oldest}")
+    if stats.embedding_backlog is None:
+        out.line("embedding backlog   embeddings are off (embedding.model: none)")
+    else:
+        out.line(
+            f"embedding backlog   {stats.embedding_backlog} without a vector "
+            f"for {stats.embedding_model}"
+        )
+    out.line()
+    if not stats.jobs:
+        out.line("lifecycle runs      none recorded yet")
+        return
+    job_rows = [
+        [
+            job.action,
+            iso(job.last_run_at),
+            f"{job.duration_ms:.0f} ms",
+            job.count,
+            job.outcome if job.outcome == "ok" else f"{job.outcome}: {job.error or ''}",
+            job.runs,
+            job.failures,
+        ]
+        for job in stats.jobs
+    ]
+    columns = ["action", "last run", "duration", "count", "outcome", "runs", "failures"]
+    right = {c: "right" for c in ("duration", "count", "runs", "failures")}
+    out.table("lifecycle runs", columns, job_rows, right)
+
+
+def _print_snapshot(settings: Settings, report: SnapshotReport) -> None:
+    scope = report.tenant or "all tenants"
+    settings.out.line(
+        f"recorded {report.count} snapshot row(s) for {report.day} ({scope}, "
+        f"{report.duration_ms:.0f} ms)"
+    )
+
+
+def _print_history(settings: Settings, rows: Sequence[SnapshotRow], days: int) -> None:
+    out = settings.out
+    if not rows:
+        out.line(
+            f"no snapshots in the last {days} day(s); record one with: memctl stats --snapshot"
+        )
+        return
+    per_day: dict[str, list[SnapshotRow]] = {}
+    for row in rows:
+        per_day.setdefault(row.day, []).append(row)
+    summary = []
+    for day, items in per_day.items():
+        total = sum(r.total for r in items)
+        weighted = sum(r.avg_importance * r.total for r in items)
+        summary.append(
+            [
+                day,
+                total,
+                f"{weighted / total:.2f}" if total else "-",
+                sum(r.accesses for r in items),
+                sum(r.expirations for r in items),
+                sum(r.archives for r in items),
+                human_bytes(sum(r.bytes for r in items)),
+            ]
+        )
+    columns = ["day", "memories", "avg importance", "accessed", "expired", "archived", "bytes"]
+    right = {c: "right" for c in columns[1:]}
+    out.table("daily totals", columns, summary, right)
+    show_tenant = len({r.tenant for r in rows}) > 1
+    detail = []
+    for r in rows:
+        types = ", ".join(f"{k} {v}" for k, v in sorted(r.counts_by_type.items()))
+        line: list[Any] = [
+            r.day,
+            r.namespace,
+            r.agent_id or "-",
+            r.total,
+            f"{r.avg_importance:.2f}",
+            r.accesses,
+            r.expirations,
+            r.archives,
+            human_bytes(r.bytes),
+            types,
+        ]
+        if show_tenant:
+            line.insert(1, r.tenant)
+        detail.append(line)
+    columns = [
+        "day",
+        "namespace",
+        "agent",
+        "memories",
+        "avg imp.",
+        "accessed",
+        "expired",
+        "archived",
+        "bytes",
+        "by type",
+    ]
+    if show_tenant:
+        columns.insert(1, "tenant")
+    out.line()
+    numeric = ("memories", "avg imp.", "accessed", "expired", "archived", "bytes")
+    out.table("per namespace and agent", columns, detail, {c: "right" for c in numeric})

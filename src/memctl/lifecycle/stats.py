@@ -1,0 +1,466 @@
+"""``stats`` figures and the daily analytics snapshots (SPEC section 8).
+
+Everything is computed by a handful of GROUP BY queries (``memctl.store.stats``) inside
+one read transaction, then rolled up here over the groups (never over memories).
+
+States: *active* = in the memories table and not expired; *expired* = expired but not
+yet moved out by cleanup (the expiry backlog); *archived* = in the archive.
+"""
+
+import time
+from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from memctl.clock import iso
+from memctl.store import log
+from memctl.store import stats as sql
+from memctl.store.db import Database
+
+SNAPSHOT_ACTION = "snapshot"
+IMPORTANCE_LABELS = tuple(f"{b}-{b + 1}" for b in range(1, 10))  # 1-2 … 9-10
+AGE_LABELS = ("<1d", "1-7d", "7-30d", "30-90d", ">90d")
+
+
+@dataclass
+class Breakdown:
+    """Counts of one namespace, agent or type, per state, with stored bytes."""
+
+    name: str | None
+    active: int = 0
+    expired: int = 0
+    archived: int = 0
+    bytes: int = 0  # stored bytes in the active table (active + expired)
+    archived_bytes: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.active + self.expired + self.archived
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "total": self.total,
+            "active": self.active,
+            "expired": self.expired,
+            "archived": self.archived,
+            "bytes": self.bytes,
+            "archived_bytes": self.archived_bytes,
+        }
+
+
+@dataclass
+class Storage:
+    """Bytes as stored (gzip where it paid off) against the serialized JSON size."""
+
+    count: int = 0
+    stored_bytes: int = 0
+    uncompressed_bytes: int = 0
+    compressed_count: int = 0
+
+    @property
+    def ratio(self) -> float:
+        """Uncompressed over stored bytes (1.0 = nothing saved)."""
+        return self.uncompressed_bytes / self.stored_bytes if self.stored_bytes else 1.0
+
+    def add(self, other: "Storage") -> "Storage":
+        return Storage(
+            self.count + other.count,
+            self.stored_bytes + other.stored_bytes,
+            self.uncompressed_bytes + other.uncompressed_bytes,
+            self.compressed_count + other.compressed_count,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "stored_bytes": self.stored_bytes,
+            "uncompressed_bytes": self.uncompressed_bytes,
+            "saved_bytes": self.uncompressed_bytes - self.stored_bytes,
+            "compressed_count": self.compressed_count,
+            "compression_ratio": round(self.ratio, 3),
+        }
+
+
+@dataclass
+class JobRun:
+    """The last run of one lifecycle action and its history of failures."""
+
+    action: str
+    tenant: str | None  # None: a run over every tenant
+    last_run_at: float
+    duration_ms: float
+    count: int
+    outcome: str
+    error: str | None
+    runs: int
+    failures: int
+    last_ok_at: float | None
+    failing_since_ok: int  # consecutive failures up to the last run
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "tenant": self.tenant,
+            "last_run_at": iso(self.last_run_at),
+            "duration_ms": self.duration_ms,
+            "count": self.count,
+            "outcome": self.outcome,
+            "error": self.error,
+            "runs": self.runs,
+            "failures": self.failures,
+            "last_ok_at": iso(self.last_ok_at),
+            "consecutive_failures": self.failing_since_ok,
+        }
+
+
+@dataclass
+class Stats:
+    count: int  # memories in scope: active + expired + archived
+    duration_ms: float
+    tenant: str | None
+    generated_at: float
+    database: dict[str, Any]
+    policies: str
+    embedding_model: str | None  # None: embeddings are off
+    states: dict[str, int]
+    by_namespace: list[Breakdown]
+    by_agent: list[Breakdown]
+    by_type: list[Breakdown]
+    storage: dict[str, Storage]
+    importance: list[tuple[str, int]]
+    age: list[tuple[str, int]]
+    expiry_backlog: int
+    oldest_expiry: float | None
+    expiry_backlog_by_namespace: dict[str, int]
+    embedding_backlog: int | None
+    jobs: list[JobRun] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "generated_at": iso(self.generated_at),
+            "duration_ms": round(self.duration_ms, 3),
+            "database": self.database,
+            "policies": self.policies,
+            "embedding_model": self.embedding_model,
+            "count": self.count,
+            "states": self.states,
+            "by_namespace": [b.to_dict() for b in self.by_namespace],
+            "by_agent": [b.to_dict() for b in self.by_agent],
+            "by_type": [b.to_dict() for b in self.by_type],
+            "storage": {name: s.to_dict() for name, s in self.storage.items()},
+            "importance_distribution": dict(self.importance),
+            "age_distribution": dict(self.age),
+            "expiry_backlog": {
+                "count": self.expiry_backlog,
+                "oldest_expiry": iso(self.oldest_expiry),
+                "by_namespace": self.expiry_backlog_by_namespace,
+            },
+            "embedding_backlog": {"count": self.embedding_backlog, "model": self.embedding_model},
+            "jobs": [job.to_dict() for job in self.jobs],
+        }
+
+
+def _database_info(db: Database, db_path: Path) -> dict[str, Any]:
+    exists = db_path.is_file()
+    wal = Path(f"{db_path}-wal")
+    return {
+        "path": str(db_path),
+        "exists": exists,
+        "size_bytes": db_path.stat().st_size if exists else 0,
+        "wal_bytes": wal.stat().st_size if exists and wal.is_file() else 0,
+        "schema_version": sql.schema_version(db),
+    }
+
+
+def _breakdowns(groups: Iterable[tuple[str | None, Any, bool]]) -> list[Breakdown]:
+    """Roll (name, group row, archived?) up into one Breakdown per name, largest first."""
+    out: dict[str | None, Breakdown] = {}
+    for name, row, archived in groups:
+        entry = out.setdefault(name, Breakdown(name))
+        if archived:
+            entry.archived += int(row["total"])
+            entry.archived_bytes += int(row["stored"] or 0)
+        else:
+            expired = int(row["expired"] or 0)
+            entry.expired += expired
+            entry.active += int(row["total"]) - expired
+            entry.bytes += int(row["stored"] or 0)
+    return sorted(out.values(), key=lambda b: (-b.total, b.name or ""))
+
+
+def _storage(rows: Iterable[Any]) -> Storage:
+    total = Storage()
+    for row in rows:
+        total = total.add(
+            Storage(
+                int(row["total"]),
+                int(row["stored"] or 0),
+                int(row["raw"] or 0),
+                int(row["compressed"] or 0),
+            )
+        )
+    return total
+
+
+def collect_stats(
+    db: Database,
+    now: float,
+    tenant: str | None,
+    db_path: Path,
+    policies_source: str,
+    model_id: str | None,
+) -> Stats:
+    """Every ``stats`` figure for ``tenant`` (None: all tenants) from one read snapshot.
+
+    ``model_id`` is the runtime id of the configured embedding model (e.g.
+    ``all-MiniLM-L6-v2/384``); None when embeddings are off (no embedding backlog).
+    """
+    started = time.perf_counter()
+    with db.read():
+        active_rows = sql.memory_groups(db, now, tenant, model_id)
+        archive_rows = sql.archive_groups(db, tenant)
+        dist_rows = sql.distributions(db, now, tenant)
+        job_rows = sql.job_runs(db, tenant)
+        database = _database_info(db, db_path)
+
+    def dims(key: str) -> list[Breakdown]:
+        return _breakdowns(
+            [(row[key], row, False) for row in active_rows]
+            + [(row[key], row, True) for row in archive_rows]
+        )
+
+    expired = sum(int(row["expired"] or 0) for row in active_rows)
+    in_table = sum(int(row["total"]) for row in active_rows)
+    archived = sum(int(row["total"]) for row in archive_rows)
+    backlog_by_ns: dict[str, int] = {}
+    for row in active_rows:
+        if row["expired"]:
+            backlog_by_ns[row["namespace"]] = backlog_by_ns.get(row["namespace"], 0) + int(
+                row["expired"]
+            )
+    oldest = [row["oldest_expiry"] for row in active_rows if row["oldest_expiry"] is not None]
+    importance = [0] * len(IMPORTANCE_LABELS)
+    age = [0] * len(AGE_LABELS)
+    for row in dist_rows:
+        importance[int(row["importance_bucket"]) - 1] += int(row["n"])
+        age[int(row["age_bucket"])] += int(row["n"])
+    memories_storage = _storage(active_rows)
+    archive_storage = _storage(archive_rows)
+    return Stats(
+        count=in_table + archived,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        tenant=tenant,
+        generated_at=now,
+        database=database,
+        policies=policies_source,
+        embedding_model=model_id,
+        states={"active": in_table - expired, "expired": expired, "archived": archived},
+        by_namespace=dims("namespace"),
+        by_agent=dims("agent_id"),
+        by_type=dims("type"),
+        storage={
+            "memories": memories_storage,
+            "archive": archive_storage,
+            "total": memories_storage.add(archive_storage),
+        },
+        importance=list(zip(IMPORTANCE_LABELS, importance, strict=True)),
+        age=list(zip(AGE_LABELS, age, strict=True)),
+        expiry_backlog=expired,
+        oldest_expiry=min(oldest) if oldest else None,
+        expiry_backlog_by_namespace=dict(sorted(backlog_by_ns.items())),
+        embedding_backlog=(
+            None if model_id is None else sum(int(row["unembedded"] or 0) for row in active_rows)
+        ),
+        jobs=[
+            JobRun(
+                action=row["action"],
+                tenant=row["tenant"],
+                last_run_at=float(row["started_at"]),
+                duration_ms=float(row["duration_ms"]),
+                count=int(row["count"]),
+                outcome=row["outcome"],
+                error=row["error"],
+                runs=int(row["runs"]),
+                failures=int(row["failures"] or 0),
+                last_ok_at=row["last_ok_at"],
+                failing_since_ok=int(row["failing_since_ok"]),
+            )
+            for row in job_rows
+        ],
+    )
+
+
+# ---------------------------------------------------------------- daily snapshots
+
+
+@dataclass
+class SnapshotRow:
+    """One day's analytics for one tenant / namespace / agent ('' = no agent)."""
+
+    day: str
+    tenant: str
+    namespace: str
+    agent_id: str
+    counts_by_type: dict[str, int]
+    total: int  # active memories at snapshot time
+    avg_importance: float
+    accesses: int  # active memories read that day (accessed_at on that UTC day)
+    expirations: int  # moved to the archive that day because they expired
+    archives: int  # moved to the archive that day for any other reason
+    bytes: int  # stored bytes of the active memories
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day,
+            "tenant": self.tenant,
+            "namespace": self.namespace,
+            "agent_id": self.agent_id,
+            "counts_by_type": self.counts_by_type,
+            "total": self.total,
+            "avg_importance": round(self.avg_importance, 4),
+            "accesses": self.accesses,
+            "expirations": self.expirations,
+            "archives": self.archives,
+            "bytes": self.bytes,
+        }
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (
+            self.day,
+            self.tenant,
+            self.namespace,
+            self.agent_id,
+            orjson.dumps(self.counts_by_type, option=orjson.OPT_SORT_KEYS).decode(),
+            self.total,
+            self.avg_importance,
+            self.accesses,
+            self.expirations,
+            self.archives,
+            self.bytes,
+        )
+
+
+@dataclass
+class SnapshotReport:
+    count: int  # rows written
+    duration_ms: float
+    day: str
+    tenant: str | None
+    rows: list[SnapshotRow] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": SNAPSHOT_ACTION,
+            "day": self.day,
+            "tenant": self.tenant,
+            "count": self.count,
+            "duration_ms": round(self.duration_ms, 3),
+            "rows": [row.to_dict() for row in self.rows],
+        }
+
+
+def utc_day(now: float) -> tuple[str, float]:
+    """The UTC date of ``now`` (YYYY-MM-DD) and the epoch seconds of its midnight."""
+    moment = datetime.fromtimestamp(now, UTC)
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.date().isoformat(), midnight.timestamp()
+
+
+def snapshot(db: Database, now: float, tenant: str | None) -> SnapshotReport:
+    """Record today's analytics rows (day = UTC date of ``now``) for ``tenant`` (None:
+    every tenant). Idempotent per day: a second run the same day replaces the rows.
+
+    The figures are read in one read transaction; the day's rows are then replaced in
+    one short write transaction (with the lifecycle-log entry, action ``snapshot``).
+    """
+    started = time.perf_counter()
+    day, day_start = utc_day(now)
+    try:
+        with db.read():
+            found = sql.snapshot_rows(db, now, day_start, tenant)
+        rows = [
+            SnapshotRow(
+                day=day,
+                tenant=row["tenant"],
+                namespace=row["namespace"],
+                agent_id=row["agent"],
+                counts_by_type={
+                    k: int(v) for k, v in orjson.loads(row["counts_by_type"] or "{}").items() if v
+                },
+                total=int(row["total"] or 0),
+                avg_importance=float(row["avg_importance"] or 0.0),
+                accesses=int(row["accesses"] or 0),
+                expirations=int(row["expirations"] or 0),
+                archives=int(row["archives"] or 0),
+                bytes=int(row["bytes"] or 0),
+            )
+            for row in found
+        ]
+        with db.write():
+            written = sql.replace_snapshot(db, day, tenant, [row.as_tuple() for row in rows])
+            duration = (time.perf_counter() - started) * 1000
+            log.record(
+                db,
+                SNAPSHOT_ACTION,
+                tenant=tenant,
+                started_at=now,
+                duration_ms=duration,
+                count=written,
+                details={"day": day},
+            )
+    except Exception as exc:
+        with suppress(Exception), db.write():
+            log.record(
+                db,
+                SNAPSHOT_ACTION,
+                tenant=tenant,
+                started_at=now,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                count=0,
+                outcome="error",
+                error=str(exc) or type(exc).__name__,
+            )
+        raise
+    return SnapshotReport(written, duration, day, tenant, rows)
+
+
+def history(
+    db: Database, tenant: str | None, days: int, now: float | None = None
+) -> list[SnapshotRow]:
+    """Snapshot rows of the last ``days`` days, newest first: the days up to the UTC
+    date of ``now``, or, without ``now``, up to the latest recorded snapshot."""
+    if days < 1:
+        return []
+    with db.read():
+        if now is None:
+            latest = sql.latest_snapshot_day(db, tenant)
+            if latest is None:
+                return []
+            last = datetime.fromisoformat(latest).replace(tzinfo=UTC)
+        else:
+            last = datetime.fromtimestamp(now, UTC)
+        first_day = (last - timedelta(days=days - 1)).date().isoformat()
+        rows = sql.snapshots_between(db, first_day, last.date().isoformat(), tenant)
+    return [
+        SnapshotRow(
+            day=row["day"],
+            tenant=row["tenant"],
+            namespace=row["namespace"],
+            agent_id=row["agent_id"],
+            counts_by_type=orjson.loads(row["counts_by_type"]),
+            total=int(row["total"]),
+            avg_importance=float(row["avg_importance"]),
+            accesses=int(row["accesses"]),
+            expirations=int(row["expirations"]),
+            archives=int(row["archives"]),
+            bytes=int(row["bytes"]),
+        )
+        for row in rows
+    ]
