@@ -1,5 +1,122 @@
-"""Commands of this area (filled in by its issue)."""
+"""``memctl daemon``: the maintenance jobs on the policies' schedule (SPEC section 7)."""
+
+import signal
+import sys
+from typing import Annotated, Any
 
 import typer
 
+from memctl.commands.common import Settings, command
+
 app = typer.Typer()
+
+
+@command(app, "daemon", all_tenants=True)
+def daemon_cmd(
+    settings: Settings,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run every job once and exit (for cron).")
+    ] = False,
+    interval_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--interval-hours",
+            help="Run every job every N hours instead of the policies' schedule.",
+            show_default=False,
+        ),
+    ] = None,
+    job: Annotated[
+        list[str] | None,
+        typer.Option("--job", help="Only this job (repeatable).", show_default=False),
+    ] = None,
+) -> None:
+    """Run cleanup, decay, prune, promote, embedding, snapshot and compaction on schedule.
+
+    One daemon per database (a second exits with code 3). SIGTERM/SIGINT finish the
+    current job and exit 0. --once exits 3 if a job has now failed 3 times in a row.
+
+    Example: memctl daemon --once --all-tenants
+    """
+    from memctl.errors import BadInput
+    from memctl.lifecycle.daemon import JOBS, Daemon, DaemonLock, JobRun, SystemClock
+    from memctl.lifecycle.policies import load_policies
+
+    if interval_hours is not None and not 0 < interval_hours <= 24 * 365:
+        raise BadInput("--interval-hours must be more than 0 (and at most a year)")
+    unknown = [name for name in job or [] if name not in JOBS]
+    if unknown:
+        raise BadInput(f"unknown job {unknown[0]!r}; jobs: {', '.join(JOBS)}")
+    jobs = tuple(name for name in JOBS if not job or name in job)
+    _ = settings.policies  # a bad policies file stops the daemon before it starts (exit 2)
+    policies_path = settings.policies_path
+    db = settings.open()
+
+    def on_run(run: JobRun) -> None:
+        if settings.quiet and run.outcome == "ok":
+            return
+        sys.stderr.write(run_line(run) + "\n")
+        sys.stderr.flush()
+
+    with DaemonLock(settings.db_path):
+        daemon = Daemon(
+            db,
+            lambda: load_policies(policies_path),
+            settings.scope,
+            SystemClock(),
+            interval_hours=interval_hours,
+            jobs=jobs,
+            on_run=on_run,
+        )
+        previous = install_signal_handlers(daemon)
+        try:
+            if once:
+                runs = daemon.run_once()
+            else:
+                if not settings.quiet:
+                    plans = ", ".join(f"{j}: {p.text}" for j, p in daemon.schedules().items())
+                    sys.stderr.write(f"memctl daemon: started for {settings.db_path} ({plans})\n")
+                runs = daemon.run_forever()
+        finally:
+            restore_signal_handlers(previous)
+    if settings.json:
+        settings.out.document(
+            {
+                "database": str(settings.db_path),
+                "stopped_by_signal": daemon.stop_requested,
+                "runs": [run.to_dict() for run in runs],
+            }
+        )
+    if once and any(run.alarming for run in runs):
+        raise typer.Exit(3)
+
+
+def run_line(run: Any) -> str:
+    """One stderr line per job run."""
+    head = f"memctl daemon: {run.job}"
+    if run.outcome == "ok":
+        return f"{head} ok: {run.count} in {run.duration_ms:.0f} ms"
+    level = "error" if run.alarming else "warning"
+    return (
+        f"{head} {level}: failed ({run.consecutive_failures} in a row) after "
+        f"{run.duration_ms:.0f} ms: {run.error}"
+    )
+
+
+def install_signal_handlers(daemon: Any) -> dict[int, Any]:
+    """SIGTERM/SIGINT: finish the current job, then exit 0."""
+
+    def handle(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        doing = f"finishing {daemon.current_job}, then " if daemon.current_job else ""
+        sys.stderr.write(f"memctl daemon: {name} received; {doing}stopping\n")
+        daemon.request_stop()
+
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, handle)
+    return previous
+
+
+def restore_signal_handlers(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)

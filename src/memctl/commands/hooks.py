@@ -1,5 +1,160 @@
-"""Commands of this area (filled in by its issue)."""
+"""``memctl hook session-end|pre-task|post-task|memory-cleanup`` (what Claude Code and
+claude-flow shell out to) and ``memctl hooks install|uninstall`` (SPEC section 6).
+
+The hook commands parse their own arguments (``memctl.hooks.input``): claude-flow passes
+flags memctl does not know, and a usage error must never break the agent's session.
+"""
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from memctl.commands.common import Settings, command
+
 app = typer.Typer()
+hook_app = typer.Typer(
+    help="Hooks for Claude Code and claude-flow (stdin JSON or --flags; never fail).",
+    no_args_is_help=True,
+)
+hooks_app = typer.Typer(
+    help="Install memctl's hooks into Claude Code's .claude/settings.json.",
+    no_args_is_help=True,
+)
+groups = [("hook", hook_app), ("hooks", hooks_app)]
+
+_FREE_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+_COMMON_FLAGS = (
+    "Flags: --session-id, --agent-id, --db, --policies, --tenant, --strict (exit non-zero on "
+    "error), -q, --no-stdin; unknown flags are ignored, 'true'/'false' are booleans."
+)
+
+
+def _run(name: str, ctx: typer.Context) -> None:
+    from memctl.hooks.runner import run_hook
+
+    raise typer.Exit(run_hook(name, list(ctx.args)))
+
+
+@hook_app.command("session-end", context_settings=_FREE_ARGS)
+def session_end_cmd(ctx: typer.Context) -> None:
+    """Archive the session's scratch memories (session/<id>, coordination/<id>/*), expire
+    stale coordination data, store session-summaries/<id>; prints a JSON result.
+
+    Input: Claude Code's SessionEnd JSON on stdin, or --session-id.
+
+    Example: memctl hook session-end --session-id 3f2c9a7e
+    """
+    _run("session-end", ctx)
+
+
+@hook_app.command("pre-task", context_settings=_FREE_ARGS)
+def pre_task_cmd(ctx: typer.Context) -> None:
+    """Expire stale coordination data, then print the memories most relevant to the task
+    (--description, or stdin 'prompt') as Claude Code's additionalContext JSON;
+    --format text for plain text, --format memctl (or --json) for scored hits; --limit N.
+
+    Example: memctl hook pre-task --description "add refresh-token rotation" --format text
+    """
+    _run("pre-task", ctx)
+
+
+@hook_app.command("post-task", context_settings=_FREE_ARGS)
+def post_task_cmd(ctx: typer.Context) -> None:
+    """Store the task's outcome as an episode: episodes/<task-id> with task, input, output,
+    reward (--reward 0-1, or --success true|false), agent and session.
+
+    Example: memctl hook post-task --task-id t-42 --description "fix login" --reward 0.9
+    """
+    _run("post-task", ctx)
+
+
+@hook_app.command("memory-cleanup", context_settings=_FREE_ARGS)
+def memory_cleanup_cmd(ctx: typer.Context) -> None:
+    """Run a cleanup of expired memories (--force includes manual namespaces, --dry-run,
+    --namespace GLOB, --all-tenants); prints a JSON report.
+
+    Example: memctl hook memory-cleanup --force
+    """
+    _run("memory-cleanup", ctx)
+
+
+for _cmd in (session_end_cmd, pre_task_cmd, post_task_cmd, memory_cleanup_cmd):
+    _cmd.__doc__ = f"{_cmd.__doc__}\n    {_COMMON_FLAGS}\n"
+
+
+ProjectOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--project", help="Project folder (default: the current project).", show_default=False
+    ),
+]
+FileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--file",
+        help="Settings file to edit (default: <project>/.claude/settings.json).",
+        show_default=False,
+    ),
+]
+
+
+def settings_file(settings: Settings, project: Path | None, file: Path | None) -> Path:
+    if file is not None:
+        return file.expanduser().resolve()
+    root = project.expanduser().resolve() if project is not None else settings.project
+    return root / ".claude" / "settings.json"
+
+
+@command(hooks_app, "install")
+def install_cmd(
+    settings: Settings,
+    project: ProjectOption = None,
+    file: FileOption = None,
+    executable: Annotated[
+        str, typer.Option("--command", help="How Claude Code should call memctl.")
+    ] = "memctl",
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the settings snippet; change nothing.")
+    ] = False,
+) -> None:
+    """Add memctl's hooks to .claude/settings.json (merged, backed up, idempotent).
+
+    Example: memctl hooks install --print
+    """
+    from memctl.errors import BadInput
+    from memctl.hooks import claude_settings
+
+    if not executable.strip() or "\n" in executable:
+        raise BadInput("--command must be a non-empty, single-line command")
+    if print_only:
+        settings.out.document(claude_settings.snippet(executable))
+        return
+    path = settings_file(settings, project, file)
+    result = claude_settings.install(path, executable, settings.now())
+    _report(settings, result)
+
+
+@command(hooks_app, "uninstall")
+def uninstall_cmd(
+    settings: Settings,
+    project: ProjectOption = None,
+    file: FileOption = None,
+) -> None:
+    """Remove memctl's hooks (only those) from .claude/settings.json, with a backup.
+
+    Example: memctl hooks uninstall
+    """
+    from memctl.hooks import claude_settings
+
+    path = settings_file(settings, project, file)
+    _report(settings, claude_settings.uninstall(path, settings.now()))
+
+
+def _report(settings: Settings, result: dict[str, object]) -> None:
+    if settings.json:
+        settings.out.document(result)
+        return
+    settings.out.line(f"{result['action']} {result['file']}")
+    if result.get("backup"):
+        settings.out.note(f"previous version saved as {result['backup']}")

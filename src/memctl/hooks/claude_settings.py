@@ -1,0 +1,212 @@
+"""``memctl hooks install|uninstall``: merge memctl's hook commands into Claude Code's
+``.claude/settings.json`` and take them out again.
+
+Which events (Claude Code hook names) run which memctl hook, with timeouts in seconds:
+- ``UserPromptSubmit`` -> ``memctl hook pre-task`` (recalled memories as context);
+- ``Stop`` -> ``memctl hook post-task`` (the turn's outcome as an episode);
+- ``SessionEnd`` -> ``memctl hook session-end`` (archive scratch, keep a summary).
+
+Merging never removes or reorders anyone else's hooks. memctl's own entries are
+recognised by their command (``... memctl hook <name>``), so installing twice changes
+nothing and uninstalling removes only them. The old file is backed up (mode 0600) before
+any change, and the new one is written atomically.
+"""
+
+import copy
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from memctl.errors import BadInput, StorageError
+
+HOOKS: tuple[tuple[str, str, int], ...] = (
+    ("UserPromptSubmit", "pre-task", 10),
+    ("Stop", "post-task", 10),
+    ("SessionEnd", "session-end", 5),
+)
+_MEMCTL_HOOK = re.compile(
+    r"(?:^|[\s/\\\"'])memctl(?:\.exe)?[\"']?\s+hook\s+"
+    r"(session-end|pre-task|post-task|memory-cleanup)(?:\s|$)"
+)
+
+
+def hook_command(executable: str, name: str) -> str:
+    return f"{executable} hook {name}"
+
+
+def memctl_hook_name(entry: Any) -> str | None:
+    """The memctl hook an entry runs, or None if it is not one of memctl's."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("command"), str):
+        return None
+    match = _MEMCTL_HOOK.search(entry["command"])
+    return match.group(1) if match else None
+
+
+def snippet(executable: str = "memctl") -> dict[str, Any]:
+    """memctl's hooks in Claude Code's settings format (what ``--print`` shows)."""
+    return {
+        "hooks": {
+            event: [
+                {
+                    "hooks": [
+                        {
+                            "type": "command",
+                            "command": hook_command(executable, name),
+                            "timeout": timeout,
+                        }
+                    ]
+                }
+            ]
+            for event, name, timeout in HOOKS
+        }
+    }
+
+
+def _hooks_table(settings: dict[str, Any], path: Path) -> dict[str, Any]:
+    table = settings.setdefault("hooks", {})
+    if not isinstance(table, dict):
+        raise BadInput(f"{path}: 'hooks' is not a JSON object; fix the file first")
+    return table
+
+
+def merge(settings: dict[str, Any], executable: str, path: Path) -> dict[str, Any]:
+    """A copy of ``settings`` with memctl's hooks present exactly once each."""
+    merged = copy.deepcopy(settings)
+    table = _hooks_table(merged, path)
+    for event, name, timeout in HOOKS:
+        wanted = {"type": "command", "command": hook_command(executable, name), "timeout": timeout}
+        groups = table.setdefault(event, [])
+        if not isinstance(groups, list):
+            raise BadInput(f"{path}: hooks.{event} is not a list; fix the file first")
+        found = False
+        for group in groups:
+            entries = group.get("hooks") if isinstance(group, dict) else None
+            if not isinstance(entries, list):
+                continue
+            for index, entry in enumerate(entries):
+                if memctl_hook_name(entry) == name and not found:
+                    entries[index] = {**entry, **wanted}
+                    found = True
+        if not found:
+            groups.append({"hooks": [wanted]})
+    return merged
+
+
+def remove(settings: dict[str, Any], path: Path) -> tuple[dict[str, Any], int]:
+    """A copy of ``settings`` without memctl's hooks, and how many entries went."""
+    cleaned = copy.deepcopy(settings)
+    table = cleaned.get("hooks")
+    if table is None:
+        return cleaned, 0
+    if not isinstance(table, dict):
+        raise BadInput(f"{path}: 'hooks' is not a JSON object; fix the file first")
+    removed = 0
+    for event in list(table):
+        groups = table[event]
+        if not isinstance(groups, list):
+            continue
+        kept_groups = []
+        for group in groups:
+            entries = group.get("hooks") if isinstance(group, dict) else None
+            if not isinstance(entries, list):
+                kept_groups.append(group)
+                continue
+            kept = [entry for entry in entries if memctl_hook_name(entry) is None]
+            removed += len(entries) - len(kept)
+            if kept or len(kept) == len(entries):
+                kept_groups.append({**group, "hooks": kept})
+        if kept_groups:
+            table[event] = kept_groups
+        elif groups:
+            del table[event]
+    if not table and removed:
+        del cleaned["hooks"]
+    return cleaned, removed
+
+
+def load(path: Path) -> dict[str, Any] | None:
+    """The settings file's object; None if the file does not exist."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot read: {exc.strerror}") from None
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(f"{path}: not valid JSON ({exc}); nothing changed") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a JSON object; nothing changed")
+    return data
+
+
+def render(settings: dict[str, Any]) -> bytes:
+    return orjson.dumps(settings, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def backup(path: Path, now: float) -> Path:
+    """Copy ``path`` next to itself as ``<name>.memctl-<UTC time>.bak`` (mode 0600)."""
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.memctl-{stamp}.bak")
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = path.with_name(f"{path.name}.memctl-{stamp}-{counter}.bak")
+    data = path.read_bytes()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return target
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one rename, keeping its mode (0644 when new)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    tmp = path.with_name(f".{path.name}.memctl-tmp-{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+def install(path: Path, executable: str, now: float) -> dict[str, Any]:
+    """Merge memctl's hooks into ``path``; what happened."""
+    current = load(path)
+    merged = merge(current or {}, executable, path)
+    if current is not None and merged == current:
+        return {"action": "unchanged", "file": str(path), "backup": None}
+    saved = backup(path, now) if current is not None else None
+    write_atomic(path, render(merged))
+    return {
+        "action": "created" if current is None else "updated",
+        "file": str(path),
+        "backup": None if saved is None else str(saved),
+    }
+
+
+def uninstall(path: Path, now: float) -> dict[str, Any]:
+    """Take memctl's hooks out of ``path``; what happened."""
+    current = load(path)
+    if current is None:
+        return {"action": "unchanged", "file": str(path), "backup": None, "removed": 0}
+    cleaned, removed = remove(current, path)
+    if not removed:
+        return {"action": "unchanged", "file": str(path), "backup": None, "removed": 0}
+    saved = backup(path, now)
+    write_atomic(path, render(cleaned))
+    return {"action": "updated", "file": str(path), "backup": str(saved), "removed": removed}

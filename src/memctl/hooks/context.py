@@ -1,0 +1,151 @@
+"""Everything one hook call works with: its input, database, policies, tenant and clock,
+plus the steps several hooks share (coordination cleanup, the session's current task)."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memctl.hooks.input import HookInput
+from memctl.lifecycle.policies import Policies, load_policies
+from memctl.store.db import Database, open_database
+
+COORDINATION_GLOB = "coordination*"
+CURRENT_TASK = "current-task"  # session/<id>/current-task: written by pre-task
+MAX_TEXT_CHARS = 16_000  # longer messages and tool output are cut (values stay small)
+
+
+@dataclass
+class HookContext:
+    """One hook call. ``tenant`` is None only for ``memory-cleanup --all-tenants``."""
+
+    name: str
+    input: HookInput
+    db_path: Path
+    policies_path: Path
+    tenant: str | None
+    now: float
+    notes: list[str] = field(default_factory=list)
+    _db: Database | None = None
+    _policies: Policies | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = open_database(self.db_path, create=True)
+        return self._db
+
+    @property
+    def policies(self) -> Policies:
+        if self._policies is None:
+            self._policies = load_policies(self.policies_path)
+        return self._policies
+
+    @property
+    def scoped_tenant(self) -> str:
+        """The tenant for hooks that write (they always have one)."""
+        return self.tenant or "default"
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip_value(value: Any, limit: int = MAX_TEXT_CHARS) -> Any:
+    """A JSON value kept as is when small, else its JSON text cut to ``limit``."""
+    if isinstance(value, str):
+        return clip(value, limit)
+    import orjson
+
+    text = orjson.dumps(value).decode()
+    return value if len(text) <= limit else clip(text, limit)
+
+
+def cleanup_function() -> Callable[..., Any] | None:
+    """``memctl.lifecycle.cleanup.cleanup`` when that module is installed, else None."""
+    try:
+        from memctl.lifecycle.cleanup import cleanup
+    except ImportError:
+        return None
+    return cleanup
+
+
+def clean_coordination(ctx: HookContext) -> dict[str, Any]:
+    """Lazy cleanup of expired coordination data (``coordination*`` namespaces)."""
+    from memctl.store.memories import Filters, count
+
+    due = Filters(tenant=ctx.tenant, namespace=COORDINATION_GLOB, expired="only", now=ctx.now)
+    if not count(ctx.db, due):  # the usual case: one indexed count, no write, no log row
+        return {"count": 0, "via": "none due"}
+    cleanup = cleanup_function()
+    if cleanup is not None:
+        report = cleanup(ctx.db, ctx.policies, ctx.now, ctx.tenant, namespace=COORDINATION_GLOB)
+        return {"count": int(report.count), "via": "cleanup"}
+    return {"count": expire_coordination(ctx), "via": "fallback"}
+
+
+def expire_coordination(ctx: HookContext, limit: int = 5000) -> int:
+    """Expire coordination memories past their TTL whose strategy is not ``manual``."""
+    from memctl.lifecycle.memories import expire
+    from memctl.store import log
+    from memctl.store.memories import Filters, select
+
+    started = time.perf_counter()
+    filters = Filters(tenant=ctx.tenant, namespace=COORDINATION_GLOB, expired="only", now=ctx.now)
+    with ctx.db.write():
+        found = select(ctx.db, filters, sort="path", limit=limit)
+        due = [m for m in found if ctx.policies.for_path(m.path).cleanup_strategy != "manual"]
+        if not due:
+            return 0
+        count = expire(ctx.db, due, ctx.policies, ctx.now)
+        log.record(
+            ctx.db,
+            "expired",
+            tenant=ctx.tenant,
+            started_at=ctx.now,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            count=count,
+            details={"trigger": f"hook {ctx.name}", "namespace": COORDINATION_GLOB},
+        )
+    return count
+
+
+def current_task(ctx: HookContext, session_id: str) -> dict[str, Any] | None:
+    """What pre-task recorded as this session's current task, if anything."""
+    from memctl.store.memories import get
+
+    memory = get(ctx.db, ctx.scoped_tenant, "session", f"{session_id}/{CURRENT_TASK}")
+    if memory is None or memory.is_expired(ctx.now) or not isinstance(memory.value, dict):
+        return None
+    return memory.value
+
+
+def log_error(ctx: HookContext, message: str) -> None:
+    """Record a hook failure in the lifecycle log (best effort: the database may be the
+    thing that failed)."""
+    from contextlib import suppress
+
+    from memctl.store import log
+
+    with suppress(Exception), ctx.db.write():
+        log.record(
+            ctx.db,
+            "hook",
+            tenant=ctx.tenant,
+            started_at=ctx.now,
+            duration_ms=0.0,
+            count=0,
+            details={
+                "hook": ctx.name,
+                "event": ctx.input.event,
+                "session_id": ctx.input.session_id,
+            },
+            outcome="error",
+            error=message,
+        )

@@ -1,0 +1,139 @@
+"""``memctl hook pre-task``: clean stale coordination data, then recall the memories most
+relevant to the task, as context for the agent.
+
+The query is ``--description`` (or ``--task``/``--query``), else Claude Code's ``prompt``,
+else the tool call's description or command. Search is hybrid when the embedding model is
+already prepared on this machine (cold ONNX load ~0.35 s); otherwise keyword-only, so a
+hook never waits for a model export. Only a small part of the embedding backlog is filled
+here (the daemon and ``memctl reindex`` do the rest); pending memories are still found
+by keyword.
+
+When the session is known, the task is remembered as ``session/<id>/current-task`` so that
+``post-task`` on Claude Code's Stop event can pair the outcome with its prompt; that
+scratch memory is archived at session end.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from memctl.clock import iso
+from memctl.hooks.context import CURRENT_TASK, HookContext, clean_coordination, clip
+from memctl.models import Hit
+
+DEFAULT_LIMIT = 5
+DEFAULT_MIN_SCORE = 0.3  # scores are 0-1; unrelated memories score ~0.1-0.2 (cosine)
+BACKLOG_LIMIT = 16  # memories embedded per hook call at most (~16 ms of model time)
+
+
+@dataclass
+class PreTaskResult:
+    query: str | None
+    hits: list[Hit] = field(default_factory=list)
+    mode: str = "keyword"
+    pending_embeddings: int = 0
+    expired_coordination: int = 0
+    task_id: str | None = None
+
+
+def task_query(ctx: HookContext) -> str | None:
+    text = ctx.input.text("description", "task", "query", "prompt")
+    if text:
+        return text
+    tool = ctx.input.tool_input
+    for name in ("description", "prompt", "command", "query"):
+        value = tool.get(name)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def hook_embedder(model: str) -> Any:
+    """The embedder if its prepared ONNX export exists here; None (keyword-only) if not,
+    or if loading fails: a hook degrades, it does not wait or break."""
+    if model == "none":
+        return None
+    try:
+        from memctl.embeddings import get_embedder
+        from memctl.embeddings.export import ONNX_NAME
+        from memctl.embeddings.model_files import prepared_dir
+
+        if not (prepared_dir(model) / ONNX_NAME).is_file():
+            return None
+        return get_embedder(model)
+    except Exception:
+        return None
+
+
+def limit_of(ctx: HookContext) -> int:
+    raw = ctx.input.flag("limit", "k", "top_k")
+    try:
+        value = int(raw) if isinstance(raw, str) else DEFAULT_LIMIT
+    except ValueError:
+        value = DEFAULT_LIMIT
+    return max(1, min(value, 50))
+
+
+def min_score_of(ctx: HookContext) -> float:
+    raw = ctx.input.flag("min_score")
+    try:
+        value = float(raw) if isinstance(raw, str) else DEFAULT_MIN_SCORE
+    except ValueError:
+        value = DEFAULT_MIN_SCORE
+    return max(0.0, min(value, 1.0))
+
+
+def is_task_scratch(hit: Hit) -> bool:
+    """A session's current-task note: the prompt itself, never useful as context."""
+    return hit.memory.namespace == "session" and hit.memory.key.endswith(f"/{CURRENT_TASK}")
+
+
+def run(ctx: HookContext) -> PreTaskResult:
+    from memctl.lifecycle.search import search
+    from memctl.store.memories import Filters
+
+    cleaned = clean_coordination(ctx)
+    query = task_query(ctx)
+    result = PreTaskResult(query=query, expired_coordination=cleaned["count"])
+    session_id = ctx.input.session_id
+    if query:
+        limit = limit_of(ctx)
+        model = ctx.policies.embedding_model
+        mode = "keyword" if ctx.input.text("mode") == "keyword" else "hybrid"
+        found = search(
+            ctx.db,
+            query,
+            Filters(tenant=ctx.scoped_tenant, now=ctx.now),
+            limit=limit + 2,
+            mode=mode,
+            min_score=min_score_of(ctx),
+            embedder=(lambda: hook_embedder(model)) if mode == "hybrid" else (lambda: None),
+            backlog_limit=BACKLOG_LIMIT,
+        )
+        result.hits = [hit for hit in found.hits if not is_task_scratch(hit)][:limit]
+        result.mode = "hybrid" if found.model else "keyword"
+        result.pending_embeddings = found.pending_embeddings
+    if session_id and query:
+        result.task_id = remember_task(ctx, session_id, query)
+    return result
+
+
+def remember_task(ctx: HookContext, session_id: str, query: str) -> str:
+    from memctl.lifecycle.memories import StoreRequest, store
+
+    task_id = ctx.input.text("task_id") or f"{session_id}-{int(ctx.now * 1000)}"
+    value = {"task_id": task_id, "description": clip(query), "started_at": iso(ctx.now)}
+    store(
+        ctx.db,
+        ctx.policies,
+        ctx.now,
+        StoreRequest(
+            tenant=ctx.scoped_tenant,
+            namespace="session",
+            key=f"{session_id}/{CURRENT_TASK}",
+            value=value,
+            type="context",
+            agent_id=ctx.input.agent_id,
+            session_id=session_id,
+        ),
+    )
+    return task_id
