@@ -1,0 +1,239 @@
+"""memctl's own export format, version 1: writer and reader.
+
+JSON Lines (the default): a header line, then one memory per line::
+
+    {"format": "memctl-export", "version": 1, "exported_at": ..., "memctl_version": ...,
+     "tenants": [...], "embedding": {"model": ..., "dimension": 384, "included": false},
+     "counts": {"memories": N, "archived": M, "total": N+M}, "filters": {...}}
+    {"id": 1, "tenant": "default", "namespace": "knowledge", "key": "auth/jwt", ...}
+
+Each memory line has every field of ``Memory.to_dict()`` (values decompressed) with
+timestamps in ISO 8601 at microsecond precision and the unrounded importance, plus
+``embedding`` (base64 of little-endian float32) with ``--include-embeddings``.
+``--format json`` writes the same header as one document with a ``memories`` array.
+"""
+
+import base64
+import binascii
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from memctl.errors import BadInput
+from memctl.models import Memory
+from memctl.transfer import records as rf
+from memctl.transfer.files import GZIP_ERRORS, open_input
+from memctl.transfer.records import BadRecord, Invalid, Record, iso_us
+
+FORMAT = "memctl-export"
+VERSION = 1
+TIME_FIELDS = (
+    "created_at",
+    "updated_at",
+    "accessed_at",
+    "expires_at",
+    "last_decay_at",
+    "promoted_at",
+    "archived_at",
+)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def record_dict(memory: Memory, vector: bytes | None) -> dict[str, Any]:
+    data = memory.to_dict()
+    data["importance"] = memory.importance
+    for name in TIME_FIELDS:
+        data[name] = iso_us(getattr(memory, name))
+    if vector is not None:
+        data["embedding"] = base64.b64encode(vector).decode("ascii")
+    return data
+
+
+def write_jsonl(out: IO[bytes], header: dict[str, Any], rows: Iterator[dict[str, Any]]) -> int:
+    out.write(orjson.dumps(header) + b"\n")
+    written = 0
+    for row in rows:
+        out.write(orjson.dumps(row) + b"\n")
+        written += 1
+    return written
+
+
+def write_json(out: IO[bytes], header: dict[str, Any], rows: Iterator[dict[str, Any]]) -> int:
+    """One JSON document, still written row by row."""
+    out.write(orjson.dumps(header)[:-1] + b',"memories":[\n')
+    written = 0
+    for row in rows:
+        out.write((b",\n" if written else b"") + orjson.dumps(row))
+        written += 1
+    out.write(b"\n]}\n")
+    return written
+
+
+# ---------------------------------------------------------------- reading
+
+
+def check_header(header: Any, where: str) -> dict[str, Any]:
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise BadInput(f'{where}: not a memctl export header (expected "format": "{FORMAT}")')
+    version = header.get("version")
+    if version != VERSION:
+        raise BadInput(
+            f"{where}: memctl export format version {version!r} is not supported "
+            f"(this memctl reads version {VERSION})"
+        )
+    return header
+
+
+def expected_count(header: dict[str, Any], where: str) -> int | None:
+    counts = header.get("counts")
+    if counts is None:
+        return None
+    total = counts.get("total") if isinstance(counts, dict) else None
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise BadInput(f"{where}: header counts.total must be a whole number")
+    return total
+
+
+def parse_record(data: Any, location: str) -> Record | Invalid:
+    """A memctl export line (already JSON-decoded) to a ``Record``."""
+    if not isinstance(data, dict):
+        return Invalid(location, "a memory must be a JSON object")
+    try:
+        if "value" not in data:
+            raise BadRecord("value is missing")
+        archived_at = rf.timestamp(data, "archived_at")
+        return Record(
+            location=location,
+            namespace=rf.text(data, "namespace", required=True) or "",
+            key=rf.text(data, "key", required=True) or "",
+            value=data["value"],
+            tenant=rf.text(data, "tenant"),
+            type=rf.text(data, "type"),
+            agent_id=rf.text(data, "agent_id"),
+            session_id=rf.text(data, "session_id"),
+            tags=rf.string_list(data, "tags"),
+            metadata=rf.json_object(data, "metadata"),
+            importance=rf.number(data, "importance"),
+            reward=rf.number(data, "reward"),
+            conflicts=_conflicts(data),
+            created_at=rf.timestamp(data, "created_at"),
+            updated_at=rf.timestamp(data, "updated_at"),
+            accessed_at=rf.timestamp(data, "accessed_at"),
+            expires_at=rf.timestamp(data, "expires_at"),
+            last_decay_at=rf.timestamp(data, "last_decay_at"),
+            promoted_at=rf.timestamp(data, "promoted_at"),
+            access_count=rf.integer(data, "access_count"),
+            compressed=rf.boolean(data, "compressed"),
+            embedding_model=rf.text(data, "embedding_model"),
+            embedding=_embedding(data),
+            archived_at=archived_at,
+            archive_reason=(rf.text(data, "archive_reason") or "imported") if archived_at else None,
+        )
+    except BadRecord as exc:
+        return Invalid(location, str(exc))
+
+
+def _conflicts(data: dict[str, Any]) -> list[dict[str, Any]]:
+    items = data.get("conflicts")
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise BadRecord("conflicts must be an array")
+    out = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "value" not in item:
+            raise BadRecord(f"conflicts[{index}] must be an object with a value")
+        stamp = rf.number(item, "timestamp")
+        if stamp is None:
+            raise BadRecord(f"conflicts[{index}].timestamp must be epoch seconds")
+        out.append(
+            {"value": item["value"], "timestamp": stamp, "agent_id": rf.text(item, "agent_id")}
+        )
+    return out
+
+
+def _embedding(data: dict[str, Any]) -> bytes | None:
+    encoded = rf.text(data, "embedding")
+    if encoded is None:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRecord("embedding is not base64") from None
+
+
+class JsonLinesSource:
+    """A memctl JSON Lines export (plain or gzip)."""
+
+    format = "memctl-jsonl"
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self._file = path
+        self.notes: dict[str, int] = {}
+        with open_input(path) as stream:
+            try:
+                first = stream.readline()
+            except GZIP_ERRORS as exc:
+                raise BadInput(f"{path}: gzip data is truncated or corrupt ({exc})") from None
+        try:
+            header = orjson.loads(first)
+        except orjson.JSONDecodeError as exc:
+            raise BadInput(f"{path}:1: header is not valid JSON ({exc})") from None
+        self.header = check_header(header, f"{path}:1")
+        self.expected = expected_count(self.header, f"{path}:1")
+
+    def entries(self) -> Iterator[Record | Invalid]:
+        line_no = 1
+        with open_input(self._file) as stream:
+            stream.readline()
+            while True:
+                try:
+                    line = stream.readline()
+                except GZIP_ERRORS as exc:
+                    raise BadInput(
+                        f"{self.path}: gzip data is truncated or corrupt after line {line_no} "
+                        f"({exc})"
+                    ) from None
+                if not line:
+                    return
+                line_no += 1
+                if not line.strip():
+                    continue
+                location = f"{self.path}:{line_no}"
+                try:
+                    data = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    yield Invalid(location, f"not valid JSON ({exc})")
+                    continue
+                yield parse_record(data, location)
+
+    def close(self) -> None:
+        pass
+
+
+class JsonDocumentSource:
+    """A memctl ``--format json`` export: one document (read whole; for small sets)."""
+
+    format = "memctl-json"
+
+    def __init__(self, path: Path, document: Any) -> None:
+        self.path = str(path)
+        self.notes: dict[str, int] = {}
+        self.header = check_header(document, str(path))
+        self.expected = expected_count(self.header, str(path))
+        memories = document.get("memories")
+        if not isinstance(memories, list):
+            raise BadInput(f'{path}: "memories" must be an array')
+        self._memories: list[Any] = memories
+
+    def entries(self) -> Iterator[Record | Invalid]:
+        for index, data in enumerate(self._memories):
+            yield parse_record(data, f"{self.path}: memories[{index}]")
+
+    def close(self) -> None:
+        pass
