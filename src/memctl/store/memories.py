@@ -137,7 +137,10 @@ def archive(db: Database, ids: Sequence[int], reason: str, now: float) -> int:
             [now, reason, *chunk],
         )
         moved += db.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk).rowcount
-        db.execute(f"UPDATE {VEC_TABLE} SET archived = 1 WHERE memory_id IN ({marks})", chunk)
+        # vec0 plans `memory_id IN (...)` as a full scan; one lookup per id is ~10x faster
+        db.executemany(
+            f"UPDATE {VEC_TABLE} SET archived = 1 WHERE memory_id = ?", [(i,) for i in chunk]
+        )
     return moved
 
 
@@ -149,7 +152,7 @@ def purge(db: Database, ids: Sequence[int], archived: bool = False) -> int:
         marks = ",".join("?" * len(chunk))
         removed += db.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk).rowcount
         db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
-        db.execute(f"DELETE FROM {VEC_TABLE} WHERE memory_id IN ({marks})", chunk)
+        db.executemany(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", [(i,) for i in chunk])
     return removed
 
 
