@@ -16,6 +16,7 @@ from memctl.lifecycle.promote import promote
 from memctl.models import Memory
 from memctl.store import log
 from memctl.store import memories as sql
+from memctl.store import promote as promote_sql
 from memctl.store.db import Database, open_database
 
 DAY = 86400.0
@@ -297,3 +298,36 @@ def test_cli_over_simulated_days(monkeypatch: pytest.MonkeyPatch) -> None:
 
     again = cli("promote", "--json")
     assert json.loads(again.stdout)["count"] == 0
+
+
+def test_many_candidates_span_several_batches(db: Database, policies: Policies) -> None:
+    with db.write():
+        for n in range(230):
+            seed(db, policies, f"learning/item-{n}")
+    report = promote(db, policies, LATER, "default")
+    assert report.count == 230
+    copies = db.scalar("SELECT count(*) FROM memories WHERE key GLOB 'promoted/learning/*'")
+    unmarked = db.scalar("SELECT count(*) FROM memories WHERE namespace = 'learning' "
+                         "AND promoted_at IS NULL")  # fmt: skip
+    assert (copies, unmarked) == (230, 0)
+
+
+def test_candidates_are_rechecked_inside_the_write(
+    db: Database, policies: Policies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process promoting (or changing) a memory after the candidate query must
+    not lead to a second copy."""
+    seed(db, policies, "learning/a")
+    seed(db, policies, "learning/b")
+    original = promote_sql.candidates
+
+    def racing(*args: Any) -> list[Any]:
+        rows = original(*args)
+        with db.write():  # "another process" promotes learning/a meanwhile
+            db.execute("UPDATE memories SET promoted_at = 1 WHERE key = 'a'")
+        return rows
+
+    monkeypatch.setattr(promote_sql, "candidates", racing)
+    report = promote(db, policies, LATER, "default")
+    assert [item.path for item in report.items] == ["learning/b"]
+    assert get(db, policies, "knowledge/promoted/learning/a") is None

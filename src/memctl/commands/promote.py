@@ -8,6 +8,7 @@ from memctl.commands.common import Settings, command
 from memctl.lifecycle.promote import PromoteReport, promote
 
 app = typer.Typer()
+TABLE_ROWS = 50  # memories listed in human output; --json has every one
 
 
 @command(app, "promote", all_tenants=True)
@@ -43,7 +44,7 @@ def _print(settings: Settings, report: PromoteReport) -> None:
         if show_tenant:
             columns.insert(0, "tenant")
         rows = []
-        for item in report.items:
+        for item in report.items[:TABLE_ROWS]:
             row: list[object] = [
                 item.path,
                 item.type,
@@ -58,6 +59,8 @@ def _print(settings: Settings, report: PromoteReport) -> None:
             rows.append(row)
         justify = {"importance": "right", "accesses": "right", "age (d)": "right"}
         out.table(None, columns, rows, justify)
+        if len(report.items) > TABLE_ROWS:
+            out.line(f"… and {len(report.items) - TABLE_ROWS} more (--json lists them all)")
     for skip in report.skipped:
         out.note(f"skipped {skip['path']}: {skip['reason']}")
     verb = "would promote" if report.dry_run else "promoted"

@@ -33,6 +33,9 @@ from memctl.store import promote as promote_sql
 from memctl.store.db import Database
 
 ACTION = "promoted"
+# memories copied per write transaction: each copy is a full store (~0.4 ms), so 100
+# keep the write lock to ~50 ms and concurrent hooks barely wait
+BATCH = 100
 T = TypeVar("T")
 
 
@@ -150,7 +153,7 @@ def promote(
     """Copy every memory meeting the promotion rules into the target namespace.
 
     ``tenant=None`` covers every tenant (each copy stays in its original's tenant).
-    Work goes in write transactions of at most ``BATCH`` memories; within one, the
+    Work goes in write transactions of at most ``BATCH`` (100) memories; within one, the
     copies and the originals' ``promoted_at`` commit together, so an interrupted run
     leaves each memory either promoted (copy + mark) or untouched. A memory whose copy
     the target policy refuses (e.g. a non-numeric value into a ``counter`` path) is
@@ -179,7 +182,7 @@ def promote(
         if dry_run:
             report.items = list(by_id.values())
         else:
-            for chunk in _chunks(list(by_id), sql.BATCH):
+            for chunk in _chunks(list(by_id), BATCH):
                 _promote_batch(db, policies, now, tenant, rule, chunk, by_id, report)
         report.count = len(report.items)
         report.duration_ms = (time.perf_counter() - started) * 1000

@@ -55,9 +55,10 @@ _COLUMNS = "id, tenant, namespace, key, type, importance, access_count, created_
 
 
 def candidates(db: Database, rule: Rule, now: float, tenant: str | None) -> list[Any]:
-    """Every memory that meets the rules now, oldest id first (one set-based query)."""
+    """Every memory that meets the rules now, oldest id first (one set-based query; a
+    sequential scan, ``NOT INDEXED``, is faster than walking the tenant index here)."""
     where, params = _where(rule, now, tenant)
-    return db.all(f"SELECT {_COLUMNS} FROM memories WHERE {where} ORDER BY id", params)
+    return db.all(f"SELECT {_COLUMNS} FROM memories NOT INDEXED WHERE {where} ORDER BY id", params)
 
 
 def still_eligible(
