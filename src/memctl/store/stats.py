@@ -88,8 +88,9 @@ def job_runs(db: Database, tenant: str | None) -> list[Any]:
     return db.all(
         "SELECT l.action, l.tenant, l.started_at, l.duration_ms, l.count, l.outcome, "
         "l.error, g.runs, g.failures, ok.started_at AS last_ok_at, "
-        "(SELECT count(*) FROM lifecycle_log x WHERE x.action = g.action "
-        f"AND x.id > coalesce(g.last_ok_id, 0) AND x.outcome != 'ok'{x_scope}) "
+        # a rowid range from the last success (``+`` keeps it off the action index)
+        "(SELECT count(*) FROM lifecycle_log x WHERE x.id > coalesce(g.last_ok_id, 0) "
+        f"AND +x.action = g.action AND x.outcome != 'ok'{x_scope}) "
         "AS failing_since_ok "
         "FROM (SELECT action, max(id) AS last_id, count(*) AS runs, "
         "sum(outcome != 'ok') AS failures, "
