@@ -13,28 +13,31 @@ from memctl.store.db import Database
 MAX_K = 4096
 
 
+# "No vector, or one of another model", written so that SQLite answers it with three
+# range scans of ix_memories_embedding (MULTI-INDEX OR); ``+tenant`` keeps the planner
+# off the tenant indexes, which would mean scanning every memory of the tenant.
+_BACKLOG = "(embedding_model IS NULL OR embedding_model < ? OR embedding_model > ?)"
+
+
+def _backlog_where(model_id: str, tenant: str | None) -> tuple[str, list[Any]]:
+    if tenant is None:
+        return _BACKLOG, [model_id, model_id]
+    return f"{_BACKLOG} AND +tenant = ?", [model_id, model_id, tenant]
+
+
 def pending(db: Database, model_id: str, limit: int, tenant: str | None = None) -> list[Any]:
-    """Active memories whose vector is missing or from another model."""
-    sql = (
+    """Active memories whose vector is missing or from another model (any order)."""
+    where, params = _backlog_where(model_id, tenant)
+    return db.all(
         "SELECT id, tenant, namespace, key, value, compressed, content_hash FROM memories "
-        "WHERE (embedding_model IS NULL OR embedding_model != ?)"
+        f"WHERE {where} LIMIT ?",
+        [*params, limit],
     )
-    params: list[Any] = [model_id]
-    if tenant is not None:
-        sql += " AND tenant = ?"
-        params.append(tenant)
-    sql += " ORDER BY id LIMIT ?"
-    params.append(limit)
-    return db.all(sql, params)
 
 
 def pending_count(db: Database, model_id: str, tenant: str | None = None) -> int:
-    sql = "SELECT count(*) FROM memories WHERE (embedding_model IS NULL OR embedding_model != ?)"
-    params: list[Any] = [model_id]
-    if tenant is not None:
-        sql += " AND tenant = ?"
-        params.append(tenant)
-    return int(db.scalar(sql, params))
+    where, params = _backlog_where(model_id, tenant)
+    return int(db.scalar(f"SELECT count(*) FROM memories WHERE {where}", params))
 
 
 def pending_ids(db: Database, ids: list[int], model_id: str) -> set[int]:
@@ -42,9 +45,7 @@ def pending_ids(db: Database, ids: list[int], model_id: str) -> set[int]:
         return set()
     marks = ",".join("?" * len(ids))
     rows = db.all(
-        f"SELECT id FROM memories WHERE id IN ({marks}) "
-        "AND (embedding_model IS NULL OR embedding_model != ?)",
-        [*ids, model_id],
+        f"SELECT id FROM memories WHERE id IN ({marks}) AND {_BACKLOG}", [*ids, model_id, model_id]
     )
     return {row[0] for row in rows}
 
