@@ -2,14 +2,17 @@
 tenant scope) and the CLI, over simulated days (MEMCTL_NOW)."""
 
 import json
+import os
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from tests.conftest import cli
+from tests.conftest import SRC, cli
 
 from memctl.clock import parse_time
 from memctl.lifecycle import memories as lifecycle
@@ -383,3 +386,21 @@ def test_cli_stats_on_a_missing_database_creates_nothing(db_path: Path) -> None:
     assert result.exit_code == 0
     assert json.loads(result.stdout)["database"]["exists"] is False
     assert not db_path.exists()
+
+
+def test_stats_process_does_not_load_the_embedding_stack(memctl_env: Path) -> None:
+    """stats reports the embedding backlog without importing onnxruntime or numpy."""
+    code = (
+        "import sys\n"
+        "from memctl.cli import main\n"
+        "sys.argv = ['memctl', 'stats', '--json']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "heavy = [m for m in ('onnxruntime', 'numpy', 'tokenizers', 'torch') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["embedding_backlog"]["model"] == MODEL
