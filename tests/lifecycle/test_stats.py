@@ -404,3 +404,24 @@ def test_stats_process_does_not_load_the_embedding_stack(memctl_env: Path) -> No
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["embedding_backlog"]["model"] == MODEL
+
+
+def test_daemon_runs_are_listed_per_job(db: Database) -> None:
+    def daemon_run(job: str, at: float, outcome: str) -> None:
+        with db.write():
+            log.record(db, "daemon", tenant=None, started_at=at, duration_ms=5.0, count=2,
+                       details={"job": job, "trigger": "schedule"}, outcome=outcome,
+                       error=None if outcome == "ok" else "boom")  # fmt: skip
+
+    daemon_run("promote", T0, "ok")
+    daemon_run("cleanup", T0, "error")
+    daemon_run("cleanup", T0 + 60, "error")
+    daemon_run("promote", T0 + 60, "ok")
+
+    jobs = {j.action: j for j in collect_stats(db, T0, "default", Path("x"), "p", MODEL).jobs}
+    assert set(jobs) == {"daemon:cleanup", "daemon:promote"}
+    cleanup = jobs["daemon:cleanup"]
+    assert (cleanup.runs, cleanup.failures, cleanup.failing_since_ok) == (2, 2, 2)
+    assert cleanup.last_ok_at is None and cleanup.error == "boom"
+    promoted = jobs["daemon:promote"]
+    assert (promoted.runs, promoted.failing_since_ok, promoted.last_run_at) == (2, 0, T0 + 60)

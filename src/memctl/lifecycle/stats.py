@@ -89,7 +89,8 @@ class Storage:
 
 @dataclass
 class JobRun:
-    """The last run of one lifecycle action and its history of failures."""
+    """The last run of one lifecycle action and its history of failures. The daemon's
+    runs (logged as action ``daemon``) appear per job as ``daemon:<job>``."""
 
     action: str
     tenant: str | None  # None: a run over every tenant
@@ -280,7 +281,7 @@ def collect_stats(
         ),
         jobs=[
             JobRun(
-                action=row["action"],
+                action=row["job"],
                 tenant=row["tenant"],
                 last_run_at=float(row["started_at"]),
                 duration_ms=float(row["duration_ms"]),

@@ -75,10 +75,21 @@ def distributions(db: Database, now: float, tenant: str | None) -> list[Any]:
     )
 
 
+def _job_key(alias: str = "") -> str:
+    """The job a log row belongs to: its action, and for the daemon's own rows (action
+    ``daemon``, the job in ``details.job``) ``daemon:<job>``."""
+    p = f"{alias}." if alias else ""
+    return (
+        f"CASE WHEN {p}action = 'daemon' "
+        f"THEN 'daemon:' || coalesce(json_extract({p}details, '$.job'), '?') "
+        f"ELSE {p}action END"
+    )
+
+
 def job_runs(db: Database, tenant: str | None) -> list[Any]:
-    """The last lifecycle-log row of each action with its run and failure counts, the
-    last success, and the failures since then. A tenant sees its own rows and the
-    all-tenant (``tenant IS NULL``) runs."""
+    """The last lifecycle-log row of each job (``_job_key``) with its run and failure
+    counts, the last success, and the failures since then. A tenant sees its own rows
+    and the all-tenant (``tenant IS NULL``) runs."""
     params: dict[str, Any] = {}
     scope = x_scope = ""
     if tenant is not None:
@@ -86,19 +97,19 @@ def job_runs(db: Database, tenant: str | None) -> list[Any]:
         scope = " AND (tenant = :tenant OR tenant IS NULL)"
         x_scope = " AND (x.tenant = :tenant OR x.tenant IS NULL)"
     return db.all(
-        "SELECT l.action, l.tenant, l.started_at, l.duration_ms, l.count, l.outcome, "
+        "SELECT g.job, l.tenant, l.started_at, l.duration_ms, l.count, l.outcome, "
         "l.error, g.runs, g.failures, ok.started_at AS last_ok_at, "
-        # a rowid range from the last success (``+`` keeps it off the action index)
+        # a rowid range from the last success: short unless the job keeps failing
         "(SELECT count(*) FROM lifecycle_log x WHERE x.id > coalesce(g.last_ok_id, 0) "
-        f"AND +x.action = g.action AND x.outcome != 'ok'{x_scope}) "
+        f"AND x.outcome != 'ok' AND {_job_key('x')} = g.job{x_scope}) "
         "AS failing_since_ok "
-        "FROM (SELECT action, max(id) AS last_id, count(*) AS runs, "
+        f"FROM (SELECT {_job_key()} AS job, max(id) AS last_id, count(*) AS runs, "
         "sum(outcome != 'ok') AS failures, "
         "max(CASE WHEN outcome = 'ok' THEN id END) AS last_ok_id "
-        f"FROM lifecycle_log WHERE 1{scope} GROUP BY action) g "
+        f"FROM lifecycle_log WHERE 1{scope} GROUP BY 1) g "
         "JOIN lifecycle_log l ON l.id = g.last_id "
         "LEFT JOIN lifecycle_log ok ON ok.id = g.last_ok_id "
-        "ORDER BY l.action",
+        "ORDER BY g.job",
         params,
     )
 
