@@ -236,6 +236,8 @@ def _resolve(
     else:
         others = [*existing.conflicts, incoming]
         primary = existing.value
+        # an older write only adds a conflict value: the primary keeps its own agent, tags...
+        fields = {"expires_at": fields["expires_at"]}
     others.sort(key=lambda item: -float(item["timestamp"]))
     fields["conflicts"] = orjson.dumps(others).decode()
     if primary is req.value:
