@@ -10,11 +10,12 @@ Conflicts with a live memory at the same path follow ``on_conflict``:
 ``skip`` keeps the existing memory, ``overwrite`` replaces it with the imported one, and
 ``merge`` replays the imported write (and, for ``multi_value`` paths, its conflict values)
 through the same resolver as ``store`` at the record's ``updated_at``; a write already
-present (same value and time) is not applied twice. An existing memory that has expired
-is moved out first, as ``store`` does. An imported memory that has already expired is
-only written where the path is free: it never replaces or merges into a memory. Archived records go to the archive; one with the same path and
-``archived_at`` as an archived memory is a conflict (``overwrite`` replaces it, otherwise
-it is skipped).
+present (same value and time; for a counter, its last update time) is not applied twice,
+so merging the same file again changes nothing. An existing memory that has expired is
+moved out first, as ``store`` does. An imported memory that has already expired is only
+written where the path is free: it never replaces or merges into a memory. Archived
+records go to the archive; one with the same path and ``archived_at`` as an archived
+memory is a conflict (``overwrite`` replaces it, otherwise it is skipped).
 """
 
 import gzip
@@ -506,7 +507,7 @@ class _Writer:
             writes += [(c["value"], c["timestamp"], c["agent_id"], False) for c in record.conflicts]
         current, changed = existing, False
         for value, stamp, agent, primary in writes:
-            if _already_has(current, value, stamp):
+            if _already_has(current, value, stamp, policy.conflict_strategy):
                 continue
             request = lifecycle.StoreRequest(
                 tenant=record.tenant,
@@ -535,9 +536,13 @@ class _Writer:
             self.report.unchanged += 1
 
 
-def _already_has(memory: Memory, value: Any, stamp: float) -> bool:
+def _already_has(memory: Memory, value: Any, stamp: float, strategy: str) -> bool:
     """True if this exact write (value and time) is already the memory's value or one of
-    its kept conflict values: importing the same file twice changes nothing."""
+    its kept conflict values: importing the same file twice changes nothing. A counter
+    holds a sum, so there a write counts as applied when the counter was last updated at
+    the write's own time (merging sets it to the newest write's time)."""
+    if strategy == "counter":
+        return abs(memory.updated_at - stamp) < SAME_TIME
     wanted = _canonical(value)
     if abs(memory.updated_at - stamp) < SAME_TIME and _canonical(memory.value) == wanted:
         return True
