@@ -73,12 +73,15 @@ def limit_of(ctx: HookContext) -> int:
     return max(1, min(value, 50))
 
 
-def min_score_of(ctx: HookContext) -> float:
+def min_score_of(ctx: HookContext, semantic: bool) -> float:
+    """``--min-score``; by default 0.3 with vectors, none keyword-only (bm25 is near 0 in
+    a small store, where a word in common is already the best evidence there is)."""
+    default = DEFAULT_MIN_SCORE if semantic else 0.0
     raw = ctx.input.flag("min_score")
     try:
-        value = float(raw) if isinstance(raw, str) else DEFAULT_MIN_SCORE
+        value = float(raw) if isinstance(raw, str) else default
     except ValueError:
-        value = DEFAULT_MIN_SCORE
+        value = default
     return max(0.0, min(value, 1.0))
 
 
@@ -99,14 +102,15 @@ def run(ctx: HookContext) -> PreTaskResult:
         limit = limit_of(ctx)
         model = ctx.policies.embedding_model
         mode = "keyword" if ctx.input.text("mode") == "keyword" else "hybrid"
+        embedder = hook_embedder(model) if mode == "hybrid" else None
         found = search(
             ctx.db,
             query,
             Filters(tenant=ctx.scoped_tenant, now=ctx.now),
             limit=limit + 2,
             mode=mode,
-            min_score=min_score_of(ctx),
-            embedder=(lambda: hook_embedder(model)) if mode == "hybrid" else (lambda: None),
+            min_score=min_score_of(ctx, semantic=embedder is not None),
+            embedder=lambda: embedder,
             backlog_limit=BACKLOG_LIMIT,
         )
         result.hits = [hit for hit in found.hits if not is_task_scratch(hit)][:limit]

@@ -1,0 +1,202 @@
+"""`memctl hooks install|uninstall` and the shipped scripts (settings snippet, cron, systemd)."""
+
+import configparser
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from tests.conftest import cli
+
+from memctl.hooks.claude_settings import memctl_hook_name
+
+SCRIPTS = Path(__file__).resolve().parent.parent.parent / "scripts"
+OTHERS = {
+    "model": "claude-sonnet-4-5",
+    "hooks": {
+        "PreToolUse": [
+            {"matcher": "Bash", "hooks": [{"type": "command", "command": "./guard.sh"}]}
+        ],
+        "SessionEnd": [{"hooks": [{"type": "command", "command": "notify-send bye"}]}],
+    },
+}
+
+
+def settings_file(tmp_path: Path) -> Path:
+    return tmp_path / ".claude" / "settings.json"
+
+
+def read(path: Path) -> Any:
+    return orjson.loads(path.read_bytes())
+
+
+def memctl_commands(settings: dict[str, Any]) -> list[str]:
+    return [
+        entry["command"]
+        for groups in settings.get("hooks", {}).values()
+        for group in groups
+        for entry in group["hooks"]
+        if memctl_hook_name(entry)
+    ]
+
+
+def test_print_matches_the_shipped_snippet() -> None:
+    done = cli("hooks", "install", "--print")
+    assert done.exit_code == 0
+    assert orjson.loads(done.stdout) == read(SCRIPTS / "claude-settings.json")
+    snippet = orjson.loads(done.stdout)["hooks"]
+    assert snippet["SessionEnd"][0]["hooks"][0] == {
+        "type": "command",
+        "command": "memctl hook session-end",
+        "timeout": 5,
+    }
+    assert snippet["UserPromptSubmit"][0]["hooks"][0]["command"] == "memctl hook pre-task"
+
+
+def test_install_creates_the_file(tmp_path: Path) -> None:
+    done = cli("hooks", "install", "--json")
+    assert done.exit_code == 0, done.output
+    result = orjson.loads(done.stdout)
+    assert (result["action"], result["backup"]) == ("created", None)
+    assert read(settings_file(tmp_path)) == read(SCRIPTS / "claude-settings.json")
+
+
+def test_install_merges_backs_up_and_is_idempotent(tmp_path: Path) -> None:
+    path = settings_file(tmp_path)
+    path.parent.mkdir()
+    path.write_bytes(orjson.dumps(OTHERS))
+    first = orjson.loads(cli("hooks", "install", "--json").stdout)
+    assert first["action"] == "updated"
+    backup = Path(first["backup"])
+    assert read(backup) == OTHERS
+    assert backup.stat().st_mode & 0o777 == 0o600
+    merged = read(path)
+    assert merged["model"] == "claude-sonnet-4-5"
+    assert merged["hooks"]["PreToolUse"] == OTHERS["hooks"]["PreToolUse"]
+    assert merged["hooks"]["SessionEnd"][0] == OTHERS["hooks"]["SessionEnd"][0]
+    assert sorted(memctl_commands(merged)) == [
+        "memctl hook post-task",
+        "memctl hook pre-task",
+        "memctl hook session-end",
+    ]
+    again = orjson.loads(cli("hooks", "install", "--json").stdout)
+    assert (again["action"], again["backup"]) == ("unchanged", None)
+    assert read(path) == merged
+    # a different executable replaces memctl's entries instead of adding more
+    custom = cli("hooks", "install", "--command", "/opt/memctl/bin/memctl", "--json")
+    assert custom.exit_code == 0
+    assert sorted(memctl_commands(read(path))) == [
+        "/opt/memctl/bin/memctl hook post-task",
+        "/opt/memctl/bin/memctl hook pre-task",
+        "/opt/memctl/bin/memctl hook session-end",
+    ]
+
+
+def test_uninstall_removes_only_memctl(tmp_path: Path) -> None:
+    path = settings_file(tmp_path)
+    path.parent.mkdir()
+    path.write_bytes(orjson.dumps(OTHERS))
+    cli("hooks", "install")
+    done = cli("hooks", "uninstall", "--json")
+    assert done.exit_code == 0, done.output
+    assert orjson.loads(done.stdout)["removed"] == 3
+    assert read(path) == OTHERS
+    assert orjson.loads(cli("hooks", "uninstall", "--json").stdout)["action"] == "unchanged"
+
+
+def test_uninstall_of_a_memctl_only_file_leaves_an_empty_object(tmp_path: Path) -> None:
+    cli("hooks", "install")
+    cli("hooks", "uninstall")
+    assert read(settings_file(tmp_path)) == {}
+
+
+def test_bad_settings_file_is_refused_unchanged(tmp_path: Path) -> None:
+    path = settings_file(tmp_path)
+    path.parent.mkdir()
+    path.write_text('{"hooks": [1, 2]}')
+    done = cli("hooks", "install")
+    assert done.exit_code == 2
+    assert "hooks" in done.output
+    path.write_text("{not json")
+    assert cli("hooks", "install").exit_code == 2
+    assert path.read_text() == "{not json"
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_project_and_file_options(tmp_path: Path) -> None:
+    project = tmp_path / "elsewhere"
+    project.mkdir()
+    assert cli("hooks", "install", "--project", str(project)).exit_code == 0
+    assert (project / ".claude" / "settings.json").exists()
+    local = tmp_path / "settings.local.json"
+    assert cli("hooks", "install", "--file", str(local)).exit_code == 0
+    assert memctl_commands(read(local))
+
+
+# ------------------------------------------------------------------ shipped scripts
+
+CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\d+(-\d+)?))*$")
+
+
+def cron_lines() -> list[str]:
+    text = (SCRIPTS / "crontab.example").read_text()
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_crontab_example_parses_and_its_commands_run(tmp_path: Path) -> None:
+    lines = cron_lines()
+    assert lines
+    limits = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+    for line in lines:
+        fields = line.split(None, 5)
+        assert len(fields) == 6, line
+        for field, (low, high) in zip(fields[:5], limits, strict=True):
+            assert CRON_FIELD.match(field), (field, line)
+            for number in re.findall(r"\d+", field.split("/")[0]):
+                assert low <= int(number) <= high, line
+        command = fields[5]
+        assert "memctl daemon --once" in command
+        args = command.split("memctl ", 1)[1].split()
+        done = cli(*args)
+        assert done.exit_code == 0, (line, done.output)
+
+
+def test_systemd_units() -> None:
+    service = SCRIPTS / "systemd" / "memctl-maintenance.service"
+    timer = SCRIPTS / "systemd" / "memctl-maintenance.timer"
+    for unit in (service, timer):
+        parser = configparser.ConfigParser(strict=True, interpolation=None)
+        parser.read_string(unit.read_text())
+        assert "Unit" in parser
+    parsed = configparser.ConfigParser(interpolation=None)
+    parsed.read_string(service.read_text())
+    assert parsed["Service"]["Type"] == "oneshot"
+    assert parsed["Service"]["ExecStart"].endswith("memctl daemon --once --all-tenants -q")
+    parsed_timer = configparser.ConfigParser(interpolation=None)
+    parsed_timer.read_string(timer.read_text())
+    assert parsed_timer["Timer"]["Unit"] == service.name
+    assert parsed_timer["Install"]["WantedBy"] == "timers.target"
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+def test_systemd_analyze_verify(tmp_path: Path) -> None:
+    memctl = Path(sys.executable).parent / "memctl"
+    exe = str(memctl) if memctl.exists() else shutil.which("memctl")
+    assert exe
+    for name in ("memctl-maintenance.service", "memctl-maintenance.timer"):
+        text = (SCRIPTS / "systemd" / name).read_text().replace("/usr/local/bin/memctl", exe)
+        (tmp_path / name).write_text(text)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "memctl-maintenance.service", "memctl-maintenance.timer"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
