@@ -223,3 +223,29 @@ def test_export_files_are_private_and_atomic(seeded: Path, tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     result = cli("export", "-o", str(tmp_path / "missing" / "x.jsonl"))
     assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_a_failure_mid_export_leaves_the_previous_file(
+    seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memctl.transfer import memctl_format
+
+    target = tmp_path / "backup.jsonl.gz"
+    ok(cli("export", "-o", str(target)))
+    previous = target.read_bytes()
+    calls = []
+
+    def failing(memory: object, vector: object) -> dict:
+        calls.append(memory)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return {"key": "partial"}
+
+    monkeypatch.setattr(memctl_format, "record_dict", failing)
+    result = cli("export", "-o", str(target))
+    assert result.exit_code == 3 and len(calls) == 2
+    assert (
+        result.stderr == f"memctl export: error: cannot write {target}: No space left on device\n"
+    )
+    assert target.read_bytes() == previous
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

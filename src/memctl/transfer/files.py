@@ -68,6 +68,9 @@ def atomic_output(target: Path) -> Iterator[IO[bytes]]:
             else:
                 yield raw
         publish(temp, target)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()

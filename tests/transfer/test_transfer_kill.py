@@ -1,0 +1,82 @@
+"""kill -9 in the middle of an import's write transaction leaves the database as before."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from tests.conftest import SRC, cli
+from tests.transfer.transfer_testkit import T0, fingerprint, ok, store
+
+from memctl.store.db import DRIVER
+
+COUNT = 30_000
+
+
+def _big_export(path: Path) -> None:
+    header = {"format": "memctl-export", "version": 1, "counts": {"total": COUNT}}
+    with path.open("wb") as out:
+        out.write(orjson.dumps(header) + b"\n")
+        for n in range(COUNT):
+            record = {
+                "namespace": f"bulk/{n % 7}",
+                "key": f"item-{n}",
+                "value": {"n": n, "note": f"memory number {n} " * 12},
+                "tags": ["bulk"],
+                "updated_at": T0 - n,
+            }
+            out.write(orjson.dumps(record) + b"\n")
+
+
+def _writer_active(db_path: Path) -> bool:
+    """True while another connection holds the write lock (BEGIN IMMEDIATE cannot start)."""
+    conn = DRIVER.connect(str(db_path), isolation_level=None, timeout=0)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except DRIVER.OperationalError:
+        return True
+    finally:
+        conn.close()
+
+
+def test_sigkill_during_import_changes_nothing(
+    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMCTL_NOW", str(T0))
+    store("notes/existing", "keep me")
+    ok(cli("delete", "notes/existing"))
+    store("-n", "bulk/0", "-k", "item-0", "--value", "already here")
+    before = fingerprint(db_path)
+    source = tmp_path / "big.jsonl"
+    _big_export(source)
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memctl", "import", str(source), "--on-conflict", "overwrite"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wal = Path(f"{db_path}-wal")
+    deadline = time.monotonic() + 60
+    killed_mid_write = False
+    while proc.poll() is None and time.monotonic() < deadline:
+        # wait until the import is inside its write and has written several batches
+        if _writer_active(db_path) and wal.exists() and wal.stat().st_size > 4_000_000:
+            proc.send_signal(signal.SIGKILL)
+            killed_mid_write = True
+            break
+        time.sleep(0.01)
+    proc.wait(timeout=30)
+    assert killed_mid_write and proc.returncode == -signal.SIGKILL, proc.stderr
+    assert fingerprint(db_path) == before  # not one imported row, not one index row
+
+    # the database is healthy: the same import then runs to the end
+    result = ok(cli("import", str(source), "--on-conflict", "overwrite", "--json"))
+    report = orjson.loads(result.stdout)
+    assert (report["created"], report["overwritten"]) == (COUNT - 1, 1)
