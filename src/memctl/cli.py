@@ -1,44 +1,47 @@
 """The ``memctl`` command: the root Typer app and the one entry point.
 
+Start-up time is the budget of every hook (SPEC section 11), so only the module that
+owns the invoked command is imported: ``memctl store`` never loads the daemon, stats
+or export code. ``memctl --help`` (or an unknown command) loads them all.
 Errors of every kind end as one line on stderr and an exit code (SPEC section 5):
 library errors via ``commands.common``, usage errors here.
 """
 
+import importlib
 import sys
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
 
 from memctl import __version__
-from memctl.commands import (
-    daemon,
-    hooks,
-    lifecycle,
-    memory,
-    model,
-    policies,
-    promote,
-    search,
-    stats,
-    transfer,
-)
 
-app = typer.Typer(
-    name="memctl",
-    help="Memory lifecycle for AI coding agents: store, recall, search, expire, archive.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-# Each module's commands join the root; groups (policies, model, hook, hooks) are
-# Typer apps of their own, registered by the module's ``groups`` list if it has one.
-for module in (memory, search, lifecycle, promote, stats, transfer, hooks, daemon):
-    app.registered_commands.extend(module.app.registered_commands)
-    for name, group in getattr(module, "groups", []):
-        app.add_typer(group, name=name)
-app.add_typer(policies.app, name="policies")
-app.add_typer(model.app, name="model")
+# command (or group) name -> the module under memctl.commands that defines it;
+# tests/commands/test_cli_process.py checks this against what the modules register.
+COMMAND_MODULES = {
+    "store": "memory",
+    "recall": "memory",
+    "list": "memory",
+    "delete": "memory",
+    "search": "search",
+    "reindex": "search",
+    "cleanup": "lifecycle",
+    "decay": "lifecycle",
+    "prune": "lifecycle",
+    "archive": "lifecycle",
+    "restore": "lifecycle",
+    "compact": "lifecycle",
+    "promote": "promote",
+    "stats": "stats",
+    "export": "transfer",
+    "import": "transfer",
+    "hook": "hooks",
+    "hooks": "hooks",
+    "daemon": "daemon",
+    "policies": "policies",
+    "model": "model",
+}
+MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 
 
 def _version(value: bool) -> None:
@@ -47,7 +50,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     version: Annotated[
         bool,
@@ -62,13 +64,48 @@ def root(
     """
 
 
+def build_app(modules: Sequence[str] = MODULES) -> typer.Typer:
+    """The root app with the commands of ``modules`` registered."""
+    app = typer.Typer(
+        name="memctl",
+        help="Memory lifecycle for AI coding agents: store, recall, search, expire, archive.",
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    app.callback()(root)
+    for name in modules:
+        module: Any = importlib.import_module(f"memctl.commands.{name}")
+        app.registered_commands.extend(module.app.registered_commands)
+        for group_name, group in getattr(module, "groups", []):
+            app.add_typer(group, name=group_name)
+    return app
+
+
+def modules_for(argv: Sequence[str]) -> Sequence[str]:
+    """The command modules needed to run ``argv`` (all of them for help or unknown)."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    if first is None or first not in COMMAND_MODULES:
+        return MODULES
+    return (COMMAND_MODULES[first],)
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``memctl.cli.app``: the full app (tests, completion)."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
+
+
 def main() -> None:
     """Console-script entry point: usage errors become one line and exit 2."""
     import click
 
-    command = typer.main.get_command(app)
+    argv = sys.argv[1:]
+    command = typer.main.get_command(build_app(modules_for(argv)))
     try:
-        code = command.main(args=sys.argv[1:], prog_name="memctl", standalone_mode=False)
+        code = command.main(args=argv, prog_name="memctl", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         sys.stdout.write(exc.ctx.get_help() + "\n")
         code = 0

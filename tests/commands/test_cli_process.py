@@ -87,3 +87,38 @@ def test_no_color_and_non_tty_output_has_no_escape_codes() -> None:
     run("store", "c/x", "1")
     result = run("list", env={"NO_COLOR": "1"})
     assert "\x1b[" not in result.stdout and "c/x" in result.stdout
+
+
+def test_command_map_matches_what_the_modules_register() -> None:
+    import importlib
+
+    from memctl.cli import COMMAND_MODULES, MODULES
+
+    registered = {}
+    for name in MODULES:
+        module = importlib.import_module(f"memctl.commands.{name}")
+        for info in module.app.registered_commands:
+            registered[info.name] = name
+        for group_name, _ in getattr(module, "groups", []):
+            registered[group_name] = name
+    assert registered == COMMAND_MODULES
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    assert run("store", "k/v", "1").returncode == 0  # the database exists and is migrated
+    probe = (
+        "import sys\n"
+        "sys.argv = ['memctl', 'recall', 'k/v']\n"
+        "from memctl.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('memctl.commands.'))\n"
+        "heavy = [m for m in ('sqlalchemy', 'numpy', 'rich', 'onnxruntime') if m in sys.modules]\n"
+        "print(loaded, heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+    )
+    assert result.stdout.strip() == "['memctl.commands.common', 'memctl.commands.memory'] []"

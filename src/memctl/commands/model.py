@@ -6,10 +6,12 @@ import typer
 
 from memctl.commands.common import Settings, command
 
-app = typer.Typer(help="Prepare and check the embedding model.", no_args_is_help=True)
+group = typer.Typer(help="Prepare and check the embedding model.", no_args_is_help=True)
+app = typer.Typer()  # no top-level commands: `memctl model ...` is a group
+groups = [("model", group)]
 
 
-@command(app, "prepare")
+@command(group, "prepare")
 def prepare_cmd(
     settings: Settings,
     check: Annotated[

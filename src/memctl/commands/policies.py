@@ -9,9 +9,11 @@ from memctl.commands.common import Settings, command
 from memctl.lifecycle.globs import glob_match
 from memctl.lifecycle.policies import Policy
 
-app = typer.Typer(
+group = typer.Typer(
     help="Show the policies in use and which rule applies to a path.", no_args_is_help=True
 )
+app = typer.Typer()  # no top-level commands: `memctl policies ...` is a group
+groups = [("policies", group)]
 
 
 def policy_dict(policy: Policy) -> dict[str, Any]:
@@ -21,7 +23,7 @@ def policy_dict(policy: Policy) -> dict[str, Any]:
     return data
 
 
-@command(app, "show")
+@command(group, "show")
 def show_cmd(settings: Settings) -> None:
     """Print the policies file in use and its resolved rules.
 
@@ -64,7 +66,7 @@ def show_cmd(settings: Settings) -> None:
     settings.out.line(f"embedding: {p.embedding_model}")
 
 
-@command(app, "explain")
+@command(group, "explain")
 def explain_cmd(
     settings: Settings,
     path: Annotated[str, typer.Argument(help="A memory path, e.g. coordination/agent1/progress.")],
