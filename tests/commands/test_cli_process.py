@@ -121,4 +121,4 @@ def test_a_command_imports_only_its_own_module() -> None:
         text=True,
         env={**os.environ, "PYTHONPATH": str(SRC)},
     )
-    assert result.stdout.strip() == "['memctl.commands.common', 'memctl.commands.memory'] []"
+    assert result.stdout.splitlines()[-1] == "['memctl.commands.common', 'memctl.commands.memory'] []"
