@@ -121,4 +121,5 @@ def test_a_command_imports_only_its_own_module() -> None:
         text=True,
         env={**os.environ, "PYTHONPATH": str(SRC)},
     )
-    assert result.stdout.splitlines()[-1] == "['memctl.commands.common', 'memctl.commands.memory'] []"
+    expected = "['memctl.commands.common', 'memctl.commands.memory'] []"
+    assert result.stdout.splitlines()[-1] == expected
