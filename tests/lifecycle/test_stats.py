@@ -344,8 +344,15 @@ def test_cli_stats_json_and_human(monkeypatch: pytest.MonkeyPatch) -> None:
     everyone = json.loads(cli("stats", "--json", "--all-tenants").stdout)
     assert everyone["tenant"] is None and everyone["count"] == 3
 
+    database = open_database(Path(os.environ["MEMCTL_DB"]), create=False)
+    with database.write():
+        for _ in range(2):
+            log.record(database, "decayed", tenant=None, started_at=T0, duration_ms=1.0,
+                       count=0, outcome="error", error="database is locked")  # fmt: skip
+    database.close()
     human = cli("stats")
     assert human.exit_code == 0
+    assert "decayed failed (2 in a row): database is locked" in human.stdout
     for text in (
         "by namespace",
         "importance",

@@ -85,6 +85,13 @@ def stats_cmd(
 # ---------------------------------------------------------------- human output
 
 
+def short_time(ts: float) -> str:
+    """Epoch seconds as ``YYYY-MM-DD HH:MM`` (UTC) for a table cell."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def human_bytes(count: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if abs(count) < 1024 or unit == "GB":
@@ -157,6 +164,10 @@ def _print_stats(settings: Settings, stats: Stats) -> None:
     out.line()
     oldest = f", oldest expired {iso(stats.oldest_expiry)}" if stats.oldest_expiry else ""
     out.line(f"expiry backlog      {stats.expiry_backlog} expired, not yet moved out{oldest}")
+    if stats.expiry_backlog_by_namespace:
+        parts = [f"{ns} {n}" for ns, n in stats.expiry_backlog_by_namespace.items()]
+        shown = ", ".join(parts[:TOP_ROWS]) + (" …" if len(parts) > TOP_ROWS else "")
+        out.line(f"                    ({shown})")
     if stats.embedding_backlog is None:
         out.line("embedding backlog   embeddings are off (embedding.model: none)")
     else:
@@ -171,18 +182,22 @@ def _print_stats(settings: Settings, stats: Stats) -> None:
     job_rows = [
         [
             job.action,
-            iso(job.last_run_at),
+            short_time(job.last_run_at),
             f"{job.duration_ms:.0f} ms",
             job.count,
-            job.outcome if job.outcome == "ok" else f"{job.outcome}: {job.error or ''}",
+            job.outcome,
             job.runs,
             job.failures,
         ]
         for job in stats.jobs
     ]
-    columns = ["action", "last run", "duration", "count", "outcome", "runs", "failures"]
-    right = {c: "right" for c in ("duration", "count", "runs", "failures")}
+    columns = ["action", "last run (UTC)", "took", "count", "outcome", "runs", "failed"]
+    right = {c: "right" for c in ("took", "count", "runs", "failed")}
     out.table("lifecycle runs", columns, job_rows, right)
+    for job in stats.jobs:
+        if job.outcome != "ok":
+            streak = f" ({job.failing_since_ok} in a row)" if job.failing_since_ok > 1 else ""
+            out.line(f"{job.action} failed{streak}: {job.error or 'no message'}")
 
 
 def _print_snapshot(settings: Settings, report: SnapshotReport) -> None:
