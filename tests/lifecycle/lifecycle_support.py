@@ -1,0 +1,87 @@
+"""Shared helpers of the lifecycle-engine tests (cleanup, decay, prune, archive, compact)."""
+
+import random
+import struct
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from memctl.lifecycle.memories import StoreRequest, store
+from memctl.lifecycle.policies import PACKAGED_POLICIES, Policies, load_policies, parse_policies
+from memctl.store import open_database, vectors
+from memctl.store.db import Database
+
+T0 = 1_800_000_000.0
+DAY = 86400.0
+HOUR = 3600.0
+MODEL = "test-model"
+
+
+def doc(result: Any) -> Any:
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return orjson.loads(result.stdout)
+
+
+def packaged() -> Policies:
+    return load_policies(PACKAGED_POLICIES)
+
+
+def policies_from(text: str) -> Policies:
+    return parse_policies(text, "test-policies.yaml")
+
+
+def open_db(path: Path) -> Database:
+    return open_database(path, create=True)
+
+
+def put(
+    db: Database,
+    policies: Policies,
+    now: float,
+    path: str,
+    value: Any = "v",
+    tenant: str = "default",
+    **fields: Any,
+) -> int:
+    namespace, key = policies.split_path(path)
+    req = StoreRequest(tenant=tenant, namespace=namespace, key=key, value=value, **fields)
+    return store(db, policies, now, req).memory.id
+
+
+def random_vector(rng: random.Random) -> bytes:
+    return struct.pack("384f", *(rng.uniform(-1, 1) for _ in range(384)))
+
+
+def add_vectors(db: Database, seed: int = 1) -> int:
+    """Give every active memory a random vector (as if embedded by ``MODEL``)."""
+    rng = random.Random(seed)
+    rows = vectors.pending(db, MODEL, 10**9)
+    items = [
+        (int(r["id"]), r["tenant"], r["namespace"], r["content_hash"], random_vector(rng))
+        for r in rows
+    ]
+    with db.write():
+        return vectors.put(db, items, MODEL)
+
+
+def invariants(db: Database) -> dict[str, int]:
+    """Counts that must agree after any lifecycle run, killed or not (test-only SQL)."""
+    both = db.scalar("SELECT count(*) FROM memories m JOIN archive a ON a.id = m.id")
+    assert both == 0, f"{both} ids are both active and archived"
+    with_vec = db.scalar("SELECT count(*) FROM memories WHERE embedding_model IS NOT NULL")
+    arch_vec = db.scalar("SELECT count(*) FROM archive WHERE embedding_model IS NOT NULL")
+    vec_active = db.scalar("SELECT count(*) FROM vec_memories WHERE archived = 0")
+    vec_archived = db.scalar("SELECT count(*) FROM vec_memories WHERE archived = 1")
+    assert vec_active == with_vec, (vec_active, with_vec)
+    assert vec_archived == arch_vec, (vec_archived, arch_vec)
+    active = db.scalar("SELECT count(*) FROM memories")
+    archived = db.scalar("SELECT count(*) FROM archive")
+    fts = db.scalar("SELECT count(*) FROM memories_fts")
+    assert fts == active + archived, (fts, active, archived)
+    orphans = db.scalar(
+        "SELECT count(*) FROM vec_memories v WHERE v.memory_id NOT IN "
+        "(SELECT id FROM memories UNION ALL SELECT id FROM archive)"
+    )
+    assert orphans == 0
+    return {"active": active, "archived": archived, "vectors": vec_active + vec_archived}
