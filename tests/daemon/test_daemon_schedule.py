@@ -1,0 +1,173 @@
+"""The daemon's scheduling, driven through simulated days by an injected clock (no sleep)."""
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from tests.conftest import cli
+
+from memctl.clock import parse_time
+from memctl.lifecycle import daemon as daemon_module
+from memctl.lifecycle.daemon import (
+    JOBS,
+    MAX_FAILURES,
+    Daemon,
+    JobRun,
+    SimulatedClock,
+    schedule_for,
+    scheduler_clock,
+)
+from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
+from memctl.store import log, open_database
+from memctl.store.db import Database
+from memctl.store.memories import Filters, select
+
+START = "2026-03-02T00:30:00Z"  # a Monday
+SCHEDULE = """
+schedule:
+  cleanup: every 6 hours
+  decay: daily at 02:00
+  prune: weekly on sunday at 04:00
+  promote: daily at 03:00
+  snapshot: daily at 00:00
+  compact: weekly
+"""
+
+
+@pytest.fixture(autouse=True)
+def utc() -> Iterator[None]:
+    """Schedules are in local time: make local time UTC for these tests."""
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if previous is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = previous
+    time.tzset()
+
+
+@pytest.fixture
+def policies_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    text = PACKAGED_POLICIES.read_text().replace("model: all-MiniLM-L6-v2", "model: none")
+    text = text[: text.index("schedule:")] + SCHEDULE.lstrip() + text[text.index("embedding:") :]
+    path = tmp_path / "policies.yaml"
+    path.write_text(text)
+    monkeypatch.setenv("MEMCTL_POLICIES", str(path))
+    return path
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[Database]:
+    database = open_database(db_path, create=True)
+    yield database
+    database.close()
+
+
+def make_daemon(db: Database, policies: Path, clock: SimulatedClock, **kw: object) -> Daemon:
+    return Daemon(db, lambda: load_policies(policies), "default", clock, **kw)  # type: ignore[arg-type]
+
+
+def at(run: JobRun) -> datetime:
+    return datetime.fromtimestamp(run.started_at, UTC)
+
+
+def test_simulated_week_runs_each_job_on_its_schedule(db: Database, policies_file: Path) -> None:
+    start = parse_time(START)
+    cli("store", "coordination/swarm-1/plan", "draft", "--timestamp", START)  # ttl 1 h
+    clock = SimulatedClock(start)
+    daemon = make_daemon(db, policies_file, clock)
+    runs = daemon.run_forever(until=start + 8 * 86400)  # jobs due before `until`
+    by_job: dict[str, list[datetime]] = {job: [at(r) for r in runs if r.job == job] for job in JOBS}
+    begin = datetime.fromtimestamp(start, UTC)
+    assert by_job["cleanup"] == [begin + timedelta(hours=6 * n) for n in range(1, 32)]
+    assert by_job["decay"] == [datetime(2026, 3, d, 2, 0, tzinfo=UTC) for d in range(2, 10)]
+    assert by_job["promote"] == [datetime(2026, 3, d, 3, 0, tzinfo=UTC) for d in range(2, 10)]
+    assert by_job["snapshot"] == [datetime(2026, 3, d, 0, 0, tzinfo=UTC) for d in range(3, 11)]
+    assert by_job["prune"] == [datetime(2026, 3, 8, 4, 0, tzinfo=UTC)]  # the Sunday
+    assert by_job["compact"] == [begin + timedelta(days=7)]
+    assert by_job["embed"] == [begin + timedelta(minutes=15 * n) for n in range(1, 8 * 96)]
+    assert all(r.outcome == "ok" for r in runs), [r.error for r in runs if r.error]
+    assert clock.slept == pytest.approx(8 * 86400)
+    # the expired coordination memory went at the first cleanup after its TTL, on the
+    # daemon's clock, and every run is in the lifecycle log
+    archived = select(db, Filters(tenant="default", archived=True))
+    assert [m.path for m in archived] == ["coordination/swarm-1/plan"]
+    assert archived[0].archived_at == start + 6 * 3600
+    logged = log.recent(db, limit=10_000, action="daemon")
+    assert len(logged) == len(runs)
+    assert {row["details"]["job"] for row in logged} == set(JOBS)
+
+
+def test_interval_hours_overrides_the_schedule(db: Database, policies_file: Path) -> None:
+    start = parse_time(START)
+    clock = SimulatedClock(start)
+    daemon = make_daemon(db, policies_file, clock, interval_hours=6)
+    assert {p.text for p in daemon.schedules().values()} == {"every 6 hours"}
+    runs = daemon.run_forever(until=start + 2 * 86400)
+    for job in JOBS:
+        times = [r.started_at for r in runs if r.job == job]
+        assert times == [start + 6 * 3600 * n for n in range(1, 8)], job
+
+
+def test_fractional_interval_and_missing_schedule_entries() -> None:
+    policies = load_policies(PACKAGED_POLICIES)
+    assert schedule_for(policies, "cleanup", 0.5).text == "every 30 minutes"
+    assert schedule_for(policies, "embed", None).text == "every 15 minutes"
+    assert schedule_for(policies, "decay", None).text == "daily at 02:00"
+
+
+def test_scheduler_clock_patches_and_restores_schedule() -> None:
+    import schedule
+
+    clock = SimulatedClock(parse_time("2030-01-01T00:00:00Z"))
+    with scheduler_clock(clock):
+        assert schedule.datetime.datetime.now().year == 2030  # type: ignore[attr-defined]
+    assert schedule.datetime.datetime.now().year < 2030  # type: ignore[attr-defined]
+
+
+def test_three_consecutive_failures_are_an_error(
+    db: Database, policies_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = daemon_module._JOB_TABLE["prune"]
+    monkeypatch.setitem(
+        daemon_module._JOB_TABLE, "prune", ("memctl.no_such_module", "prune", "policies")
+    )
+    clock = SimulatedClock(parse_time(START))
+    seen = []
+    for _ in range(MAX_FAILURES):  # a new daemon each time: cron's --once runs
+        (run,) = [r for r in make_daemon(db, policies_file, clock).run_once() if r.job == "prune"]
+        seen.append((run.outcome, run.consecutive_failures, run.alarming))
+        assert "job prune is not available" in (run.error or "")
+    assert seen == [("error", 1, False), ("error", 2, False), ("error", 3, True)]
+    # other jobs kept running
+    others = log.recent(db, limit=100, action="daemon")
+    assert {r["details"]["job"] for r in others if r["outcome"] == "ok"} == set(JOBS) - {"prune"}
+    # the CLI exits 3 once the streak reaches three, and a success resets it
+    done = cli("daemon", "--once", "--job", "prune")
+    assert done.exit_code == 3
+    assert "prune error: failed (4 in a row)" in done.stderr
+    daemon_module._JOB_TABLE["prune"] = original  # (monkeypatch.undo would drop MEMCTL_DB)
+    ok = cli("daemon", "--once", "--job", "prune")
+    assert ok.exit_code == 0, ok.output
+    assert make_daemon(db, policies_file, clock).failures["prune"] == 0
+
+
+def test_stop_request_finishes_the_current_job_only(db: Database, policies_file: Path) -> None:
+    clock = SimulatedClock(parse_time(START))
+    daemon = make_daemon(db, policies_file, clock)
+    daemon.on_run = lambda run: daemon.request_stop()
+    assert [r.job for r in daemon.run_once()] == ["cleanup"]
+    again = make_daemon(db, policies_file, clock)
+    again.on_run = lambda run: again.request_stop()
+    runs = again.run_forever(until=parse_time(START) + 86400)
+    assert len(runs) == 1
+
+
+def test_bad_options(policies_file: Path) -> None:
+    assert cli("daemon", "--once", "--job", "nope").exit_code == 2
+    assert cli("daemon", "--interval-hours", "0").exit_code == 2
