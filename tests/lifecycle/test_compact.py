@@ -1,0 +1,73 @@
+"""compact: rebuild a fragmented vec0 index, keep every vector and search result."""
+
+import random
+from pathlib import Path
+
+from lifecycle_support import (
+    MODEL,
+    T0,
+    add_vectors,
+    doc,
+    invariants,
+    open_db,
+    packaged,
+    put,
+    random_vector,
+)
+from tests.conftest import cli
+
+from memctl.lifecycle.compact import compact
+from memctl.store import lifecycle as sql
+from memctl.store import log, vectors
+from memctl.store import memories as store
+from memctl.store.db import Database
+
+
+def fill(db: Database, count: int) -> list[int]:
+    policies = packaged()
+    with db.write():
+        ids = [put(db, policies, T0, f"notes/{n}", value=n) for n in range(count)]
+    add_vectors(db)
+    return ids
+
+
+def neighbours(db: Database, seed: int) -> list[tuple[int, float]]:
+    return vectors.knn(db, random_vector(random.Random(seed)), 20, MODEL, "default")
+
+
+def test_rebuild_after_heavy_deletion_keeps_vectors(db_path: Path) -> None:
+    db = open_db(db_path)
+    ids = fill(db, 3000)
+    with db.write():  # scattered deletions: vec0 frees only chunks that become empty
+        store.purge(db, [i for n, i in enumerate(ids) if n % 3])
+    with db.write():  # some archived rows too: their flag must survive the rebuild
+        store.archive(db, ids[:300:3], "archived", T0)
+    before = sql.vec_stats(db)
+    assert before.chunks == 3 and before.rows == 1000 and before.dead_slots > 1024
+    expected = {seed: neighbours(db, seed) for seed in range(3)}
+    counts = invariants(db)
+
+    report = compact(db, now=T0)
+    assert report.rebuilt and report.count == 1000 and report.chunks_after == 1
+    assert report.vacuumed and report.bytes_after < report.bytes_before
+    assert invariants(db) == counts
+    assert {seed: neighbours(db, seed) for seed in range(3)} == expected
+    entry = log.recent(db, action="compacted")[0]
+    assert entry["count"] == 1000 and entry["details"]["rebuilt"] is True
+
+    again = compact(db, now=T0)  # nothing fragmented any more
+    assert not again.rebuilt and not again.vacuumed and again.count == 0
+    fill_more = [put(db, packaged(), T0, f"more/{n}") for n in range(10)]  # writes still work
+    add_vectors(db, seed=5)
+    assert invariants(db)["vectors"] == 1010 and len(fill_more) == 10
+
+
+def test_cli_compact(db_path: Path) -> None:
+    db = open_db(db_path)
+    fill(db, 50)
+    db.close()
+    assert "nothing to do" in cli("compact").stdout
+    forced = doc(cli("compact", "--force", "--json"))
+    assert forced["rebuilt"] and forced["vacuumed"] and forced["count"] == 50
+    db = open_db(db_path)
+    assert invariants(db)["vectors"] == 50
