@@ -64,7 +64,9 @@ def iter_rows(
     pagination: memory use does not grow with the table), with their vectors if asked."""
     table, cols = _table(filters)
     where, params = _where(filters, since)
-    sql = f"SELECT {cols} FROM {table} WHERE {where} AND id > ? ORDER BY id LIMIT ?"
+    # NOT INDEXED: walk the rowid range; with the (tenant, ...) indexes the planner would
+    # re-sort the whole tenant for every batch (quadratic: 28 s instead of ~3 s at 100k).
+    sql = f"SELECT {cols} FROM {table} NOT INDEXED WHERE {where} AND id > ? ORDER BY id LIMIT ?"
     last = -1
     while True:
         rows = db.all(sql, [*params, last, EXPORT_BATCH])
