@@ -163,7 +163,10 @@ def test_refreshed_memory_is_not_moved(db_path: Path) -> None:
     assert report.count == 0
 
 
-def test_vectors_follow_to_the_archive_and_batches_are_bounded(db_path: Path) -> None:
+def test_vectors_follow_to_the_archive_and_batches_are_bounded(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql, "WRITE_BATCH", 500)
     policies = packaged()
     db = open_db(db_path)
     for n in range(1200):  # more than two write batches

@@ -95,8 +95,8 @@ def archive(
     path_of = {m.id: m.path for m in memories}
     ids = [m.id for m in memories]
     moved: list[int] = []
-    for start in range(0, len(ids), store.BATCH):
-        batch = ids[start : start + store.BATCH]
+    for start in range(0, len(ids), sql.WRITE_BATCH):
+        batch = ids[start : start + sql.WRITE_BATCH]
         if dry_run:
             moved.extend(batch)
             continue
@@ -175,8 +175,8 @@ def restore(
     with db.read():
         _refuse_active(db, found)
     ids: list[int] = []
-    for start in range(0, len(found), store.BATCH):
-        batch = found[start : start + store.BATCH]
+    for start in range(0, len(found), sql.WRITE_BATCH):
+        batch = found[start : start + sql.WRITE_BATCH]
         expiry = {m.id: expires_at(policies.for_path(m.path), ttl, now) for m in batch}
         with db.write():
             _refuse_active(db, batch)

@@ -67,6 +67,7 @@ def cleanup(
         if problem:
             raise BadInput(f"bad namespace pattern {namespace!r}: {problem}")
     report = CleanupReport(dry_run=dry_run, force=force, tenant=tenant, namespace=namespace)
+    sql.bulk_session(db)
     with db.read():
         rows = sql.expired_rows(db, tenant, now, namespace, patterns_of(policies))
     to_move: list[tuple[int, str, str]] = []  # (id, namespace, archive|delete)
@@ -82,8 +83,8 @@ def cleanup(
         for _, ns, action in to_move:
             counts[ns]["archived" if action == "archive" else "deleted"] += 1
     else:
-        for start in range(0, len(to_move), store.BATCH):
-            batch = to_move[start : start + store.BATCH]
+        for start in range(0, len(to_move), sql.WRITE_BATCH):
+            batch = to_move[start : start + sql.WRITE_BATCH]
             with db.write():
                 live = set(sql.still_expired(db, [m for m, _, _ in batch], now))
                 archive_ids = [m for m, _, action in batch if m in live and action == "archive"]

@@ -68,6 +68,7 @@ def decay(
     """Apply importance decay to active memories (``tenant=None``: every tenant)."""
     started = time.perf_counter()
     report = DecayReport(dry_run=dry_run, tenant=tenant)
+    sql.bulk_session(db)
     patterns = patterns_of(policies)
     groups = rate_groups(policies)
     if dry_run:

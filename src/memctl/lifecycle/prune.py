@@ -68,6 +68,7 @@ def prune(
     """Apply the prune rules (``tenant=None``: every tenant); logged as ``pruned``."""
     started = time.perf_counter()
     report = PruneReport(dry_run=dry_run, tenant=tenant)
+    sql.bulk_session(db)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "purged": 0})
     patterns = patterns_of(policies)
     _prune_active(db, policies, now, tenant, patterns, dry_run, report, counts)
@@ -113,8 +114,8 @@ def _prune_active(
     why_of = {memory_id: why for memory_id, _, why in rows}
     namespace_of = {memory_id: ns for memory_id, ns, _ in rows}
     ids = [memory_id for memory_id, _, _ in rows]
-    for start in range(0, len(ids), store.BATCH):
-        batch = ids[start : start + store.BATCH]
+    for start in range(0, len(ids), sql.WRITE_BATCH):
+        batch = ids[start : start + sql.WRITE_BATCH]
         if dry_run:
             moved = batch
         else:
@@ -155,8 +156,8 @@ def _purge_archives(
     for rule, ids in sorted(by_rule.items()):
         policy = rule_policy(policies, rule)
         cutoff = now - policy.archive_retention_days * sql.DAY
-        for start in range(0, len(ids), store.BATCH):
-            batch = ids[start : start + store.BATCH]
+        for start in range(0, len(ids), sql.WRITE_BATCH):
+            batch = ids[start : start + sql.WRITE_BATCH]
             if dry_run:
                 gone = batch
             else:
