@@ -16,13 +16,13 @@ from lifecycle_support import (
     put,
     random_vector,
 )
-from tests.conftest import cli
 
 from memctl.errors import BadInput, NotFound
 from memctl.lifecycle.archive import archive, restore, select
 from memctl.lifecycle.memories import recall
 from memctl.store import log, vectors
 from memctl.store import memories as store
+from tests.conftest import cli
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from lifecycle_support import (
     policies_from,
     put,
 )
-from tests.conftest import cli
 
 from memctl.lifecycle.cleanup import cleanup, patterns_of
 from memctl.store import lifecycle as sql
 from memctl.store import log
+from tests.conftest import cli
 
 POLICIES = """
 version: 1
@@ -166,7 +166,7 @@ def test_refreshed_memory_is_not_moved(db_path: Path) -> None:
 def test_vectors_follow_to_the_archive_and_batches_are_bounded(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql, "WRITE_BATCH", 500)
+    monkeypatch.setenv("MEMCTL_LIFECYCLE_BATCH", "500")
     policies = packaged()
     db = open_db(db_path)
     for n in range(1200):  # more than two write batches

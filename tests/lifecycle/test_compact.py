@@ -14,13 +14,13 @@ from lifecycle_support import (
     put,
     random_vector,
 )
-from tests.conftest import cli
 
 from memctl.lifecycle.compact import compact
 from memctl.store import lifecycle as sql
 from memctl.store import log, vectors
 from memctl.store import memories as store
 from memctl.store.db import Database
+from tests.conftest import cli
 
 
 def fill(db: Database, count: int) -> list[int]:

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 from lifecycle_support import DAY, HOUR, T0, doc, open_db, packaged, policies_from, put
-from tests.conftest import cli
 
 from memctl.lifecycle.decay import decay, rate_groups
 from memctl.lifecycle.memories import recall
 from memctl.store import log
 from memctl.store import memories as store
+from tests.conftest import cli
 
 
 def cumulative_loss(idle_days: float, r7: float, r30: float) -> float:

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 from lifecycle_support import DAY, T0, add_vectors, doc, invariants, open_db, policies_from, put
-from tests.conftest import cli
 
 from memctl.lifecycle.archive import archive, select
 from memctl.lifecycle.prune import prune
 from memctl.store import log
 from memctl.store import memories as store
+from tests.conftest import cli
 
 POLICIES = """
 version: 1

@@ -8,10 +8,12 @@ or from ``ttl`` (0 = never). Restoring onto a path that has an active memory is 
 """
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memctl.errors import BadInput, NotFound
+from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.globs import check_glob, is_glob
 from memctl.lifecycle.memories import expires_at
 from memctl.lifecycle.policies import Policies
@@ -95,8 +97,7 @@ def archive(
     path_of = {m.id: m.path for m in memories}
     ids = [m.id for m in memories]
     moved: list[int] = []
-    for start in range(0, len(ids), sql.WRITE_BATCH):
-        batch = ids[start : start + sql.WRITE_BATCH]
+    for batch in Batcher().slices(ids):
         if dry_run:
             moved.extend(batch)
             continue
@@ -149,7 +150,7 @@ def find_archived(db: Database, tenant: str | None, target: str) -> list[Memory]
     return found
 
 
-def _refuse_active(db: Database, memories: list[Memory]) -> None:
+def _refuse_active(db: Database, memories: Sequence[Memory]) -> None:
     active = sql.active_ids_at(db, [(m.tenant, m.namespace, m.key) for m in memories])
     if active:
         paths = ", ".join(sorted(active)[:5]) + (" ..." if len(active) > 5 else "")
@@ -175,8 +176,7 @@ def restore(
     with db.read():
         _refuse_active(db, found)
     ids: list[int] = []
-    for start in range(0, len(found), sql.WRITE_BATCH):
-        batch = found[start : start + sql.WRITE_BATCH]
+    for batch in Batcher().slices(found):
         expiry = {m.id: expires_at(policies.for_path(m.path), ttl, now) for m in batch}
         with db.write():
             _refuse_active(db, batch)

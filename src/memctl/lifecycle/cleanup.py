@@ -3,8 +3,9 @@
 ``lazy`` and ``scheduled`` rules are cleaned by every run, ``manual`` ones only with
 ``force``. ``on_expire: archive`` moves a memory to the archive with reason
 ``expired``; ``delete`` purges it. Expired rows are found in one read (their rule is
-computed in SQL), then moved in write transactions of at most ``BATCH`` rows, each of
-which re-checks that its rows are still expired: a kill between batches leaves every
+computed in SQL), then moved in short write transactions, each of
+which re-checks that its rows are still expired (batches are sized by time, see
+``lifecycle.batching``): a kill between batches leaves every
 memory either active or archived, and a concurrent store that refreshed a memory wins.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memctl.errors import BadInput
+from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.globs import check_glob
 from memctl.lifecycle.policies import Policies, Policy
 from memctl.store import lifecycle as sql
@@ -83,8 +85,7 @@ def cleanup(
         for _, ns, action in to_move:
             counts[ns]["archived" if action == "archive" else "deleted"] += 1
     else:
-        for start in range(0, len(to_move), sql.WRITE_BATCH):
-            batch = to_move[start : start + sql.WRITE_BATCH]
+        for batch in Batcher().slices(to_move):
             with db.write():
                 live = set(sql.still_expired(db, [m for m, _, _ in batch], now))
                 archive_ids = [m for m, _, action in batch if m in live and action == "archive"]

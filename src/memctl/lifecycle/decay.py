@@ -14,20 +14,22 @@ Per-memory override, in the memory's metadata (any subset; numbers only)::
     {"decay": {"idle_7d_per_day": 0.05, "idle_30d_per_day": 0.1, "floor": 3}}
 
 The work is set-based: one UPDATE per group of rules sharing the same decay settings
-and per range of ``ID_SPAN`` ids, each range in its own short write transaction.
+and per range of ids, each range in its own short write transaction.
 """
 
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.cleanup import patterns_of
 from memctl.lifecycle.policies import Decay, Policies
 from memctl.store import lifecycle as sql
 from memctl.store import log
 from memctl.store.db import Database
 
-ID_SPAN = 1000  # ids per write transaction (at most this many rows change in each)
+ID_SPAN = 2000  # ids in the first write transaction; then sized by time (lifecycle.batching)
+MAX_SPAN = 20000
 
 
 @dataclass
@@ -87,8 +89,7 @@ def decay(
         return report
     with db.read():
         lo, hi = sql.id_bounds(db)
-    for first in range(lo, hi + 1, ID_SPAN):
-        last = min(first + ID_SPAN - 1, hi)
+    for first, last in Batcher(first=ID_SPAN, hi=MAX_SPAN).ranges(lo, hi):
         with db.write():
             for rates, rules in groups:
                 report.count += sql.decay_range(

@@ -8,7 +8,8 @@
    good, except those with importance >= ``keep_archived_importance``.
 
 Candidates are read in one snapshot with their rule computed in SQL; changes are
-written in transactions of at most ``BATCH`` rows that re-check each row's condition.
+written in short transactions (sized by time, ``lifecycle.batching``) that re-check
+each row's condition.
 """
 
 import time
@@ -16,6 +17,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.cleanup import patterns_of, rule_policy
 from memctl.lifecycle.policies import Policies, Policy
 from memctl.store import lifecycle as sql
@@ -114,10 +116,9 @@ def _prune_active(
     why_of = {memory_id: why for memory_id, _, why in rows}
     namespace_of = {memory_id: ns for memory_id, ns, _ in rows}
     ids = [memory_id for memory_id, _, _ in rows]
-    for start in range(0, len(ids), sql.WRITE_BATCH):
-        batch = ids[start : start + sql.WRITE_BATCH]
+    for batch in Batcher().slices(ids):
         if dry_run:
-            moved = batch
+            moved = list(batch)
         else:
             with db.write():
                 moved = sql.present_ids(db, batch)
@@ -153,13 +154,13 @@ def _purge_archives(
             continue
         by_rule[rule].append(memory_id)
         namespace_of[memory_id] = ns
+    batcher = Batcher()
     for rule, ids in sorted(by_rule.items()):
         policy = rule_policy(policies, rule)
         cutoff = now - policy.archive_retention_days * sql.DAY
-        for start in range(0, len(ids), sql.WRITE_BATCH):
-            batch = ids[start : start + sql.WRITE_BATCH]
+        for batch in batcher.slices(ids):
             if dry_run:
-                gone = batch
+                gone = list(batch)
             else:
                 with db.write():
                     gone = sql.still_purgeable(db, batch, cutoff, policy.keep_archived_importance)

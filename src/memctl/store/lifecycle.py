@@ -7,7 +7,6 @@ every row is computed inside SQL by ``rule_case`` and equals ``Policies.for_path
 Patterns are always bound parameters, never spliced into the SQL text.
 """
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +16,6 @@ from memctl.store.db import Database
 from memctl.store.memories import BATCH, Filters, row_to_memory, where_clause
 
 DAY = 86400.0
-# Rows moved per write transaction by cleanup/prune/archive. Each deleted row touches
-# random pages of the path and time indexes, so small batches rewrite the same index
-# pages over and over (500 rows: ~2.3 GB of WAL+checkpoint writes per 100k moved;
-# 2000 rows: ~0.8 GB). 2000 rows hold the write lock ~50-100 ms, and concurrent
-# `memctl store` processes measured by scripts/bench_lifecycle.py wait well under 1 s.
-WRITE_BATCH = int(os.environ.get("MEMCTL_LIFECYCLE_BATCH", "2000"))
 BULK_CACHE_KIB = 65536
 _PATH = "(namespace || '/' || key)"
 _SELECT_ARCHIVE = ", ".join(ARCHIVE_COLUMNS)
