@@ -71,8 +71,10 @@ def seed_sessions(db_path: Path, sessions: list[str]) -> None:
 
 
 def measure(runs: list[tuple[list[str], str | None]], env: dict[str, str]) -> dict[str, Any]:
+    """Whole-process figures; the first run is a warm-up (page cache, bytecode)."""
     walls, peaks = [], []
-    for argv, stdin in runs:
+    run_measured(runs[0][0], env, runs[0][1])
+    for argv, stdin in runs[1:]:
         code, wall, peak, err = run_measured(argv, env, stdin)
         if code != 0 or err.strip():
             raise RuntimeError(f"{argv}: exit {code}: {err.strip()}")
@@ -82,7 +84,7 @@ def measure(runs: list[tuple[list[str], str | None]], env: dict[str, str]) -> di
         "median_ms": round(statistics.median(walls), 1),
         "max_ms": round(max(walls), 1),
         "peak_rss_mb": round(max(peaks), 1),
-        "runs": len(runs),
+        "runs": len(runs) - 1,
     }
 
 
@@ -99,13 +101,21 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="database to build (or reuse if it exists)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--no-embed", action="store_true", help="keyword-only pre-task")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE (every run recompiles memctl's sources)",
+    )
     args = parser.parse_args()
+    if not args.no_bytecode:
+        # As installed by pip: modules load from compiled bytecode, not from source.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
     folder = Path(tempfile.mkdtemp(prefix="memctl-bench-hooks-"))
     db_path = args.db or folder / "memory.db"
     if not db_path.exists():
         build(db_path, args.count, embed=not args.no_embed)
-    sessions = [f"bench-{os.getpid()}-{n}" for n in range(args.runs)]
+    sessions = [f"bench-{os.getpid()}-{n}" for n in range(args.runs + 1)]
     seed_sessions(db_path, sessions)
     keyword_policies = folder / "policies-keyword.yaml"
     keyword_policies.write_text(PACKAGED_POLICIES.read_text().replace("all-MiniLM-L6-v2", "none"))
@@ -123,7 +133,7 @@ def main() -> None:
         [(memctl_argv("hook", "post-task"), payload("stop", session_id=s)) for s in sessions],
         env,
     )
-    prompts = [PROMPTS[n % len(PROMPTS)] for n in range(args.runs)]
+    prompts = [PROMPTS[n % len(PROMPTS)] for n in range(args.runs + 1)]
     if not args.no_embed:
         results["pre-task"] = measure(
             [

@@ -78,10 +78,10 @@ def cleanup_function() -> Callable[..., Any] | None:
 
 def clean_coordination(ctx: HookContext) -> dict[str, Any]:
     """Lazy cleanup of expired coordination data (``coordination*`` namespaces)."""
-    from memctl.store.memories import Filters, count
+    from memctl.store.sessions import count_expired
 
-    due = Filters(tenant=ctx.tenant, namespace=COORDINATION_GLOB, expired="only", now=ctx.now)
-    if not count(ctx.db, due):  # the usual case: one indexed count, no write, no log row
+    if not count_expired(ctx.db, ctx.tenant, COORDINATION_GLOB, ctx.now):
+        # the usual case: one indexed count, no write, no log row
         return {"count": 0, "via": "none due"}
     cleanup = cleanup_function()
     if cleanup is not None:
