@@ -10,12 +10,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import SRC, run
 
 from memctl.clock import parse_time
 from memctl.lifecycle.daemon import JOBS, DaemonLock
 from memctl.lifecycle.policies import PACKAGED_POLICIES
 from memctl.store import log, open_database
+from tests.conftest import SRC, run
 
 sys.path.insert(0, str(SRC.parent / "scripts"))
 import benchlib

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import cli
 
 from memctl.clock import parse_time
 from memctl.lifecycle import daemon as daemon_module
@@ -24,6 +23,7 @@ from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
 from memctl.store import log, open_database
 from memctl.store.db import Database
 from memctl.store.memories import Filters, select
+from tests.conftest import cli
 
 START = "2026-03-02T00:30:00Z"  # a Monday
 SCHEDULE = """

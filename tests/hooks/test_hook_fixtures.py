@@ -9,11 +9,11 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.conftest import FIXTURES, SRC, cli, run
 
 from memctl.lifecycle.policies import PACKAGED_POLICIES
 from memctl.store import log, open_database
 from memctl.store.memories import Filters, select
+from tests.conftest import FIXTURES, SRC, cli, run
 
 PAYLOADS = sorted((FIXTURES / "claude-code").glob("*.json"))
 SESSION = "3f2c9a7e-5b1d-4c8e-9a60-1d2e3f4a5b6c"
@@ -381,3 +381,18 @@ def test_project_root_from_payload_cwd_and_env(
     )
     assert via_env.returncode == 0, via_env.stderr
     assert len(select_episodes(other / ".memctl" / "memory.db")) == 1
+
+
+@pytest.mark.model
+def test_pre_task_finds_a_paraphrase_with_the_real_model(db_path: Path) -> None:
+    for path, text in (
+        ("knowledge/auth/jwt", "JWT access tokens expire after 15 minutes; refresh tokens rotate"),
+        ("knowledge/deploy/k8s", "deploy with helm; pods restart when the config map changes"),
+        ("knowledge/db/pg", "postgres migrations run before the app starts"),
+    ):
+        assert cli("store", path, text).exit_code == 0
+    done = run("hook", "pre-task", "--description", "how do we renew sign-in credentials", "--json")
+    assert done.returncode == 0, done.stderr
+    result = orjson.loads(done.stdout)
+    assert result["mode"] == "hybrid"  # the prepared model was used; no word in common
+    assert [hit["path"] for hit in result["hits"]] == ["knowledge/auth/jwt"]

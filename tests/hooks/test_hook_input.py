@@ -4,12 +4,12 @@ import io
 from pathlib import Path
 
 import pytest
-from tests.conftest import cli
 
 from memctl.errors import BadInput
 from memctl.hooks.input import HookInput, parse_flags, read_payload
 from memctl.store import open_database
 from memctl.store.sessions import ids_at_path, ids_under
+from tests.conftest import cli
 
 
 def test_claude_flow_flags() -> None:

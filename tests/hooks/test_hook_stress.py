@@ -7,11 +7,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import SRC, cli
 
 from memctl.lifecycle.policies import PACKAGED_POLICIES
 from memctl.store import log, open_database
 from memctl.store.memories import Filters, count
+from tests.conftest import SRC, cli
 
 WORKERS = 16
 PER_WORKER = 200

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.conftest import cli
 
 from memctl.hooks.claude_settings import memctl_hook_name
+from tests.conftest import cli
 
 SCRIPTS = Path(__file__).resolve().parent.parent.parent / "scripts"
 OTHERS = {

@@ -21,7 +21,7 @@ from memctl.hooks.context import CURRENT_TASK, HookContext, clean_coordination, 
 from memctl.models import Hit
 
 DEFAULT_LIMIT = 5
-DEFAULT_MIN_SCORE = 0.3  # scores are 0-1; unrelated memories score ~0.1-0.2 (cosine)
+DEFAULT_MIN_SCORE = 0.2  # hybrid scores are 0-1: paraphrases ~0.25+, unrelated ~0.05-0.15
 BACKLOG_LIMIT = 16  # memories embedded per hook call at most (~16 ms of model time)
 
 
@@ -74,7 +74,7 @@ def limit_of(ctx: HookContext) -> int:
 
 
 def min_score_of(ctx: HookContext, semantic: bool) -> float:
-    """``--min-score``; by default 0.3 with vectors, none keyword-only (bm25 is near 0 in
+    """``--min-score``; by default 0.2 with vectors, none keyword-only (bm25 is near 0 in
     a small store, where a word in common is already the best evidence there is)."""
     default = DEFAULT_MIN_SCORE if semantic else 0.0
     raw = ctx.input.flag("min_score")
