@@ -22,7 +22,7 @@ from memctl.models import Hit
 
 DEFAULT_LIMIT = 5
 DEFAULT_MIN_SCORE = 0.2  # hybrid scores are 0-1: paraphrases ~0.25+, unrelated ~0.05-0.15
-BACKLOG_LIMIT = 16  # memories embedded per hook call at most (~16 ms of model time)
+BACKLOG_LIMIT = 8  # memories embedded per call at most: the daemon embeds the rest
 
 
 @dataclass
