@@ -27,7 +27,12 @@ def daemon_cmd(
     ] = None,
     job: Annotated[
         list[str] | None,
-        typer.Option("--job", help="Only this job (repeatable).", show_default=False),
+        typer.Option(
+            "--job",
+            help="Only this job (repeatable): cleanup, decay, prune, promote, embed, "
+            "snapshot, compact.",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Run cleanup, decay, prune, promote, embedding, snapshot and compaction on schedule.
