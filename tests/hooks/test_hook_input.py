@@ -1,6 +1,9 @@
 """Hook input parsing (claude-flow flags, stdin) and the path lookups session-end uses."""
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,7 @@ from memctl.errors import BadInput
 from memctl.hooks.input import HookInput, parse_flags, read_payload
 from memctl.store import open_database
 from memctl.store.sessions import ids_at_path, ids_under
-from tests.conftest import cli
+from tests.conftest import SRC, cli
 
 
 def test_claude_flow_flags() -> None:
@@ -100,3 +103,32 @@ def test_path_lookups_split_every_way_and_treat_text_literally(db_path: Path) ->
         assert ids_under(db, "other", "session/abc/") == []
     finally:
         db.close()
+
+
+PROBE = """
+import sys
+from memctl.cli import main
+sys.argv = ["memctl", "hook", sys.argv[1], "--session-id", "probe", "--task-id", "t", "-q"]
+try:
+    main()
+except SystemExit:
+    pass
+heavy = [m for m in ("numpy", "onnxruntime", "tokenizers", "torch", "sqlalchemy", "rich")
+         if m in sys.modules]
+print("heavy:" + ",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize("hook", ["session-end", "post-task"])
+def test_write_hooks_never_import_the_embedding_stack(hook: str, db_path: Path) -> None:
+    assert cli("store", "k/v", "1").exit_code == 0  # the database exists (no migration)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, hook],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "heavy:"
