@@ -13,6 +13,9 @@ Runs: each job run is one lifecycle-log row (action ``daemon``, details ``job``,
 job never stops the others; a job failing ``MAX_FAILURES`` times in a row (counted across
 processes from the log, so cron's ``--once`` runs count too) is reported as an error.
 
+policies.yaml is re-read for every job run (a fixed file takes effect at the next run; a
+broken one fails the runs, logged), but the schedules themselves are read at start.
+
 One daemon per database: an exclusive ``flock`` on ``<db>.daemon.lock`` (holding the pid).
 The file is left in place on exit (removing lock files races with a starting daemon).
 """
