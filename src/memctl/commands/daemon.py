@@ -97,13 +97,16 @@ def daemon_cmd(
 
 def run_line(run: Any) -> str:
     """One stderr line per job run."""
+    from memctl.clock import iso
+
     head = f"memctl daemon: {run.job}"
+    started = f"started {iso(run.started_at)}"
     if run.outcome == "ok":
-        return f"{head} ok: {run.count} in {run.duration_ms:.0f} ms"
+        return f"{head} ok: {run.count} in {run.duration_ms:.0f} ms ({started})"
     level = "error" if run.alarming else "warning"
     return (
         f"{head} {level}: failed ({run.consecutive_failures} in a row) after "
-        f"{run.duration_ms:.0f} ms: {run.error}"
+        f"{run.duration_ms:.0f} ms ({started}): {run.error}"
     )
 
 
