@@ -50,6 +50,7 @@ def start(db: Path, now: float, *args: str) -> subprocess.Popen[bytes]:
         "PYTHONPATH": str(ROOT / "src"),
         "MEMCTL_DB": str(db),
         "MEMCTL_NOW": str(now),
+        "MEMCTL_LIFECYCLE_BATCH": "500",  # many commits, so each kill point lands mid-run
     }
     return subprocess.Popen(
         [sys.executable, "-m", "memctl", *args, "-q"],
