@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 SRC = Path(__file__).resolve().parent.parent / "src"
+GNU_TIME = "/usr/bin/time"
 sys.path.insert(0, str(SRC))
 
 from memctl.lifecycle.values import content_hash, search_text  # noqa: E402
@@ -63,17 +64,32 @@ def populate(
                     data = orjson.dumps(value)
                     text = search_text(key, value)
                     created = now - rng.random() * age_days * 86400
-                    insert(db, {
-                        "tenant": tenant, "namespace": namespace, "key": key, "value": data,
-                        "compressed": 0, "size": len(data), "type": TYPES[n % len(TYPES)],
-                        "agent_id": f"agent-{n % 16}", "session_id": f"s-{n % 50}",
-                        "tags": orjson.dumps([rng.choice(WORDS)]).decode(), "metadata": "{}",
-                        "importance": round(rng.uniform(1, 10), 2), "reward": None,
-                        "created_at": created, "updated_at": created,
-                        "accessed_at": created if n % 3 else None, "expires_at": expires_at,
-                        "access_count": n % 7, "content_hash": content_hash(text),
-                        "embedding_model": None,
-                    }, text)
+                    insert(
+                        db,
+                        {
+                            "tenant": tenant,
+                            "namespace": namespace,
+                            "key": key,
+                            "value": data,
+                            "compressed": 0,
+                            "size": len(data),
+                            "type": TYPES[n % len(TYPES)],
+                            "agent_id": f"agent-{n % 16}",
+                            "session_id": f"s-{n % 50}",
+                            "tags": orjson.dumps([rng.choice(WORDS)]).decode(),
+                            "metadata": "{}",
+                            "importance": round(rng.uniform(1, 10), 2),
+                            "reward": None,
+                            "created_at": created,
+                            "updated_at": created,
+                            "accessed_at": created if n % 3 else None,
+                            "expires_at": expires_at,
+                            "access_count": n % 7,
+                            "content_hash": content_hash(text),
+                            "embedding_model": None,
+                        },
+                        text,
+                    )
     finally:
         db.close()
 
@@ -91,26 +107,43 @@ def embed_all(db_path: Path) -> None:
     db.close()
 
 
-def run_measured(argv: Sequence[str], env: dict[str, str] | None = None,
-                 input: str | None = None) -> tuple[int, float, float, str]:
+def run_measured(
+    argv: Sequence[str], env: dict[str, str] | None = None, input: str | None = None
+) -> tuple[int, float, float, str]:
     """Run one whole process: (exit code, wall ms, its own peak RSS in MB, stderr)."""
     full_env = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
+    # Linux carries a parent's RSS high-water mark into a forked child across exec, so
+    # the peak is read by GNU time (a small parent) when it is there, else by wait4.
+    gnu_time = os.path.exists(GNU_TIME)
+    command = [GNU_TIME, "-f", "maxrss_kb=%M", *argv] if gnu_time else list(argv)
     started = time.perf_counter()
-    proc = subprocess.Popen(list(argv), env=full_env, stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command,
+        env=full_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdin is not None and proc.stderr is not None
     if input:
         proc.stdin.write(input)
     proc.stdin.close()
     err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = (time.perf_counter() - started) * 1000
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, usage.ru_maxrss / 1024, err
+    rss_mb = usage.ru_maxrss / 1024
+    if gnu_time:
+        lines = err.rstrip("\n").split("\n")
+        rss_mb = int(lines[-1].split("=", 1)[1]) / 1024
+        err = "\n".join(line for line in lines[:-1] if "exited with non-zero" not in line)
+    return proc.returncode, wall, rss_mb, err
 
 
-def time_process(argv: Sequence[str], runs: int, env: dict[str, str] | None = None,
-                 input: str | None = None) -> dict[str, float]:
+def time_process(
+    argv: Sequence[str], runs: int, env: dict[str, str] | None = None, input: str | None = None
+) -> dict[str, float]:
     """Median and max wall time (ms) and peak RSS (MB) of a whole process, ``runs`` times."""
     walls, rss = [], []
     for _ in range(runs):
@@ -119,8 +152,12 @@ def time_process(argv: Sequence[str], runs: int, env: dict[str, str] | None = No
             raise RuntimeError(f"{argv}: exit {code}: {err.strip()}")
         walls.append(wall)
         rss.append(peak)
-    return {"median_ms": round(statistics.median(walls), 1), "max_ms": round(max(walls), 1),
-            "peak_rss_mb": round(max(rss), 1), "runs": runs}
+    return {
+        "median_ms": round(statistics.median(walls), 1),
+        "max_ms": round(max(walls), 1),
+        "peak_rss_mb": round(max(rss), 1),
+        "runs": runs,
+    }
 
 
 def memctl_argv(*args: str) -> list[str]:
