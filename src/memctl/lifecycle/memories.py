@@ -1,6 +1,7 @@
 """Store, recall, list and delete: the decisions (conflicts, TTL, lazy expiry, access
 boost) over ``memctl.store.memories``."""
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from memctl.store import log
 from memctl.store import memories as sql
 from memctl.store.db import Database
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
 DEFAULT_TYPE = "context"
 DEFAULT_IMPORTANCE = 5.0
 
@@ -52,7 +54,7 @@ def check_path_part(text: str, what: str) -> str:
         raise BadInput(f"{what} is empty")
     if len(text) > MAX_PATH_CHARS:
         raise BadInput(f"{what} is longer than {MAX_PATH_CHARS} characters")
-    if any(ord(ch) < 32 for ch in text):
+    if _CONTROL.search(text):
         raise BadInput(f"{what} contains control characters")
     return text
 
