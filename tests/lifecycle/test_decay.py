@@ -79,6 +79,29 @@ def test_access_resets_the_idle_clock_and_boosts(db_path: Path) -> None:
     assert importance_of(db, memory_id) == pytest.approx(3.8 - 0.3)
 
 
+@pytest.mark.parametrize("step_hours", [1, 24, 24 * 7, 24 * 90])
+def test_accesses_between_runs_do_not_change_the_result(db_path: Path, step_hours: float) -> None:
+    """recall settles the decay accrued so far before resetting the idle clock."""
+    policies = packaged()
+    db = open_db(db_path)
+    memory_id = put(db, policies, T0, "notes/a", importance=9)
+    accesses = [T0 + 15.5 * DAY, T0 + 50.25 * DAY]
+    end = T0 + 80 * DAY
+    runs = [T0 + n * step_hours * HOUR for n in range(1, int(80 * 24 / step_hours) + 1)]
+    for when, kind in sorted(
+        [(t, "run") for t in [*runs, end]] + [(t, "access") for t in accesses]
+    ):
+        if kind == "run":
+            decay(db, policies, when, "default")
+        else:
+            recall(db, policies, when, "default", "notes", "a")
+    value, idle_from = 9.0, T0
+    for when in accesses:
+        value = min(10.0, expected(value, idle_from, when) + 0.1)
+        idle_from = when
+    assert importance_of(db, memory_id) == pytest.approx(expected(value, idle_from, end), abs=1e-6)
+
+
 def test_per_memory_override_in_metadata(db_path: Path) -> None:
     policies = packaged()
     db = open_db(db_path)

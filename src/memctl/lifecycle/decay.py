@@ -6,8 +6,8 @@ from day 7 to day 30, ``idle_30d_per_day`` per day after that, and never below
 ``floor`` (a memory already below the floor is left alone). Each run removes the
 integral of that rate over [``last_decay_at`` (or the idle start), now], so running
 hourly, daily or weekly gives the same importance, and records ``last_decay_at``.
-An access (recall) resets the idle clock and adds ``access_boost``; decay accrued
-since the previous run but not yet applied at that moment is forgiven.
+An access (recall) first settles the decay accrued up to that moment (``settle``),
+then resets the idle clock and adds ``access_boost``.
 
 Per-memory override, in the memory's metadata (any subset; numbers only)::
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.cleanup import patterns_of
-from memctl.lifecycle.policies import Decay, Policies
+from memctl.lifecycle.policies import Decay, Policies, Policy
 from memctl.store import lifecycle as sql
 from memctl.store import log
 from memctl.store.db import Database
@@ -50,6 +50,17 @@ class DecayReport:
         return data
 
 
+def rates_of(decay: Decay) -> sql.DecayRates:
+    return sql.DecayRates(decay.idle_7d_per_day, decay.idle_30d_per_day, decay.floor)
+
+
+def settle(db: Database, policy: Policy, now: float, memory_id: int) -> float | None:
+    """Apply the decay a memory accrued since its last decay, up to ``now``; called by
+    recall just before the access resets the idle clock, so accesses between runs do
+    not make hourly and daily runs disagree. The new importance, or None."""
+    return sql.settle_decay(db, memory_id, now, rates_of(policy.decay))
+
+
 def rate_groups(policies: Policies) -> list[tuple[sql.DecayRates, list[int] | None]]:
     """Rules grouped by identical decay settings: (rates, rule indices), where None
     means "every row" (all rules share one setting, so no per-row rule test is needed).
@@ -57,8 +68,7 @@ def rate_groups(policies: Policies) -> list[tuple[sql.DecayRates, list[int] | No
     settings: list[Decay] = [rule.decay for rule in policies.rules] + [policies.defaults.decay]
     groups: dict[sql.DecayRates, list[int]] = {}
     for index, decay in enumerate(settings):
-        rates = sql.DecayRates(decay.idle_7d_per_day, decay.idle_30d_per_day, decay.floor)
-        groups.setdefault(rates, []).append(index)
+        groups.setdefault(rates_of(decay), []).append(index)
     if len(groups) == 1:
         return [(next(iter(groups)), None)]
     return [(rates, rules) for rates, rules in groups.items()]

@@ -295,7 +295,13 @@ def recall(
                         details={"trigger": "recall", "path": memory.path},
                     )
         raise NotFound(f"{memory.path}: expired")
-    sql.record_access(db, memory.id, now, policy.decay.access_boost)
+    from memctl.lifecycle.decay import settle
+
+    with db.write():  # decay accrued so far is applied before the access resets idleness
+        settled = settle(db, policy, now, memory.id)
+        sql.record_access(db, memory.id, now, policy.decay.access_boost)
+    if settled is not None:
+        memory.importance, memory.last_decay_at = settled, now
     memory.access_count += 1
     memory.accessed_at = now
     memory.importance = min(10.0, memory.importance + policy.decay.access_boost)

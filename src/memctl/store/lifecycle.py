@@ -186,6 +186,23 @@ def decay_range(
     return int(db.execute(sql, params).rowcount)
 
 
+def settle_decay(db: Database, memory_id: int, now: float, rates: DecayRates) -> float | None:
+    """Apply the decay one memory accrued up to ``now`` (called just before an access
+    resets its idle clock); its new importance, or None if nothing changed."""
+    loss, floor = _decay_exprs()
+    params = {"now": now, "r7": rates.idle_7d_per_day, "r30": rates.idle_30d_per_day}
+    params.update(floor=rates.floor, id=memory_id)
+    rows = db.all(
+        f"UPDATE memories SET importance = max({floor}, importance - {loss}), "
+        f"last_decay_at = :now WHERE id = :id "
+        f"AND coalesce(accessed_at, created_at) < :now - 7 * {DAY} "
+        f"AND (last_decay_at IS NULL OR last_decay_at < :now) "
+        f"AND importance > {floor} AND {loss} > 0 RETURNING importance",
+        params,
+    )
+    return float(rows[0][0]) if rows else None
+
+
 DECAY_BUCKETS = ((0.1, "<0.1"), (0.5, "0.1-0.5"), (1.0, "0.5-1"), (2.0, "1-2"), (5.0, "2-5"))
 
 
