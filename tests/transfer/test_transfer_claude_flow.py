@@ -6,10 +6,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import cli
-from tests.transfer.transfer_testkit import CF, T0, doc, ok, read_export
 
 from memctl.transfer.records import iso_us
+from tests.conftest import cli
+from tests.transfer.transfer_testkit import CF, T0, doc, ok, read_export
 
 V3_NOW = 1795237100  # 2026-11-21T04:58:20Z: just after the v3 entries were written
 V2_NOW = 1795237800

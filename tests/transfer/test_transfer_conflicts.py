@@ -4,11 +4,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import cli
-from tests.transfer.transfer_testkit import T0, doc, ok, store
 
 from memctl.store import open_database
 from memctl.transfer.records import iso_us
+from tests.conftest import cli
+from tests.transfer.transfer_testkit import T0, doc, ok, store
 
 HEADER = {"format": "memctl-export", "version": 1}
 

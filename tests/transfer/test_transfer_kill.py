@@ -9,10 +9,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import SRC, cli
-from tests.transfer.transfer_testkit import T0, fingerprint, ok, store
 
 from memctl.store.db import DRIVER
+from tests.conftest import SRC, cli
+from tests.transfer.transfer_testkit import T0, fingerprint, ok, store
 
 COUNT = 30_000
 

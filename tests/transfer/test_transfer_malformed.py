@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from tests.conftest import cli
 from tests.transfer.transfer_testkit import CF, T0, doc, fingerprint, ok, store
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import cli
-from tests.transfer.transfer_testkit import T0, comparable, doc, ok, read_export, store
 
 from memctl.store import open_database
 from memctl.store.vectors import put
+from tests.conftest import cli
+from tests.transfer.transfer_testkit import T0, comparable, doc, ok, read_export, store
 
 MODEL = "all-MiniLM-L6-v2/384"
 

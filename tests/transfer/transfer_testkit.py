@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from tests.conftest import FIXTURES, cli
 
 from memctl.store import open_database
+from tests.conftest import FIXTURES, cli
 
 CF = FIXTURES / "claude-flow"
 T0 = 1_800_000_000  # 2027-01-15T08:00:00Z, after every fixture timestamp

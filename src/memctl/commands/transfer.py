@@ -82,6 +82,13 @@ def _since(text: str | None, now: float) -> float | None:
         ) from None
 
 
+def _same_file(target: Path, db_path: Path) -> bool:
+    """True if ``target`` is the database or one of its journal files."""
+    resolved = target.expanduser().resolve()
+    base = db_path.expanduser().resolve()
+    return resolved in (base, Path(f"{base}-wal"), Path(f"{base}-shm"), Path(f"{base}-journal"))
+
+
 def _to_stdout(write: Any) -> None:
     """Run ``write``; a reader that goes away (``| head``) ends the export quietly with
     the shell's SIGPIPE status, 141, rather than a traceback."""
@@ -145,6 +152,8 @@ def export_cmd(
     from memctl.transfer.importer import current_model
 
     target = Path(output) if output not in (None, "-") else None
+    if target is not None and _same_file(target, settings.db_path):
+        raise BadInput(f"{target} is the database itself; choose another file")
     fmt = _export_format(export_format, target)
     now = settings.now()
     if fmt == "sqlite":

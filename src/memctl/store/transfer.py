@@ -7,6 +7,7 @@ past the largest id ever used) so a whole batch, archived rows included, goes in
 """
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from memctl.store.db import Database, connect
 from memctl.store.memories import Filters, row_to_memory, where_clause
 
 EXPORT_BATCH = 500
+IMPORT_CACHE_KIB = 16 * 1024
 VECTOR_BYTES = EMBEDDING_DIM * 4
 
 Path3 = tuple[str, str, str]
@@ -205,3 +207,16 @@ def insert_vectors(db: Database, items: Sequence[tuple[int, bytes, str, str, str
             "VALUES (?, ?, ?, ?, ?, ?)",
             items,
         )
+
+
+@contextmanager
+def import_cache(db: Database, kib: int = IMPORT_CACHE_KIB) -> Iterator[None]:
+    """A larger page cache for one bulk write. With the default 2 MB, vec0's 1.5 MB chunk
+    blobs are evicted by the other tables' pages between inserts: 100k vectors took 20 s
+    instead of 5 s. The cache is bounded, so memory still does not grow with the file."""
+    previous = int(db.scalar("PRAGMA cache_size"))
+    db.execute(f"PRAGMA cache_size = {-int(kib)}")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA cache_size = {previous}")

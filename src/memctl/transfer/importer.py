@@ -151,7 +151,7 @@ def import_source(
     writer = _Writer(db, policies, now, options, report, current_model(policies))
     progress.start(valid, "importing")
     try:
-        with db.write():
+        with store.import_cache(db), db.write():
             writer.run(_valid_records(source, policies, options), progress)
             report.duration_ms = (time.perf_counter() - started) * 1000
             log.record(
@@ -318,12 +318,16 @@ def _canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def _vector_ok(vector: bytes) -> bool:
-    """NaN or all-zero vectors are accepted by vec0 and then never found: not reused."""
+def _usable_vectors(vectors: list[bytes]) -> list[bool]:
+    """NaN or all-zero vectors are accepted by vec0 and then never found: not reused.
+    One numpy pass per batch."""
+    if not vectors:
+        return []
     import numpy as np
 
-    array = np.frombuffer(vector, dtype="<f4")
-    return bool(np.isfinite(array).all() and np.any(array != 0))
+    matrix = np.frombuffer(b"".join(vectors), dtype="<f4").reshape(len(vectors), -1)
+    good = np.isfinite(matrix).all(axis=1) & (matrix != 0).any(axis=1)
+    return [bool(flag) for flag in good]
 
 
 class _Writer:
@@ -420,10 +424,20 @@ class _Writer:
         rows: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
         texts: list[tuple[int, str]] = []
         vectors: list[tuple[int, bytes, str, str, str, int]] = []
+        reusable = [
+            r
+            for r in records
+            if r.embedding is not None
+            and self.model is not None
+            and r.embedding_model == self.model
+        ]
+        usable = _usable_vectors([r.embedding for r in reusable if r.embedding is not None])
+        keep = {id(r) for r, ok in zip(reusable, usable, strict=True) if ok}
         for record in records:
             memory_id = self.next_id
             self.next_id += 1
-            row, text, vector = self._row(memory_id, record, policies[id(record)])
+            vector = record.embedding if id(record) in keep else None
+            row, text = self._row(memory_id, record, policies[id(record)], vector)
             rows[record.archived].append(row)
             texts.append((memory_id, text))
             if vector is not None:
@@ -448,8 +462,8 @@ class _Writer:
         store.insert_vectors(self.db, vectors)
 
     def _row(
-        self, memory_id: int, record: Record, policy: Policy
-    ) -> tuple[dict[str, Any], str, bytes | None]:
+        self, memory_id: int, record: Record, policy: Policy, vector: bytes | None
+    ) -> tuple[dict[str, Any], str]:
         data = serialize(record.value)
         if record.compressed is None:
             blob, compressed = pack(data, policy)
@@ -458,10 +472,6 @@ class _Writer:
         else:
             blob, compressed = data, False
         text = search_text(record.key, record.value)
-        vector = record.embedding
-        reusable = self.model is not None and record.embedding_model == self.model
-        if vector is not None and not (reusable and _vector_ok(vector)):
-            vector = None
         row = {
             "id": memory_id,
             "tenant": record.tenant,
@@ -492,7 +502,7 @@ class _Writer:
             "archived_at": record.archived_at,
             "archive_reason": record.archive_reason,
         }
-        return row, text, vector
+        return row, text
 
     def _merge(self, record: Record, existing: Memory, policy: Policy) -> None:
         """Replay the imported write(s) through the store's conflict resolver."""
