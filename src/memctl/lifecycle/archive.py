@@ -97,7 +97,7 @@ def archive(
     path_of = {m.id: m.path for m in memories}
     ids = [m.id for m in memories]
     moved: list[int] = []
-    for batch in Batcher().slices(ids):
+    for batch in Batcher(others_committed=sql.commit_watcher(db)).slices(ids):
         if dry_run:
             moved.extend(batch)
             continue
@@ -176,7 +176,7 @@ def restore(
     with db.read():
         _refuse_active(db, found)
     ids: list[int] = []
-    for batch in Batcher().slices(found):
+    for batch in Batcher(others_committed=sql.commit_watcher(db)).slices(found):
         expiry = {m.id: expires_at(policies.for_path(m.path), ttl, now) for m in batch}
         with db.write():
             _refuse_active(db, batch)

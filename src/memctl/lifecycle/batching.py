@@ -1,23 +1,29 @@
-"""Write batches sized by time, so a lifecycle job never holds the write lock long.
+"""Write batches sized by time, with pauses, so lifecycle jobs never starve writers.
 
 Every lifecycle job moves rows in many short write transactions. A fixed row count is
 the wrong unit: archiving a row costs ~40 µs, purging one with a vector ~200 µs (vec0
 deletes are slow), decaying one ~5 µs, and a loaded machine stretches all of them.
 ``Batcher`` sizes each batch from the CPU time (user + system, of this thread) the
 previous one took, aiming at ``TARGET_MS`` per transaction, between ``MIN_ROWS`` and
-``MAX_ROWS``: on an idle machine a concurrent ``memctl store`` waits about that long
-plus SQLite's busy-handler polling. CPU time rather than wall time, because on a loaded
-machine wall time inflates every batch alike and shrinking them would only add work
-(measured: 500-row median batches and +45% CPU for a 100k cleanup at load 8).
-Larger batches matter for speed: each one rewrites the random index pages it touches,
-so 500-row batches write ~3x the WAL of 2,000-row ones.
+``MAX_ROWS``. CPU time rather than wall time, because on a loaded machine wall time
+inflates every batch alike and shrinking them would only add work (measured: 500-row
+median batches and +45% CPU for a 100k cleanup at load 8). Larger batches matter for
+speed: each one rewrites the random index pages it touches, so 500-row batches write
+~3x the WAL of 2,000-row ones.
+
+Pauses: SQLite has no fair lock. A process waiting in ``BEGIN IMMEDIATE`` polls (1, 2,
+5, ... then every 100 ms), so a job that commits and immediately begins again leaves it
+no opening: measured, a ``memctl store`` waited up to 5.8 s during a 1M-row decay. So
+after each batch the job sleeps ``IDLE_SHARE`` of that batch's wall time, and as long as
+other connections are seen committing (``PRAGMA data_version``) a whole batch's wall
+time (``BUSY_SHARE``), so waiting writers get in within a poll or two.
 
 ``MEMCTL_LIFECYCLE_BATCH=N`` fixes the size (tests, diagnosis).
 """
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -26,11 +32,18 @@ TARGET_MS = 100.0
 FIRST_ROWS = 500
 MIN_ROWS = 50
 MAX_ROWS = 5000
+IDLE_SHARE = 0.15  # pause after a batch, as a share of its wall time, when alone
+BUSY_SHARE = 1.0  # ... while other writers are active
+BUSY_BATCHES = 8  # how many batches "active" lasts after another commit is seen
+MIN_PAUSE_S = 0.002
+MAX_PAUSE_S = 0.25
 
 
 class Batcher:
-    """Yields consecutive slices whose size adapts to the time each one took to
-    process (the caller's loop body, i.e. its write transaction)."""
+    """Yields consecutive slices (or id ranges) whose size adapts to the CPU time each
+    took to process (the caller's loop body, i.e. its write transaction), pausing
+    between them. ``others_committed`` (optional) tells whether another connection
+    committed since it was last asked."""
 
     def __init__(
         self,
@@ -38,35 +51,47 @@ class Batcher:
         lo: int = MIN_ROWS,
         hi: int = MAX_ROWS,
         target_ms: float = TARGET_MS,
+        others_committed: Callable[[], bool] | None = None,
     ) -> None:
         fixed = os.environ.get("MEMCTL_LIFECYCLE_BATCH")
         if fixed:
             first = lo = hi = max(1, int(fixed))
         self.size = max(lo, min(hi, first))
         self.lo, self.hi, self.target = lo, hi, target_ms / 1000
+        self.others_committed = others_committed
+        self.busy_left = 0
         self.sizes: list[int] = []
+        self.paused_s = 0.0
 
-    def _adapt(self, done: int, elapsed: float) -> None:
-        wanted = done * self.target / max(elapsed, 1e-4)
+    def _after(self, done: int, cpu: float, wall: float) -> None:
+        self.sizes.append(done)
+        wanted = done * self.target / max(cpu, 1e-4)
         self.size = int(max(self.lo, min(self.hi, wanted, self.size * 2)))
+        if self.others_committed is not None and self.others_committed():
+            self.busy_left = BUSY_BATCHES
+        share = BUSY_SHARE if self.busy_left else IDLE_SHARE
+        self.busy_left = max(0, self.busy_left - 1)
+        pause = min(MAX_PAUSE_S, max(MIN_PAUSE_S, wall * share))
+        self.paused_s += pause
+        time.sleep(pause)
 
     def slices(self, items: Sequence[T]) -> Iterator[Sequence[T]]:
         start = 0
         while start < len(items):
             batch = items[start : start + self.size]
-            began = time.thread_time()
+            cpu, wall = time.thread_time(), time.perf_counter()
             yield batch
-            self.sizes.append(len(batch))
-            self._adapt(len(batch), time.thread_time() - began)
             start += len(batch)
+            if start < len(items):
+                self._after(len(batch), time.thread_time() - cpu, time.perf_counter() - wall)
 
     def ranges(self, lo: int, hi: int) -> Iterator[tuple[int, int]]:
         """Inclusive id ranges covering [lo, hi]."""
         first = lo
         while first <= hi:
             last = min(hi, first + self.size - 1)
-            began = time.thread_time()
+            cpu, wall = time.thread_time(), time.perf_counter()
             yield first, last
-            self.sizes.append(last - first + 1)
-            self._adapt(last - first + 1, time.thread_time() - began)
-            first = last + 1
+            done, first = last - first + 1, last + 1
+            if first <= hi:
+                self._after(done, time.thread_time() - cpu, time.perf_counter() - wall)

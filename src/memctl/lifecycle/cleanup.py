@@ -85,7 +85,7 @@ def cleanup(
         for _, ns, action in to_move:
             counts[ns]["archived" if action == "archive" else "deleted"] += 1
     else:
-        for batch in Batcher().slices(to_move):
+        for batch in Batcher(others_committed=sql.commit_watcher(db)).slices(to_move):
             with db.write():
                 live = set(sql.still_expired(db, [m for m, _, _ in batch], now))
                 archive_ids = [m for m, _, action in batch if m in live and action == "archive"]

@@ -99,7 +99,9 @@ def decay(
         return report
     with db.read():
         lo, hi = sql.id_bounds(db)
-    for first, last in Batcher(first=ID_SPAN, hi=MAX_SPAN).ranges(lo, hi):
+    for first, last in Batcher(
+        ID_SPAN, hi=MAX_SPAN, others_committed=sql.commit_watcher(db)
+    ).ranges(lo, hi):
         with db.write():
             for rates, rules in groups:
                 report.count += sql.decay_range(

@@ -116,7 +116,7 @@ def _prune_active(
     why_of = {memory_id: why for memory_id, _, why in rows}
     namespace_of = {memory_id: ns for memory_id, ns, _ in rows}
     ids = [memory_id for memory_id, _, _ in rows]
-    for batch in Batcher().slices(ids):
+    for batch in Batcher(others_committed=sql.commit_watcher(db)).slices(ids):
         if dry_run:
             moved = list(batch)
         else:
@@ -154,7 +154,7 @@ def _purge_archives(
             continue
         by_rule[rule].append(memory_id)
         namespace_of[memory_id] = ns
-    batcher = Batcher()
+    batcher = Batcher(others_committed=sql.commit_watcher(db))
     for rule, ids in sorted(by_rule.items()):
         policy = rule_policy(policies, rule)
         cutoff = now - policy.archive_retention_days * sql.DAY

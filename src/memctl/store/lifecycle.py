@@ -7,7 +7,7 @@ every row is computed inside SQL by ``rule_case`` and equals ``Policies.for_path
 Patterns are always bound parameters, never spliced into the SQL text.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,20 @@ def bulk_session(db: Database) -> None:
     """A larger page cache for a long lifecycle job on this connection, so a batch's
     dirty index pages are not spilled to the WAL (and rewritten) mid-transaction."""
     db.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+
+
+def commit_watcher(db: Database) -> Callable[[], bool]:
+    """A function telling whether another connection committed since its last call
+    (``PRAGMA data_version``; this connection's own commits do not count)."""
+    last = [int(db.scalar("PRAGMA data_version"))]
+
+    def others_committed() -> bool:
+        current = int(db.scalar("PRAGMA data_version"))
+        changed = current != last[0]
+        last[0] = current
+        return changed
+
+    return others_committed
 
 
 def present_ids(db: Database, ids: Sequence[int], table: str = "memories") -> list[int]:
