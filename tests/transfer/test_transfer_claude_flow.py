@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from memctl.store import open_database
 from memctl.transfer.records import iso_us
 from tests.conftest import cli
 from tests.transfer.transfer_testkit import CF, T0, doc, ok, read_export
@@ -119,7 +120,9 @@ def test_v3_expired_entries_stay_expired(tmp_path: Path, monkeypatch: pytest.Mon
     assert _exported(tmp_path)[("session", "sess-42")]["expires_at"] == _ms(1795240663302)
 
 
-def test_v3_archived_and_deleted_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_v3_archived_and_deleted_rows(
+    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MEMCTL_NOW", str(V3_NOW))
     copy = tmp_path / "memory.db"
     shutil.copy(CF / "v3" / "memory.db", copy)
@@ -133,6 +136,10 @@ def test_v3_archived_and_deleted_rows(tmp_path: Path, monkeypatch: pytest.Monkey
     report = doc(cli("import", str(copy), "--json"))
     assert (report["created"], report["archived"]) == (7, 1)
     assert report["left_out"] == {"deleted_in_source": 1}
+    db = open_database(db_path, create=False)
+    details = orjson.loads(db.scalar("SELECT details FROM lifecycle_log WHERE action = 'imported'"))
+    db.close()
+    assert details["left_out"] == {"deleted_in_source": 1} and details["archived"] == 1
     got = _exported(tmp_path)
     assert ("default", "readme/tone") not in got
     archived = got[("knowledge", "db/migrations")]

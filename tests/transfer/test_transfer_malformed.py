@@ -184,3 +184,25 @@ def test_counter_path_with_a_non_number(tmp_path: Path, db_path: Path, before: o
     path.write_bytes(orjson.dumps(HEADER) + b"\n" + record + b"\n")
     _fails(path, f"{path}:2: metrics/runs is a counter")
     assert fingerprint(db_path) == before
+
+
+def test_a_file_that_changes_between_the_passes_is_refused(
+    tmp_path: Path, db_path: Path, before: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memctl.transfer.memctl_format import JsonLinesSource
+    from memctl.transfer.records import Invalid
+
+    path = tmp_path / "moving.jsonl"
+    path.write_bytes(_export_bytes(3))
+    original = JsonLinesSource.entries
+    calls = []
+
+    def entries(self: JsonLinesSource):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        yield from original(self)
+        if len(calls) == 2:  # the write pass sees a record the check pass did not
+            yield Invalid(f"{path}:5", "not valid JSON")
+
+    monkeypatch.setattr(JsonLinesSource, "entries", entries)
+    _fails(path, f"{path}:5: not valid JSON; the file changed during the import")
+    assert fingerprint(db_path) == before

@@ -152,7 +152,10 @@ def import_source(
     progress.start(valid, "importing")
     try:
         with store.import_cache(db), db.write():
-            writer.run(_valid_records(source, policies, options), progress)
+            written = writer.run(_valid_records(source, policies, options), progress)
+            if written != valid:
+                raise BadInput(f"{source.path} changed during the import; nothing imported")
+            report.left_out = dict(source.notes)
             report.duration_ms = (time.perf_counter() - started) * 1000
             log.record(
                 db,
@@ -171,7 +174,6 @@ def import_source(
                 raise _DryRun
     except _DryRun:
         pass
-    report.left_out = dict(source.notes)
     report.duration_ms = (time.perf_counter() - started) * 1000
     return report
 
@@ -280,8 +282,11 @@ def _validate(
 
 
 def _valid_records(source: Source, policies: Policies, options: ImportOptions) -> Iterator[Record]:
+    """Pass 2: the records pass 1 accepted (a file that changed in between is refused)."""
     for entry in source.entries():
         checked = _checked(entry, policies, options)
+        if isinstance(checked, Invalid) and not options.skip_invalid:
+            raise BadInput(f"{checked}; the file changed during the import; nothing imported")
         if isinstance(checked, Record):
             if not options.all_tenants or checked.tenant is None:
                 checked.tenant = options.tenant
@@ -348,13 +353,17 @@ class _Writer:
         self.model = model
         self.next_id = 0
 
-    def run(self, records: Iterator[Record], progress: Progress) -> None:
+    def run(self, records: Iterator[Record], progress: Progress) -> int:
+        """Write every record; returns how many were processed."""
         self.next_id = first = store.next_id(self.db)
+        processed = 0
         for batch in _batches(records):
             self._batch(batch)
+            processed += len(batch)
             progress.advance(len(batch))
         if self.next_id > first:
             store.reserve_ids(self.db, self.next_id - 1)
+        return processed
 
     def _finish(self, record: Record, policy: Policy) -> None:
         """Fill in the times a source left out: now, and the policy TTL where the source
