@@ -72,6 +72,8 @@ def test_bad_json_line(tmp_path: Path, db_path: Path, before: object) -> None:
         ({"embedding": "AAAA"}, "embedding has 3 bytes; expected 1536"),
         ({"importance": 11}, "importance 11 is outside 0-10"),
         ({"namespace": ""}, "namespace is empty"),
+        ({"value": "x" * 1_048_576}, "value is 1,048,578 bytes; the limit is 1,048,576 bytes"),
+        ({"key": "a\u0007b"}, "key contains control characters"),
     ],
 )
 def test_wrong_types(

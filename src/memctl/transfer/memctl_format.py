@@ -131,7 +131,9 @@ def parse_record(data: Any, location: str) -> Record | Invalid:
             embedding_model=rf.text(data, "embedding_model"),
             embedding=_embedding(data),
             archived_at=archived_at,
-            archive_reason=(rf.text(data, "archive_reason") or "imported") if archived_at else None,
+            archive_reason=(
+                (rf.text(data, "archive_reason") or "imported") if archived_at is not None else None
+            ),
         )
     except BadRecord as exc:
         return Invalid(location, str(exc))
