@@ -72,14 +72,18 @@ def cleanup(
     sql.bulk_session(db)
     with db.read():
         rows = sql.expired_rows(db, tenant, now, namespace, patterns_of(policies))
+    # per rule: None (manual, not forced: left alone) or its on_expire action
+    action_of = {
+        index: None if policy.cleanup_strategy == "manual" and not force else policy.on_expire
+        for index, policy in enumerate([*policies.rules, policies.defaults])
+    }
     to_move: list[tuple[int, str, str]] = []  # (id, namespace, archive|delete)
     for memory_id, ns, rule in rows:
-        policy = rule_policy(policies, rule)
-        if policy.cleanup_strategy == "manual" and not force:
+        action = action_of[rule]
+        if action is None:
             report.skipped_manual += 1
-            continue
-        to_move.append((memory_id, ns, policy.on_expire))
-    namespace_of = {memory_id: ns for memory_id, ns, _ in to_move}
+        else:
+            to_move.append((memory_id, ns, action))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "deleted": 0})
     if dry_run:
         for _, ns, action in to_move:
@@ -88,14 +92,11 @@ def cleanup(
         for batch in Batcher(others_committed=sql.commit_watcher(db)).slices(to_move):
             with db.write():
                 live = set(sql.still_expired(db, [m for m, _, _ in batch], now))
-                archive_ids = [m for m, _, action in batch if m in live and action == "archive"]
-                delete_ids = [m for m, _, action in batch if m in live and action == "delete"]
-                store.archive(db, archive_ids, "expired", now)
-                store.purge(db, delete_ids)
-            for memory_id in archive_ids:
-                counts[namespace_of[memory_id]]["archived"] += 1
-            for memory_id in delete_ids:
-                counts[namespace_of[memory_id]]["deleted"] += 1
+                moved = [row for row in batch if row[0] in live]
+                store.archive(db, [m for m, _, a in moved if a == "archive"], "expired", now)
+                store.purge(db, [m for m, _, a in moved if a == "delete"])
+            for _, ns, action in moved:
+                counts[ns]["archived" if action == "archive" else "deleted"] += 1
     report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
     report.archived = sum(c["archived"] for c in counts.values())
     report.deleted = sum(c["deleted"] for c in counts.values())

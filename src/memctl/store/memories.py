@@ -115,14 +115,9 @@ def record_access(db: Database, memory_id: int, now: float, boost: float) -> Non
 
 
 def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
-    batch: list[int] = []
-    for memory_id in ids:
-        batch.append(memory_id)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    items = list(ids)
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
 
 
 def archive(db: Database, ids: Sequence[int], reason: str, now: float) -> int:
