@@ -71,3 +71,19 @@ def test_cli_compact(db_path: Path) -> None:
     assert forced["rebuilt"] and forced["vacuumed"] and forced["count"] == 50
     db = open_db(db_path)
     assert invariants(db)["vectors"] == 50
+
+
+def test_readers_keep_working_during_compaction(db_path: Path) -> None:
+    db = open_db(db_path)
+    ids = fill(db, 1500)
+    with db.write():
+        store.purge(db, [i for n, i in enumerate(ids) if n % 2])
+    expected = neighbours(db, 7)
+    reader = open_db(db_path)
+    with reader.read():  # a reader in the middle of a snapshot while compaction runs
+        assert neighbours(reader, 7) == expected
+        report = compact(db, force=True, now=T0)
+        assert report.rebuilt
+        assert neighbours(reader, 7) == expected
+    assert neighbours(reader, 7) == expected  # and the rebuilt table after it
+    assert invariants(reader)["vectors"] == 750
