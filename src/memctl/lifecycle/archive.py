@@ -97,7 +97,8 @@ def archive(
     path_of = {m.id: m.path for m in memories}
     ids = [m.id for m in memories]
     moved: list[int] = []
-    for batch in Batcher(others_committed=sql.commit_watcher(db)).slices(ids):
+    batches = [ids] if dry_run else Batcher(others_committed=sql.commit_watcher(db)).slices(ids)
+    for batch in batches:
         if dry_run:
             moved.extend(batch)
             continue

@@ -116,7 +116,8 @@ def _prune_active(
     why_of = {memory_id: why for memory_id, _, why in rows}
     namespace_of = {memory_id: ns for memory_id, ns, _ in rows}
     ids = [memory_id for memory_id, _, _ in rows]
-    for batch in Batcher(others_committed=sql.commit_watcher(db)).slices(ids):
+    batches = [ids] if dry_run else Batcher(others_committed=sql.commit_watcher(db)).slices(ids)
+    for batch in batches:
         if dry_run:
             moved = list(batch)
         else:
@@ -158,7 +159,7 @@ def _purge_archives(
     for rule, ids in sorted(by_rule.items()):
         policy = rule_policy(policies, rule)
         cutoff = now - policy.archive_retention_days * sql.DAY
-        for batch in batcher.slices(ids):
+        for batch in [ids] if dry_run else batcher.slices(ids):
             if dry_run:
                 gone = list(batch)
             else:
