@@ -28,6 +28,7 @@ MEMORY_FIELDS = (
 MEMORY_COLUMNS = ("id", *MEMORY_FIELDS)
 ARCHIVE_COLUMNS = (*MEMORY_COLUMNS, "archived_at", "archive_reason")
 
-VEC_TABLE = "vec_memories"
+VEC_TABLE = "vec_memories"  # vec0: bit-quantized vectors for the KNN candidates
+EMBEDDING_TABLE = "embeddings"  # the float32 vectors, for re-ranking and export
 FTS_TABLE = "memories_fts"
 EMBEDDING_DIM = 384

@@ -15,6 +15,7 @@ import orjson
 from memctl.models import Memory
 from memctl.store.columns import (
     ARCHIVE_COLUMNS,
+    EMBEDDING_TABLE,
     FTS_TABLE,
     MEMORY_COLUMNS,
     MEMORY_FIELDS,
@@ -104,6 +105,7 @@ def update(db: Database, memory_id: int, fields: dict[str, Any], text: str | Non
         db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = ?", (memory_id,))
         db.execute(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)", (memory_id, text))
         db.execute(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", (memory_id,))
+        db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE memory_id = ?", (memory_id,))
 
 
 def record_access(db: Database, memory_id: int, now: float, boost: float) -> None:
@@ -149,6 +151,7 @@ def purge(db: Database, ids: Sequence[int], archived: bool = False) -> int:
         removed += db.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk).rowcount
         db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
         db.executemany(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", [(i,) for i in chunk])
+        db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE memory_id IN ({marks})", chunk)
     return removed
 
 

@@ -1,4 +1,9 @@
-"""SQL for the vec0 index and the embedding backlog.
+"""SQL for vectors: the float32 ``embeddings`` table, its bit-quantized vec0 index, and
+the embedding backlog.
+
+Search is two steps in one statement: a Hamming KNN over 1-bit vectors in vec0 picks
+candidates (``oversample`` times more than asked), then exact cosine distances from
+the float table re-rank them (migration 3 explains the speed).
 
 vec0 sharp edges handled here (NOTES-sqlite.md): no upsert (DELETE then INSERT), no
 statement rollback (each write in a SAVEPOINT), only ``=``-style filters are pushed down
@@ -7,7 +12,7 @@ into the KNN (tenant, model, archived, exact namespace), ``k`` at most 4096.
 
 from typing import Any
 
-from memctl.store.columns import VEC_TABLE
+from memctl.store.columns import EMBEDDING_TABLE, VEC_TABLE
 from memctl.store.db import Database
 
 MAX_K = 4096
@@ -65,8 +70,13 @@ def put(db: Database, items: list[tuple[int, str, str, str, bytes]], model_id: s
             db.execute(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", (memory_id,))
             db.execute(
                 f"INSERT INTO {VEC_TABLE} (memory_id, embedding, tenant, namespace, model, "
-                "archived) VALUES (?, ?, ?, ?, ?, 0)",
+                "archived) VALUES (?, vec_quantize_binary(?), ?, ?, ?, 0)",
                 (int(memory_id), vector, tenant, namespace, model_id),
+            )
+            db.execute(
+                f"INSERT OR REPLACE INTO {EMBEDDING_TABLE} (memory_id, model, vector) "
+                "VALUES (?, ?, ?)",
+                (int(memory_id), model_id, vector),
             )
         stored += 1
     return stored
@@ -80,26 +90,48 @@ def knn(
     tenant: str | None,
     namespace: str | None = None,
     archived: bool = False,
+    oversample: int = 4,
 ) -> list[tuple[int, float]]:
-    """Nearest memories as (id, cosine distance), filters pushed into the KNN."""
-    sql = (
-        f"SELECT memory_id, distance FROM {VEC_TABLE} WHERE embedding MATCH ? AND k = ? "
-        "AND model = ? AND archived = ?"
+    """Nearest memories as (id, cosine distance), best first; filters pushed into the KNN."""
+    candidates = min(MAX_K, max(k * oversample, 256))
+    knn_sql = (
+        f"SELECT memory_id FROM {VEC_TABLE} WHERE embedding MATCH vec_quantize_binary(?) "
+        "AND k = ? AND model = ? AND archived = ?"
     )
-    params: list[Any] = [vector, min(k, MAX_K), model_id, int(archived)]
+    params: list[Any] = [vector, vector, candidates, model_id, int(archived)]
     if tenant is not None:
-        sql += " AND tenant = ?"
+        knn_sql += " AND tenant = ?"
         params.append(tenant)
     if namespace is not None:
-        sql += " AND namespace = ?"
+        knn_sql += " AND namespace = ?"
         params.append(namespace)
-    return [(int(row[0]), float(row[1])) for row in db.all(sql, params)]
+    rows = db.all(
+        f"SELECT memory_id, vec_distance_cosine(vector, ?) AS distance FROM {EMBEDDING_TABLE} "
+        f"WHERE memory_id IN ({knn_sql}) ORDER BY distance LIMIT ?",
+        [*params, k],
+    )
+    return [(int(row[0]), float(row[1])) for row in rows]
+
+
+def load(db: Database, ids: list[int]) -> dict[int, tuple[str, bytes]]:
+    """Float vectors (model id, float32 bytes) of the given memories that have one."""
+    out: dict[int, tuple[str, bytes]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in db.all(
+            f"SELECT memory_id, model, vector FROM {EMBEDDING_TABLE} WHERE memory_id IN ({marks})",
+            chunk,
+        ):
+            out[int(row[0])] = (str(row[1]), bytes(row[2]))
+    return out
 
 
 def forget_model(db: Database) -> int:
     """Put every memory back in the backlog and empty the index (reindex --all)."""
     count = db.execute("UPDATE memories SET embedding_model = NULL").rowcount
     db.execute(f"DELETE FROM {VEC_TABLE}")
+    db.execute(f"DELETE FROM {EMBEDDING_TABLE}")
     return int(count)
 
 
