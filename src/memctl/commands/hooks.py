@@ -133,6 +133,18 @@ def install_cmd(
     path = settings_file(settings, project, file)
     result = claude_settings.install(path, executable, settings.now())
     _report(settings, result)
+    import shlex
+    import shutil
+
+    try:
+        program = shlex.split(executable)[0]
+    except (ValueError, IndexError):  # unbalanced quotes: Claude Code's shell will say so
+        program = executable
+    if shutil.which(program) is None:
+        settings.out.note(
+            f"warning: {program!r} is not on this PATH; Claude Code may not find it "
+            "(use --command /full/path/to/memctl)"
+        )
 
 
 @command(hooks_app, "uninstall")
