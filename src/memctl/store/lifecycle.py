@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from memctl.store import vectors
 from memctl.store.columns import ARCHIVE_COLUMNS, FTS_TABLE, MEMORY_COLUMNS, VEC_TABLE
 from memctl.store.db import Database
 from memctl.store.memories import BATCH, Filters, row_to_memory, where_clause
@@ -479,24 +480,16 @@ def vec_stats(db: Database) -> VecStats:
 
 def rebuild_vectors(db: Database) -> int:
     """Recreate the vec0 table with only its live rows (vec0 never reuses the space of
-    deleted rows, and ``ALTER TABLE ... RENAME`` breaks vec0): copy to a temp table,
-    drop, recreate from the table's own DDL, refill. One write transaction, so a kill
-    at any instant leaves the old or the new table, and readers see one or the other."""
+    deleted rows, and ``ALTER TABLE ... RENAME`` breaks vec0): drop, recreate from the
+    table's own DDL, refill from the float vectors. One write transaction, so a kill at
+    any instant leaves the old or the new table, and readers see one or the other."""
     with db.write():
         ddl = db.scalar(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (VEC_TABLE,)
         )
-        columns = "memory_id, embedding, tenant, namespace, model, archived"
-        db.execute("DROP TABLE IF EXISTS temp.memctl_vec_copy")
-        db.execute(f"CREATE TEMP TABLE memctl_vec_copy AS SELECT {columns} FROM {VEC_TABLE}")
         db.execute(f"DROP TABLE {VEC_TABLE}")
         db.execute(str(ddl))
-        count = db.execute(
-            f"INSERT INTO {VEC_TABLE} ({columns}) SELECT {columns} FROM temp.memctl_vec_copy "
-            "ORDER BY memory_id"
-        ).rowcount
-        db.execute("DROP TABLE temp.memctl_vec_copy")
-    return int(count)
+        return vectors.refill_index(db)
 
 
 def vacuum(db: Database) -> None:

@@ -127,6 +127,38 @@ def load(db: Database, ids: list[int]) -> dict[int, tuple[str, bytes]]:
     return out
 
 
+def insert_many(db: Database, items: list[tuple[int, bytes, str, str, str, int]]) -> None:
+    """Vectors for new ids: (id, float32 vector, tenant, namespace, model, archived), in a
+    savepoint (vec0 has no statement rollback). Callers validate the vectors."""
+    if not items:
+        return
+    with db.savepoint("vec_insert_many"):
+        db.executemany(
+            f"INSERT INTO {VEC_TABLE} (memory_id, embedding, tenant, namespace, model, archived) "
+            "VALUES (?, vec_quantize_binary(?), ?, ?, ?, ?)",
+            items,
+        )
+        db.executemany(
+            f"INSERT INTO {EMBEDDING_TABLE} (memory_id, model, vector) VALUES (?, ?, ?)",
+            [(item[0], item[4], item[1]) for item in items],
+        )
+
+
+def refill_index(db: Database) -> int:
+    """Fill an empty vec0 table from the float vectors of active and archived memories
+    (after compaction drops and recreates it). Call inside a write transaction."""
+    return int(
+        db.execute(
+            f"INSERT INTO {VEC_TABLE} (memory_id, embedding, tenant, namespace, model, archived) "
+            "SELECT e.memory_id, vec_quantize_binary(e.vector), m.tenant, m.namespace, e.model, "
+            f"m.archived FROM {EMBEDDING_TABLE} e JOIN ("
+            "SELECT id, tenant, namespace, 0 AS archived FROM memories UNION ALL "
+            "SELECT id, tenant, namespace, 1 FROM archive) m ON m.id = e.memory_id "
+            "ORDER BY e.memory_id"
+        ).rowcount
+    )
+
+
 def forget_model(db: Database) -> int:
     """Put every memory back in the backlog and empty the index (reindex --all)."""
     count = db.execute("UPDATE memories SET embedding_model = NULL").rowcount
