@@ -1,5 +1,7 @@
 """Column names used by hot-path SQL (kept equal to ``schema.py`` by a test)."""
 
+import zlib
+
 MEMORY_FIELDS = (
     "tenant",
     "namespace",
@@ -32,3 +34,11 @@ VEC_TABLE = "vec_memories"  # vec0: bit-quantized vectors for the KNN candidates
 EMBEDDING_TABLE = "embeddings"  # the float32 vectors, for re-ranking and export
 FTS_TABLE = "memories_fts"
 EMBEDDING_DIM = 384
+
+
+def text_key(text: str | None) -> int:
+    """A small integer standing for a tenant, namespace or model id in vec0's metadata
+    columns: vec0 keeps text over 12 bytes out of line, and filtering a KNN on such a
+    column took 115 ms instead of 29 ms at 100k rows. Collisions are harmless: results
+    are re-checked against the memories table. Registered in SQL as ``memctl_key``."""
+    return 0 if text is None else zlib.crc32(text.encode("utf-8"))

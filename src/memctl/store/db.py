@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from memctl.errors import StorageError
+from memctl.store.columns import text_key
 
 BUSY_TIMEOUT_MS = int(os.environ.get("MEMCTL_BUSY_TIMEOUT_MS", "30000"))
 Row = sqlite3.Row
@@ -162,6 +163,7 @@ def connect(path: Path) -> Database:
         conn.enable_load_extension(True)
         conn.load_extension(vec_extension_path())
         conn.enable_load_extension(False)
+        conn.create_function("memctl_key", 1, text_key, deterministic=True)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from memctl.errors import StorageError
+from memctl.store import vectors
 from memctl.store.columns import EMBEDDING_DIM, EMBEDDING_TABLE, FTS_TABLE, VEC_TABLE
 from memctl.store.db import Database
 
@@ -81,6 +82,20 @@ def m003_binary_quantized_index(db: Database) -> None:
         "SELECT id, tenant, namespace, 0 AS archived FROM memories UNION ALL "
         "SELECT id, tenant, namespace, 1 FROM archive) m ON m.id = e.memory_id"
     )
+
+
+@migration
+def m004_integer_keys_in_vec0(db: Database) -> None:
+    """vec0 filters on integer keys of tenant, namespace and model (see
+    ``columns.text_key``): a text filter longer than 12 bytes made the KNN 4x slower."""
+    db.execute(f"DROP TABLE {VEC_TABLE}")
+    db.execute(
+        f"CREATE VIRTUAL TABLE {VEC_TABLE} USING vec0("
+        "memory_id INTEGER PRIMARY KEY, "
+        f"embedding bit[{EMBEDDING_DIM}], "
+        "tenant_key INTEGER, namespace_key INTEGER, model_key INTEGER, archived INTEGER)"
+    )
+    vectors.refill_index(db)
 
 
 def schema_version() -> int:

@@ -12,10 +12,11 @@ into the KNN (tenant, model, archived, exact namespace), ``k`` at most 4096.
 
 from typing import Any
 
-from memctl.store.columns import EMBEDDING_TABLE, VEC_TABLE
+from memctl.store.columns import EMBEDDING_TABLE, VEC_TABLE, text_key
 from memctl.store.db import Database
 
 MAX_K = 4096
+_VEC_COLUMNS = "memory_id, embedding, tenant_key, namespace_key, model_key, archived"
 
 
 # "No vector, or one of another model", written so that SQLite answers it with three
@@ -69,9 +70,9 @@ def put(db: Database, items: list[tuple[int, str, str, str, bytes]], model_id: s
         with db.savepoint("vec_put"):
             db.execute(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", (memory_id,))
             db.execute(
-                f"INSERT INTO {VEC_TABLE} (memory_id, embedding, tenant, namespace, model, "
-                "archived) VALUES (?, vec_quantize_binary(?), ?, ?, ?, 0)",
-                (int(memory_id), vector, tenant, namespace, model_id),
+                f"INSERT INTO {VEC_TABLE} ({_VEC_COLUMNS}) "
+                "VALUES (?, vec_quantize_binary(?), ?, ?, ?, 0)",
+                (int(memory_id), vector, text_key(tenant), text_key(namespace), text_key(model_id)),
             )
             db.execute(
                 f"INSERT OR REPLACE INTO {EMBEDDING_TABLE} (memory_id, model, vector) "
@@ -96,15 +97,15 @@ def knn(
     candidates = min(MAX_K, max(k * oversample, 256))
     knn_sql = (
         f"SELECT memory_id FROM {VEC_TABLE} WHERE embedding MATCH vec_quantize_binary(?) "
-        "AND k = ? AND model = ? AND archived = ?"
+        "AND k = ? AND model_key = ? AND archived = ?"
     )
-    params: list[Any] = [vector, vector, candidates, model_id, int(archived)]
-    if tenant is not None:
-        knn_sql += " AND tenant = ?"
-        params.append(tenant)
+    params: list[Any] = [vector, vector, candidates, text_key(model_id), int(archived)]
+    if tenant is not None:  # keys may collide: callers re-check against the memories table
+        knn_sql += " AND tenant_key = ?"
+        params.append(text_key(tenant))
     if namespace is not None:
-        knn_sql += " AND namespace = ?"
-        params.append(namespace)
+        knn_sql += " AND namespace_key = ?"
+        params.append(text_key(namespace))
     rows = db.all(
         f"SELECT memory_id, vec_distance_cosine(vector, ?) AS distance FROM {EMBEDDING_TABLE} "
         f"WHERE memory_id IN ({knn_sql}) ORDER BY distance LIMIT ?",
@@ -134,9 +135,12 @@ def insert_many(db: Database, items: list[tuple[int, bytes, str, str, str, int]]
         return
     with db.savepoint("vec_insert_many"):
         db.executemany(
-            f"INSERT INTO {VEC_TABLE} (memory_id, embedding, tenant, namespace, model, archived) "
+            f"INSERT INTO {VEC_TABLE} ({_VEC_COLUMNS}) "
             "VALUES (?, vec_quantize_binary(?), ?, ?, ?, ?)",
-            items,
+            [
+                (i, vector, text_key(tenant), text_key(namespace), text_key(model), archived)
+                for i, vector, tenant, namespace, model, archived in items
+            ],
         )
         db.executemany(
             f"INSERT INTO {EMBEDDING_TABLE} (memory_id, model, vector) VALUES (?, ?, ?)",
@@ -149,9 +153,10 @@ def refill_index(db: Database) -> int:
     (after compaction drops and recreates it). Call inside a write transaction."""
     return int(
         db.execute(
-            f"INSERT INTO {VEC_TABLE} (memory_id, embedding, tenant, namespace, model, archived) "
-            "SELECT e.memory_id, vec_quantize_binary(e.vector), m.tenant, m.namespace, e.model, "
-            f"m.archived FROM {EMBEDDING_TABLE} e JOIN ("
+            f"INSERT INTO {VEC_TABLE} ({_VEC_COLUMNS}) "
+            "SELECT e.memory_id, vec_quantize_binary(e.vector), memctl_key(m.tenant), "
+            "memctl_key(m.namespace), memctl_key(e.model), m.archived "
+            f"FROM {EMBEDDING_TABLE} e JOIN ("
             "SELECT id, tenant, namespace, 0 AS archived FROM memories UNION ALL "
             "SELECT id, tenant, namespace, 1 FROM archive) m ON m.id = e.memory_id "
             "ORDER BY e.memory_id"
