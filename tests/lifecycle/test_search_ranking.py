@@ -37,8 +37,13 @@ class FakeEmbedder:
 
 
 def test_fts_query_quotes_every_token_so_no_operator_gets_through() -> None:
-    assert fts_query('NEAR("a" OR b) AND c*') == '"near" OR "a" OR "or" OR "b" OR "and" OR "c"'
+    assert fts_query('NEAR("x" OR b) AND c*') == '"near" OR "x" OR "b" OR "c"'
     assert fts_query("¿?!") is None
+
+
+def test_stopwords_are_dropped_unless_nothing_else_is_left() -> None:
+    assert fts_query("how do we rotate the tokens") == '"rotate" OR "tokens"'
+    assert fts_query("what is it") == '"what" OR "is" OR "it"'
 
 
 def test_scores_per_mode() -> None:

@@ -70,6 +70,7 @@ class Database:
         self.conn = conn
         self.path = path
         self._depth = 0
+        self._sibling: Database | None = None
 
     @contextmanager
     def write(self) -> Iterator["Database"]:
@@ -144,7 +145,19 @@ class Database:
         row = self._run(sql, params).fetchone()
         return None if row is None else row[0]
 
+    def sibling(self) -> "Database | None":
+        """A second connection to the same file for work on a helper thread (kept open
+        with this one; used by one thread at a time), or None for an in-memory database."""
+        if str(self.path) == ":memory:":
+            return None
+        if self._sibling is None:
+            self._sibling = connect(self.path, same_thread=False)
+        return self._sibling
+
     def close(self) -> None:
+        if self._sibling is not None:
+            self._sibling.close()
+            self._sibling = None
         self.conn.close()
 
 
@@ -155,10 +168,15 @@ def _create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def connect(path: Path) -> Database:
+def connect(path: Path, same_thread: bool = True) -> Database:
     """Open a connection with sqlite-vec loaded and the per-connection pragmas set."""
     try:
-        conn = DRIVER.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = DRIVER.connect(
+            str(path),
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=same_thread,
+        )
         conn.row_factory = DRIVER.Row
         conn.enable_load_extension(True)
         conn.load_extension(vec_extension_path())

@@ -11,24 +11,42 @@ def keyword_search(
     db: Database, match: str, filters: Filters, limit: int
 ) -> list[tuple[int, float]]:
     """(id, bm25) best first; bm25 is negative, lower is better. ``match`` is an FTS5
-    query built from quoted tokens, never raw user text."""
+    query built from quoted tokens, never raw user text.
+
+    The FTS top ``4 * limit`` is ranked without touching the memories table and then
+    filtered by rowid (a join costs a lookup for every matching row: 65 ms against 38 ms
+    for 50k matches at 100k memories). When the filters leave too few, the join ranks
+    only the memories that pass them.
+    """
+    fetched = db.all(
+        f"SELECT rowid, bm25({FTS_TABLE}) AS rank FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? "
+        "ORDER BY rank LIMIT ?",
+        [match, limit * 4],
+    )
+    allowed = filter_ids(db, [int(row[0]) for row in fetched], filters)
+    hits = [(int(row[0]), float(row[1])) for row in fetched if row[0] in allowed][:limit]
+    if len(hits) == limit or len(fetched) < limit * 4:
+        return hits
     table = "archive" if filters.archived else "memories"
     where, params = where_clause(filters, alias="m")
-    sql = (
+    rows: list[Any] = db.all(
         f"SELECT m.id, bm25({FTS_TABLE}) AS rank FROM {FTS_TABLE} "
-        f"JOIN {table} m ON m.id = {FTS_TABLE}.rowid "
-        f"WHERE {FTS_TABLE} MATCH ? AND {where} ORDER BY rank LIMIT ?"
+        f"JOIN {table} m NOT INDEXED ON m.id = {FTS_TABLE}.rowid "
+        f"WHERE {FTS_TABLE} MATCH ? AND {where} ORDER BY rank LIMIT ?",
+        [match, *params, limit],
     )
-    rows: list[Any] = db.all(sql, [match, *params, limit])
     return [(int(row[0]), float(row[1])) for row in rows]
 
 
 def filter_ids(db: Database, ids: list[int], filters: Filters) -> set[int]:
-    """The subset of ``ids`` that satisfy ``filters`` (for vector candidates)."""
+    """The subset of ``ids`` that satisfy ``filters`` (rowid lookups: NOT INDEXED keeps
+    the planner from scanning a tenant index instead, 8 ms against 0.05 ms for 60 ids)."""
     if not ids:
         return set()
     table = "archive" if filters.archived else "memories"
     where, params = where_clause(filters)
     marks = ",".join("?" * len(ids))
-    rows = db.all(f"SELECT id FROM {table} WHERE id IN ({marks}) AND {where}", [*ids, *params])
+    rows = db.all(
+        f"SELECT id FROM {table} NOT INDEXED WHERE id IN ({marks}) AND {where}", [*ids, *params]
+    )
     return {row[0] for row in rows}
