@@ -21,7 +21,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import embed_all, memctl_argv, populate, time_process  # noqa: E402
+from benchlib import embed_all, memctl_argv, populate, time_process
 
 QUERIES = [
     "how do we rotate refresh tokens",

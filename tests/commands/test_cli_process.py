@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import orjson
+
 from tests.conftest import SRC, run
 
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import cli
 
 from memctl.lifecycle.values import MAX_VALUE_BYTES
 from memctl.store import open_database
+from tests.conftest import cli
 
 T0 = 1_800_000_000  # a fixed "now" for MEMCTL_NOW
 

@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
-from tests.conftest import cli, run
 
 from memctl.embeddings import DEFAULT_MODEL, get_embedder
 from memctl.embeddings.reference import reference_vectors
 from memctl.lifecycle.search import search
 from memctl.store import open_database
 from memctl.store.memories import Filters
+from tests.conftest import cli, run
 
 pytestmark = pytest.mark.model
 

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import cli
 
 from memctl.errors import BadInput
 from memctl.lifecycle.globs import glob_match
@@ -14,6 +13,7 @@ from memctl.lifecycle.policies import (
     load_policies,
     parse_policies,
 )
+from tests.conftest import cli
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies.yaml"
 

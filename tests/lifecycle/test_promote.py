@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import cli
 
 from memctl.clock import parse_time
 from memctl.lifecycle.memories import StoreRequest, store
@@ -18,6 +17,7 @@ from memctl.store import log
 from memctl.store import memories as sql
 from memctl.store import promote as promote_sql
 from memctl.store.db import Database, open_database
+from tests.conftest import cli
 
 DAY = 86400.0
 T0 = parse_time("2026-03-01T00:00:00Z")

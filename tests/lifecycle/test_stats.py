@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.conftest import SRC, cli
 
 from memctl.clock import parse_time
 from memctl.lifecycle import memories as lifecycle
@@ -23,6 +22,7 @@ from memctl.lifecycle.values import pack, serialize
 from memctl.models import Memory
 from memctl.store import log, vectors
 from memctl.store.db import Database, open_database
+from tests.conftest import SRC, cli
 
 DAY = 86400.0
 T0 = parse_time("2026-05-10T12:00:00Z")

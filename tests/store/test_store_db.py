@@ -5,13 +5,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.conftest import cli
 
 from memctl.errors import StorageError
 from memctl.store import open_database, schema
 from memctl.store.columns import ARCHIVE_COLUMNS, MEMORY_COLUMNS
 from memctl.store.db import DRIVER, connect
 from memctl.store.migrations import MIGRATIONS
+from tests.conftest import cli
 
 
 def test_new_database_is_migrated_private_and_wal(db_path: Path) -> None:

@@ -11,7 +11,7 @@ from memctl.lifecycle.policies import Policy
 
 MAX_VALUE_BYTES = 1024 * 1024  # serialized JSON; documented in the README
 MAX_PATH_CHARS = 1024
-_PUNCTUATION = str.maketrans("{}[]\"", "     ")
+_PUNCTUATION = str.maketrans('{}[]"', "     ")
 
 
 def check_text(text: str, what: str) -> str:
