@@ -58,17 +58,20 @@ class Output:
         from rich.table import Table
 
         table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
-        last = len(columns) - 1
-        for index, column in enumerate(columns):
+        cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        console = Console(soft_wrap=False)
+        widths = _column_widths(columns, cells, console.width)
+        for column, width in zip(columns, widths, strict=True):
             table.add_column(
                 column,
                 justify=(justify or {}).get(column, "left"),  # type: ignore[arg-type]
                 no_wrap=True,
-                overflow="ellipsis" if index == last else "fold",
+                overflow="ellipsis",
+                width=width,
             )
-        for row in rows:
-            table.add_row(*("" if cell is None else str(cell) for cell in row))
-        Console(soft_wrap=False).print(table)
+        for row_cells in cells:
+            table.add_row(*row_cells)
+        console.print(table)
 
     def bars(self, title: str, items: Sequence[tuple[str, int]], width: int = 40) -> None:
         """A labelled horizontal bar chart (distributions in ``stats``)."""
@@ -95,6 +98,30 @@ class Output:
             )
         else:
             sys.stderr.write(f"memctl {command}: error: {exc}\n")
+
+
+def _column_widths(columns: Sequence[str], cells: list[list[str]], total: int) -> list[int]:
+    """Natural widths (at most 40) for every column but the last, which gets what is
+    left (values, as a rule, cut with an ellipsis); the first column (paths) gives way
+    only when even that leaves the last one under 12 characters."""
+    natural = [max([len(col), *(len(row[i]) for row in cells)]) for i, col in enumerate(columns)]
+    widths = [min(width, 40) for width in natural]
+    room = total - 3 * (len(columns) - 1)  # " │ " between columns
+    rest = room - sum(widths[:-1])
+    if rest < 12 and len(widths) > 1:
+        widths[0] = max(12, widths[0] - (12 - rest))
+        rest = room - sum(widths[:-1])
+    widths[-1] = max(6, min(natural[-1], rest))
+    return widths
+
+
+def when(ts: float | None) -> str:
+    """A timestamp for a table cell: UTC to the minute."""
+    if ts is None:
+        return ""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def short(value: Any, width: int = 60) -> str:

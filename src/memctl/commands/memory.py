@@ -13,7 +13,7 @@ from memctl.lifecycle import memories as lifecycle
 from memctl.lifecycle.globs import check_glob
 from memctl.lifecycle.values import check_text, decode_utf8, parse_value
 from memctl.models import Memory
-from memctl.output import short
+from memctl.output import short, when
 from memctl.store.memories import SORTS, Filters, count, select
 
 app = typer.Typer()
@@ -251,8 +251,8 @@ def list_cmd(
             m.path,
             m.type,
             f"{m.importance:.1f}",
-            iso(m.archived_at) if archived else iso(m.updated_at),
-            m.archive_reason if archived else (iso(m.expires_at) or "never"),
+            when(m.archived_at) if archived else when(m.updated_at),
+            m.archive_reason if archived else (when(m.expires_at) or "never"),
             short(m.value, 40),
         ]
         for m in rows
