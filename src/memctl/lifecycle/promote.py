@@ -18,7 +18,6 @@ the backlog.
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -202,7 +201,14 @@ def promote(
                 )
     except Exception as exc:
         if not dry_run:
-            _record_failure(db, tenant, now, started, exc)
+            log.record_failure(
+                db,
+                ACTION,
+                tenant=tenant,
+                started_at=now,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=exc,
+            )
         raise
     return report
 
@@ -237,20 +243,3 @@ def _promote_batch(
             done.append(memory_id)
             report.items.append(item)
         promote_sql.mark_promoted(db, done, now)
-
-
-def _record_failure(
-    db: Database, tenant: str | None, now: float, started: float, exc: Exception
-) -> None:
-    """Best effort: a failed run shows in the log (and in ``stats``) as an error."""
-    with suppress(Exception), db.write():
-        log.record(
-            db,
-            ACTION,
-            tenant=tenant,
-            started_at=now,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            count=0,
-            outcome="error",
-            error=str(exc) or type(exc).__name__,
-        )

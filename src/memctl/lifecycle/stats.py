@@ -9,7 +9,6 @@ yet moved out by cleanup (the expiry backlog); *archived* = in the archive.
 
 import time
 from collections.abc import Iterable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -417,17 +416,14 @@ def snapshot(db: Database, now: float, tenant: str | None) -> SnapshotReport:
                 details={"day": day},
             )
     except Exception as exc:
-        with suppress(Exception), db.write():
-            log.record(
-                db,
-                SNAPSHOT_ACTION,
-                tenant=tenant,
-                started_at=now,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                count=0,
-                outcome="error",
-                error=str(exc) or type(exc).__name__,
-            )
+        log.record_failure(
+            db,
+            SNAPSHOT_ACTION,
+            tenant=tenant,
+            started_at=now,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=exc,
+        )
         raise
     return SnapshotReport(written, duration, day, tenant, rows)
 
