@@ -261,3 +261,35 @@ def test_every_command_has_help_with_an_example() -> None:
         assert "Example:" in result.stdout, command
         for option in ("--db", "--policies", "--tenant", "--json", "--quiet"):
             assert option in result.stdout, (command, option)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cleanup",
+        "decay",
+        "prune",
+        "archive",
+        "restore",
+        "compact",
+        "promote",
+        "stats",
+        "export",
+        "import",
+        "daemon",
+        "hook session-end",
+        "hook pre-task",
+        "hook post-task",
+        "hook memory-cleanup",
+        "hooks install",
+        "hooks uninstall",
+        "policies show",
+        "policies explain",
+        "model prepare",
+    ],
+)
+def test_other_commands_have_help_with_an_example_and_json(command: str) -> None:
+    result = cli(*command.split(), "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
+    assert "--json" in result.stdout

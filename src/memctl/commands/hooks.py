@@ -25,8 +25,8 @@ groups = [("hook", hook_app), ("hooks", hooks_app)]
 
 _FREE_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 _COMMON_FLAGS = (
-    "Flags: --session-id, --agent-id, --db, --policies, --tenant, --strict (exit non-zero on "
-    "error), -q, --no-stdin; unknown flags are ignored, 'true'/'false' are booleans."
+    "Flags: --session-id, --agent-id, --db, --policies, --tenant, --json, --strict (exit "
+    "non-zero on error), -q, --no-stdin; unknown flags are ignored, 'true'/'false' are booleans."
 )
 
 
