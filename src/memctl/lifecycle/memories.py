@@ -97,8 +97,11 @@ def expires_at(policy: Policy, ttl_seconds: float | None, written_at: float) -> 
 
 def expire(db: Database, memories: list[Memory], policies: Policies, now: float) -> int:
     """Move expired memories out per their policy's ``on_expire`` (inside a write)."""
-    to_archive = [m.id for m in memories if policies.for_path(m.path).on_expire == "archive"]
-    to_delete = [m.id for m in memories if m.id not in set(to_archive)]
+    to_archive: list[int] = []
+    to_delete: list[int] = []
+    for memory in memories:
+        archive = policies.for_path(memory.path).on_expire == "archive"
+        (to_archive if archive else to_delete).append(memory.id)
     return sql.archive(db, to_archive, "expired", now) + sql.purge(db, to_delete)
 
 
