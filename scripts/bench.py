@@ -1,4 +1,4 @@
-"""Benchmark the everyday commands at the SPEC section 11 sizes.
+"""Benchmark the everyday commands at the sizes of docs/budgets.md.
 
 Builds 10k- and 100k-memory databases (embedded with the real model), then reports
 median whole-process wall time and peak RSS for `store`, `recall` and a cold `search`,

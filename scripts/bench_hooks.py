@@ -1,7 +1,7 @@
 """Benchmark the hooks as Claude Code runs them: whole processes at 100k memories.
 
 Reports the median and max wall time and the peak RSS of `memctl hook session-end`,
-`hook post-task` and `hook pre-task` (SPEC section 11: session-end <= 250 ms and
+`hook post-task` and `hook pre-task` (docs/budgets.md: session-end <= 250 ms and
 <= 120 MB; pre-task <= 1 s). Each session-end run ends a different session that has
 three scratch memories, so every run really archives and writes a summary. pre-task is
 measured on an embedded database (hybrid search, the model's cold ONNX load included)
@@ -33,7 +33,7 @@ from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
 from memctl.store import open_database
 
 NOW = "2026-03-01T12:00:00Z"
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "claude-code"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "claude-code"
 BUDGETS = {"session-end": (250, 120), "post-task": (250, 120), "pre-task": (1000, None)}
 PROMPTS = [
     "Add refresh-token rotation to the JWT login flow",

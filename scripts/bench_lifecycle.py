@@ -1,4 +1,4 @@
-"""Benchmark the lifecycle jobs (SPEC section 11) and what they cost concurrent writers.
+"""Benchmark the lifecycle jobs (docs/budgets.md) and what they cost concurrent writers.
 
     .venv/bin/python scripts/bench_lifecycle.py [--cleanup 100000] [--decay 1000000]
         [--prune 100000] [--stores 3] [--workdir /tmp/memctl-bench-lifecycle]

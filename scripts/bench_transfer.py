@@ -1,4 +1,4 @@
-"""Benchmark `memctl export` and `memctl import` (SPEC section 11: <= 60 s each at 100k).
+"""Benchmark `memctl export` and `memctl import` (docs/budgets.md: <= 60 s each at 100k).
 
 Whole processes are timed (wall time and their own peak RSS). Sizes 10k and 100k show
 whether memory grows with the database: export and import stream in batches, so the

@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from memctl.cli import app
 
 SRC = Path(__file__).resolve().parent.parent / "src"
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+# Test data lives in the repository (tests/fixtures/README.md says where each file came
+# from); a clone with nothing beside it must pass.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # The ONNX export prepared by scripts/setup.sh (`memctl model prepare`), shared by tests.
 MODEL_DIR = os.environ.get("MEMCTL_MODEL_DIR") or str(Path.home() / ".memctl" / "models")
 _CLEARED = ("MEMCTL_NOW", "MEMCTL_POLICIES", "MEMCTL_TENANT", "CLAUDE_PROJECT_DIR", "NO_COLOR")

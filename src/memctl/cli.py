@@ -1,9 +1,9 @@
 """The ``memctl`` command: the root Typer app and the one entry point.
 
-Start-up time is the budget of every hook (SPEC section 11), so only the module that
+Start-up time is the budget of every hook (docs/budgets.md), so only the module that
 owns the invoked command is imported: ``memctl store`` never loads the daemon, stats
 or export code. ``memctl --help`` (or an unknown command) loads them all.
-Errors of every kind end as one line on stderr and an exit code (SPEC section 5):
+Errors of every kind end as one line on stderr and an exit code (docs/cli.md):
 library errors via ``commands.common``, usage errors here.
 """
 

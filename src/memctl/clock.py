@@ -1,4 +1,4 @@
-"""The one clock every command reads (SPEC section 10).
+"""The one clock every command reads (docs/expiry.md).
 
 ``MEMCTL_NOW`` (epoch seconds or ISO 8601) replaces the system time. Nothing else in
 memctl may call ``time.time()`` for lifecycle decisions.

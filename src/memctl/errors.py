@@ -1,4 +1,4 @@
-"""Named errors raised by the library; the CLI turns them into exit codes (SPEC section 5)."""
+"""Named errors raised by the library; the CLI turns them into exit codes (docs/cli.md)."""
 
 
 class MemctlError(Exception):

@@ -1,4 +1,4 @@
-"""Where memctl keeps things: the database (SPEC section 4) and the memctl home."""
+"""Where memctl keeps things: the database (docs/addressing.md) and the memctl home."""
 
 import os
 from pathlib import Path

@@ -15,7 +15,18 @@ from memctl.store import log, open_database
 from memctl.store.memories import Filters, select
 from tests.conftest import FIXTURES, SRC, cli, run
 
-PAYLOADS = sorted((FIXTURES / "claude-code").glob("*.json"))
+# Named, not globbed: a missing payload file fails its test instead of shrinking the
+# matrix to nothing (an empty parametrize list is a silent skip).
+EVENTS = (
+    "post-tool-use-edit",
+    "pre-compact",
+    "pre-tool-use-bash",
+    "session-end",
+    "session-start",
+    "stop",
+    "user-prompt-submit",
+)
+PAYLOADS = [FIXTURES / "claude-code" / f"{event}.json" for event in EVENTS]
 SESSION = "3f2c9a7e-5b1d-4c8e-9a60-1d2e3f4a5b6c"
 NOW = "2026-03-01T12:00:00Z"
 HOOKS = ("session-end", "pre-task", "post-task", "memory-cleanup")

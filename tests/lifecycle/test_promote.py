@@ -1,4 +1,4 @@
-"""Promotion rules (SPEC section 3, FR-6): thresholds, types, idempotence, dry run,
+"""Promotion rules (docs/policies.md, FR-6): thresholds, types, idempotence, dry run,
 conflicts at the target, tenant scope, the lifecycle log, and the CLI over simulated days."""
 
 import json

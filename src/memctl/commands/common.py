@@ -1,4 +1,4 @@
-"""What every command shares: the common options (SPEC section 5), the settings object
+"""What every command shares: the common options (docs/cli.md), the settings object
 built from them, and the error handling that turns library errors into exit codes."""
 
 import functools
@@ -141,7 +141,7 @@ def run_guarded(settings: Settings, body: Callable[[], Any]) -> Any:
     except KeyboardInterrupt:
         sys.stderr.write("memctl: interrupted\n")
         raise typer.Exit(130) from None
-    except Exception as exc:  # never a traceback for users (SPEC section 5)
+    except Exception as exc:  # never a traceback for users (docs/cli.md)
         if settings.debug:
             raise
         settings.out.error(

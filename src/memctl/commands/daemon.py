@@ -1,4 +1,4 @@
-"""``memctl daemon``: the maintenance jobs on the policies' schedule (SPEC section 7)."""
+"""``memctl daemon``: the maintenance jobs on the policies' schedule (docs/daemon.md)."""
 
 import signal
 import sys

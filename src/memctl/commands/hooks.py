@@ -1,5 +1,5 @@
 """``memctl hook session-end|pre-task|post-task|memory-cleanup`` (what Claude Code and
-claude-flow shell out to) and ``memctl hooks install|uninstall`` (SPEC section 6).
+claude-flow shell out to) and ``memctl hooks install|uninstall`` (docs/hooks.md).
 
 The hook commands parse their own arguments (``memctl.hooks.input``): claude-flow passes
 flags memctl does not know, and a usage error must never break the agent's session.

@@ -1,4 +1,4 @@
-"""cleanup, decay, prune, archive, restore, compact: the lifecycle jobs (SPEC section 3)."""
+"""cleanup, decay, prune, archive, restore, compact: the lifecycle jobs (docs/policies.md, docs/expiry.md)."""
 
 from typing import Annotated
 

@@ -1,6 +1,6 @@
 """Embeddings. This module stays light: the model stack (onnxruntime, tokenizers, numpy;
 torch only to export) is imported by ``get_embedder`` and only by commands that need
-vectors (SPEC section 9)."""
+vectors (docs/embeddings.md)."""
 
 from typing import Protocol
 

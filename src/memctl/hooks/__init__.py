@@ -1,4 +1,4 @@
-"""Agent integration (SPEC section 6): ``memctl hook session-end|pre-task|post-task|
+"""Agent integration (docs/hooks.md): ``memctl hook session-end|pre-task|post-task|
 memory-cleanup`` for Claude Code and claude-flow, and ``memctl hooks install``.
 
 Modules: ``input`` (stdin JSON and claude-flow flags), ``context`` (one call's database,

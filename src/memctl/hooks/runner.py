@@ -1,4 +1,4 @@
-"""Run one hook so that it never breaks the agent's session (SPEC section 6).
+"""Run one hook so that it never breaks the agent's session (docs/hooks.md).
 
 Every failure (bad stdin, bad flags, a locked or corrupt database, a bug) becomes one
 line on stderr and a lifecycle-log row with outcome ``error``, and the exit code is 0.
@@ -32,7 +32,7 @@ def _text_flag(hook_input: HookInput, *names: str) -> str | None:
 
 
 def build_context(name: str, hook_input: HookInput) -> HookContext:
-    """Database, policies and tenant as every command resolves them (SPEC section 4), with
+    """Database, policies and tenant as every command resolves them (docs/addressing.md), with
     the project taken from ``CLAUDE_PROJECT_DIR`` or the payload's ``cwd``."""
     from memctl.commands.common import check_tenant
 

@@ -1,4 +1,4 @@
-"""Explicit archive and restore (SPEC section 3: archive before delete).
+"""Explicit archive and restore (docs/policies.md: archive before delete).
 
 An archived memory keeps every field and its id (so its keyword and vector rows stay,
 only vec0's ``archived`` flag flips). ``restore`` brings back the most recently archived

@@ -1,4 +1,4 @@
-"""Cleanup: move expired memories out per their policy (SPEC section 3).
+"""Cleanup: move expired memories out per their policy (docs/expiry.md).
 
 ``lazy`` and ``scheduled`` rules are cleaned by every run, ``manual`` ones only with
 ``force``. ``on_expire: archive`` moves a memory to the archive with reason

@@ -1,4 +1,4 @@
-"""The maintenance daemon (SPEC section 7): cleanup, decay, prune, promote, embedding
+"""The maintenance daemon (docs/daemon.md): cleanup, decay, prune, promote, embedding
 backlog, daily snapshot and vector-index compaction on the ``schedule:`` of policies.yaml,
 driven by the ``schedule`` library.
 

@@ -1,4 +1,4 @@
-"""Importance decay (SPEC section 3, parent-harness seed FR-4).
+"""Importance decay (docs/policies.md; parent-harness seed FR-4).
 
 A memory is idle since ``accessed_at`` (or ``created_at`` if never accessed). Its
 importance falls by nothing during the first 7 idle days, ``idle_7d_per_day`` per day

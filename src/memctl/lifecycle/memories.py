@@ -106,7 +106,7 @@ def expire(db: Database, memories: list[Memory], policies: Policies, now: float)
 
 
 def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> StoreResult:
-    """Write one memory, applying the path's conflict strategy (SPEC section 3)."""
+    """Write one memory, applying the path's conflict strategy (docs/policies.md)."""
     started = time.perf_counter()
     validate_request(req)
     policy = policies.for_path(f"{req.namespace}/{req.key}")

@@ -1,4 +1,4 @@
-"""Load, validate and apply ``policies.yaml`` (SPEC section 3).
+"""Load, validate and apply ``policies.yaml`` (docs/policies.md).
 
 A bad file is rejected as ``file:line: where: what is wrong`` (BadInput, exit 2).
 """
@@ -81,7 +81,7 @@ class Policies:
         return self.defaults
 
     def split_path(self, path: str) -> tuple[str, str]:
-        """Namespace and key of a bare path (SPEC section 2): the literal folder part of
+        """Namespace and key of a bare path (docs/addressing.md): the literal folder part of
         the matching rule's pattern, else the first segment, else ``default``."""
         rule = self.for_path(path)
         if rule.pattern is not None:

@@ -1,4 +1,4 @@
-"""Promotion (SPEC section 3, parent-harness seed FR-6): proven memories are copied into
+"""Promotion (docs/policies.md; parent-harness seed FR-6): proven memories are copied into
 the knowledge namespace; the original stays where it is, marked ``promoted_at``.
 
 A memory is promoted when it is active (not expired), has not been promoted before, does

@@ -1,4 +1,4 @@
-"""Prune (SPEC section 3): purge old archives, archive low-value active memories.
+"""Prune (docs/policies.md): purge old archives, archive low-value active memories.
 
 1. Active-memory rules of the path's policy, when set: ``max_age_days`` (created
    longer ago), ``min_reward`` (episodes rewarded below it), ``max_entries`` (per

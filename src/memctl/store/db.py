@@ -3,7 +3,7 @@
 Queries here go through the DB-API driver directly. SQLAlchemy Core describes the schema
 (``schema.py``) and is imported only when a migration has to run: its ~180 ms import
 would take most of the 250 ms whole-process budget of ``store`` and ``recall``
-(SPEC section 11).
+(docs/budgets.md).
 """
 
 import importlib.util

@@ -136,7 +136,7 @@ def _override(name: str, default: str) -> str:
 
 
 def _decay_exprs() -> tuple[str, str]:
-    """(loss, floor) SQL for the decay integral over [last decay, now] (SPEC section 3).
+    """(loss, floor) SQL for the decay integral over [last decay, now] (docs/policies.md).
 
     Idle time starts at ``t0 = coalesce(accessed_at, created_at)``; the rate is 0 for
     the first 7 idle days, ``idle_7d_per_day`` until day 30, then ``idle_30d_per_day``.

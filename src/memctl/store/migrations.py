@@ -63,7 +63,7 @@ def m003_binary_quantized_index(db: Database) -> None:
 
     A float KNN in vec0 took ~100 ms at 100k memories (no SIMD in the PyPI build); a
     Hamming KNN over bit vectors takes ~25 ms, and re-ranking its candidates by exact
-    cosine from the plain table ~1 ms (SPEC section 11: search <= 50 ms).
+    cosine from the plain table ~1 ms (docs/budgets.md: search <= 50 ms).
     """
     db.execute(
         f"CREATE TABLE {EMBEDDING_TABLE} (memory_id INTEGER PRIMARY KEY, "

@@ -21,7 +21,7 @@ metadata = MetaData()
 
 
 def _memory_columns() -> list[Column[object]]:
-    """Every field of a memory (SPEC section 2); shared by the active and archive tables."""
+    """Every field of a memory (docs/addressing.md); shared by the active and archive tables."""
     return [
         Column("tenant", Text, nullable=False),
         Column("namespace", Text, nullable=False),

@@ -1,4 +1,4 @@
-"""claude-flow stores as import sources (samples in ``shared/fixtures/claude-flow/``).
+"""claude-flow stores as import sources (samples in ``tests/fixtures/claude-flow/``).
 
 - v3 ``.swarm/memory.db`` (claude-flow 3.x): table ``memory_entries``, timestamps in epoch
   milliseconds, ``tags``/``metadata`` as JSON text, ``status`` active|archived|deleted.
