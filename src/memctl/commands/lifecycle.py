@@ -1,4 +1,4 @@
-"""cleanup, decay, prune, archive, restore, compact: the lifecycle jobs (docs/policies.md, docs/expiry.md)."""
+"""cleanup, decay, prune, archive, restore, compact: the lifecycle jobs (docs/policies.md)."""
 
 from typing import Annotated
 

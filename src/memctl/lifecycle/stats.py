@@ -1,4 +1,4 @@
-"""``stats`` figures and the daily analytics snapshots (the lifecycle log and snapshots: docs/daemon.md).
+"""``stats`` figures and the daily analytics snapshots (docs/daemon.md).
 
 Everything is computed by a handful of GROUP BY queries (``memctl.store.stats``) inside
 one read transaction, then rolled up here over the groups (never over memories).
