@@ -1,29 +1,83 @@
-"""Rendering: ``--json`` documents, plain lines, rich tables and bars; errors to exit codes.
+"""Rendering: ``--json`` documents, plain lines, tables, lists in several formats, bars;
+errors to exit codes.
 
-rich is imported only when a table or bar is drawn, so ``store``/``recall`` stay light.
+Lists (``list``, ``search``, ``stats --history``, ``promote``) go through
+``Output.listing``, which prints one of ``FORMATS``:
+- ``table``: on a terminal, a rich table fitted to its width (long cells end in "…");
+  when stdout is a file or a pipe, plain aligned columns with nothing cut, since no
+  terminal width applies there (a cut path in ``memctl list > f`` is lost data);
+- ``json``: the command's ``--json`` document (``--json`` is ``--format json``);
+- ``jsonl``: one JSON object per item, every field;
+- ``tsv``: the table's columns, tab-separated with a header line, nothing cut; tabs,
+  newlines and backslashes inside a cell are written as ``\\t``, ``\\n``, ``\\\\``;
+- ``paths``: one memory path per line (for ``xargs`` and loops).
+
+rich is imported only when a table or bar is drawn on a terminal, so ``store``/``recall``
+stay light.
 """
 
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import orjson
 
 from memctl.errors import MemctlError
 
 _JSON_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+FORMATS = ("table", "json", "jsonl", "tsv", "paths")
+T = TypeVar("T")
+# On a terminal a cell never shows more than this many characters, so a 1 MiB value is
+# not flattened whole just to be cut to the screen width.
+_TERMINAL_CELL_CHARS = 1000
 
 
 def dumps(data: Any, indent: bool = True) -> str:
     return orjson.dumps(data, option=_JSON_OPTS if indent else orjson.OPT_NON_STR_KEYS).decode()
 
 
+def stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stdout
+        return False
+
+
+def stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def text_of(value: Any) -> str:
+    """A value as text for a cell: strings as they are, anything else as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return dumps(value, indent=False)
+
+
+def flat(text: str) -> str:
+    """One line: runs of whitespace (newlines, tabs) become one space."""
+    return " ".join(text.split())
+
+
+def tsv_cell(value: Any) -> str:
+    text = text_of(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 class Output:
     """Where a command's results go: one JSON document, or human text on stdout."""
 
-    def __init__(self, json: bool = False, quiet: bool = False) -> None:
-        self.json = json
+    def __init__(self, json: bool = False, quiet: bool = False, format: str = "table") -> None:
+        self.json = json or format == "json"
         self.quiet = quiet
+        self.format = "json" if json else format
 
     def document(self, data: Any) -> None:
         """The ``--json`` result: one document on stdout, nothing else."""
@@ -45,6 +99,44 @@ class Output:
         if not self.quiet and not self.json:
             sys.stderr.write(text + "\n")
 
+    def listing(
+        self,
+        items: Sequence[T],
+        *,
+        columns: Sequence[str],
+        cells: Callable[[T], Sequence[Any]],
+        record: Callable[[T], Any],
+        document: Callable[[], Any],
+        path: Callable[[T], str] | None = None,
+        title: str | None = None,
+        justify: dict[str, str] | None = None,
+    ) -> None:
+        """Print ``items`` in ``self.format`` (see the module docstring). The table and
+        tsv show ``cells(item)``, jsonl ``record(item)``, json ``document()`` and paths
+        ``path(item)``; only the one asked for is computed. ``-q`` silences the table
+        (as every human output), not a format asked for by name."""
+        fmt = self.format
+        if fmt == "json":
+            self.document(document())
+        elif fmt == "jsonl":
+            write = sys.stdout.write
+            for item in items:
+                write(dumps(record(item), indent=False) + "\n")
+        elif fmt == "tsv":
+            self.tsv(columns, (cells(item) for item in items))
+        elif fmt == "paths":
+            if path is None:  # commands declare which formats they offer; see common.command
+                raise ValueError("this listing has no paths")
+            sys.stdout.write("".join(path(item) + "\n" for item in items))
+        else:
+            self.table(title, columns, [cells(item) for item in items], justify)
+
+    def tsv(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        write = sys.stdout.write
+        write("\t".join(tsv_cell(column) for column in columns) + "\n")
+        for row in rows:
+            write("\t".join(tsv_cell(cell) for cell in row) + "\n")
+
     def table(
         self,
         title: str | None,
@@ -52,13 +144,17 @@ class Output:
         rows: Sequence[Sequence[Any]],
         justify: dict[str, str] | None = None,
     ) -> None:
+        """A table on stdout: fitted to a terminal, whole (nothing cut) anywhere else."""
         if self.quiet:
+            return
+        if not stdout_is_terminal():
+            _plain_table(title, columns, [[flat(text_of(c)) for c in row] for row in rows], justify)
             return
         from rich.console import Console
         from rich.table import Table
 
         table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
-        cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        cells = [[flat(text_of(c)[:_TERMINAL_CELL_CHARS]) for c in row] for row in rows]
         console = Console(soft_wrap=False)
         widths = _column_widths(columns, cells, console.width)
         for column, width in zip(columns, widths, strict=True):
@@ -98,6 +194,38 @@ class Output:
             )
         else:
             sys.stderr.write(f"memctl {command}: error: {exc}\n")
+
+
+def _plain_table(
+    title: str | None,
+    columns: Sequence[str],
+    cells: list[list[str]],
+    justify: dict[str, str] | None,
+) -> None:
+    """Aligned columns, two spaces apart, no cell cut and no trailing spaces: a table as
+    it should land in a file or a pipe (``rich`` would fit it to an 80-column default)."""
+    from rich.cells import cell_len  # display width: wide characters take two columns
+
+    widths = [
+        max([cell_len(column), *(cell_len(row[i]) for row in cells)])
+        for i, column in enumerate(columns)
+    ]
+    right = {i for i, column in enumerate(columns) if (justify or {}).get(column) == "right"}
+
+    def line(row: Sequence[str]) -> str:
+        parts = []
+        for i, (text, width) in enumerate(zip(row, widths, strict=True)):
+            pad = " " * (width - cell_len(text))
+            last = i == len(widths) - 1
+            parts.append(pad + text if i in right else text if last else text + pad)
+        return "  ".join(parts).rstrip()
+
+    out = []
+    if title:
+        out.append(title)
+    out.append(line(list(columns)))
+    out.extend(line(row) for row in cells)
+    sys.stdout.write("\n".join(out) + "\n")
 
 
 def _column_widths(columns: Sequence[str], cells: list[list[str]], total: int) -> list[int]:

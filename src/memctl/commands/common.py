@@ -5,7 +5,7 @@ import functools
 import inspect
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -34,6 +34,7 @@ class Settings:
     json: bool = False
     quiet: bool = False
     debug: bool = False
+    format: str = "table"  # --format (commands that print lists); "json" with --json
     command: str = ""
     out: Output = field(default_factory=Output)
     _policies: Policies | None = None
@@ -126,11 +127,30 @@ def check_tenant(tenant: str) -> str:
     return tenant
 
 
+def check_format(given: str | None, json: bool, offered: Sequence[str]) -> str:
+    """The output format from ``--format`` and ``--json`` (``--json`` = ``--format json``)."""
+    if given is None:
+        return "json" if json else "table"
+    if given not in offered:
+        raise BadInput(f"--format must be one of {', '.join(offered)}")
+    if json and given != "json":
+        raise BadInput(f"--json and --format {given} disagree; give one")
+    return given
+
+
 def run_guarded(settings: Settings, body: Callable[[], Any]) -> Any:
     """Run a command body: library errors become one line and their exit code."""
     try:
         check_tenant(settings.tenant)
         return body()
+    except BrokenPipeError:
+        # the reader went away (`memctl list | head -1`): stop quietly with the shell's
+        # SIGPIPE status, as `ls | head` does, and keep Python from complaining at exit
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(141) from None
     except MemctlError as exc:
         if settings.debug:
             raise
@@ -152,11 +172,17 @@ def run_guarded(settings: Settings, body: Callable[[], Any]) -> Any:
         settings.close()
 
 
-def command(app: typer.Typer, name: str, all_tenants: bool = False) -> Callable[[F], F]:
+def command(
+    app: typer.Typer,
+    name: str,
+    all_tenants: bool = False,
+    formats: Sequence[str] | None = None,
+) -> Callable[[F], F]:
     """Register ``fn(settings, **options)`` as a command that also takes the common options.
 
     The function's own parameters come first in ``--help``; ``--db``, ``--policies``,
-    ``--tenant``, ``--json`` and ``-q`` are added here so every command has them.
+    ``--tenant``, ``--json`` and ``-q`` are added here so every command has them, and
+    ``--format`` (one of ``formats``, into ``settings.format``) for commands printing lists.
     """
 
     def decorate(fn: F) -> F:
@@ -174,6 +200,23 @@ def command(app: typer.Typer, name: str, all_tenants: bool = False) -> Callable[
                     ],
                 )
             )
+        if formats:
+            extra.insert(
+                3,
+                inspect.Parameter(
+                    "output_format",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=None,
+                    annotation=Annotated[
+                        str | None,
+                        typer.Option(
+                            "--format",
+                            help=f"Output: {'|'.join(formats)} (default table).",
+                            show_default=False,
+                        ),
+                    ],
+                ),
+            )
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> Any:
@@ -187,8 +230,17 @@ def command(app: typer.Typer, name: str, all_tenants: bool = False) -> Callable[
                 debug=kwargs.pop("debug"),
                 command=name,
             )
+            given = kwargs.pop("output_format", None)
             settings.out = Output(json=settings.json, quiet=settings.quiet)
-            return run_guarded(settings, lambda: fn(settings, **kwargs))
+
+            def body() -> Any:
+                if formats:
+                    settings.format = check_format(given, settings.json, formats)
+                    settings.json = settings.format == "json"
+                    settings.out = Output(settings.json, settings.quiet, settings.format)
+                return fn(settings, **kwargs)
+
+            return run_guarded(settings, body)
 
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + extra
         wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]

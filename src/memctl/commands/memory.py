@@ -13,7 +13,7 @@ from memctl.lifecycle import memories as lifecycle
 from memctl.lifecycle.globs import check_glob
 from memctl.lifecycle.values import check_text, decode_utf8, parse_value
 from memctl.models import Memory
-from memctl.output import short, when
+from memctl.output import FORMATS, short, when
 from memctl.store.memories import SORTS, Filters, count, select
 
 app = typer.Typer()
@@ -203,7 +203,7 @@ def build_filters(
     )
 
 
-@command(app, "list", all_tenants=True)
+@command(app, "list", all_tenants=True, formats=FORMATS)
 def list_cmd(
     settings: Settings,
     pattern: Annotated[
@@ -226,7 +226,7 @@ def list_cmd(
 ) -> None:
     """List memories matching a glob and filters.
 
-    Example: memctl list 'coordination/*' --sort importance --limit 20
+    Example: memctl list 'coordination/*' --sort importance --limit 20 --format tsv
     """
     if sort not in SORTS:
         raise BadInput(f"--sort must be one of {', '.join(SORTS)}")
@@ -238,30 +238,36 @@ def list_cmd(
     db = settings.open(write=False)
     rows = select(db, filters, sort=sort, limit=limit or None)
     total = count(db, filters) if limit and len(rows) == limit else len(rows)
-    if settings.json:
-        settings.out.document(
-            {"total": total, "count": len(rows), "memories": [m.to_dict() for m in rows]}
-        )
-        return
     columns = ["path", "type", "imp", "updated", "expires", "value"]
     if archived:
         columns[3:5] = ["archived", "reason"]
-    table_rows = [
-        [
+    if settings.all_tenants:
+        columns.insert(0, "tenant")
+
+    def cells(m: Memory) -> list[Any]:
+        row = [
             m.path,
             m.type,
             f"{m.importance:.1f}",
             when(m.archived_at) if archived else when(m.updated_at),
             m.archive_reason if archived else (when(m.expires_at) or "never"),
-            short(m.value, 40),
+            m.value,
         ]
-        for m in rows
-    ]
-    if settings.all_tenants:
-        columns.insert(0, "tenant")
-        for m, row in zip(rows, table_rows, strict=True):
-            row.insert(0, m.tenant)
-    settings.out.table(None, columns, table_rows, justify={"imp": "right"})
+        return [m.tenant, *row] if settings.all_tenants else row
+
+    settings.out.listing(
+        rows,
+        columns=columns,
+        cells=cells,
+        record=Memory.to_dict,
+        path=lambda m: m.path,
+        document=lambda: {
+            "total": total,
+            "count": len(rows),
+            "memories": [m.to_dict() for m in rows],
+        },
+        justify={"imp": "right"},
+    )
     if total > len(rows):
         settings.out.note(f"showing {len(rows)} of {total}; use --limit 0 for all")
 

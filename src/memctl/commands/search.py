@@ -7,12 +7,13 @@ import typer
 from memctl.commands.common import Settings, command
 from memctl.commands.memory import build_filters
 from memctl.errors import BadInput
-from memctl.output import short
+from memctl.models import Hit
+from memctl.output import FORMATS
 
 app = typer.Typer()
 
 
-@command(app, "search", all_tenants=True)
+@command(app, "search", all_tenants=True, formats=FORMATS)
 def search_cmd(
     settings: Settings,
     query: Annotated[str, typer.Argument(help="What you are looking for, in your own words.")],
@@ -69,25 +70,12 @@ def search_cmd(
         min_score=min_score,
         embedder=lambda: get_embedder(model),
     )
-    if settings.json:
-        settings.out.document(
-            {
-                "query": result.query,
-                "mode": result.mode,
-                "model": result.model,
-                "pending_embeddings": result.pending_embeddings,
-                "hits": [
-                    {"score": h.score, "parts": h.parts, **h.memory.to_dict()} for h in result.hits
-                ],
-            }
-        )
-        return
     columns = ["score", "path", "value"]
     if explain:
         columns[1:1] = ["similarity", "sem#", "bm25", "kw#"]
-    rows = []
-    for hit in result.hits:
-        row: list[object] = [f"{hit.score:.3f}", hit.memory.path, short(hit.memory.value)]
+
+    def cells(hit: Hit) -> list[object]:
+        row: list[object] = [f"{hit.score:.3f}", hit.memory.path, hit.memory.value]
         if explain:
             p = hit.parts
             row[1:1] = [
@@ -96,8 +84,28 @@ def search_cmd(
                 "" if p["bm25"] is None else f"{p['bm25']:.2f}",
                 p["keyword_rank"] or "",
             ]
-        rows.append(row)
-    settings.out.table(None, columns, rows)
+        return row
+
+    def record(hit: Hit) -> dict[str, object]:
+        return {"score": hit.score, "parts": hit.parts, **hit.memory.to_dict()}
+
+    settings.out.listing(
+        result.hits,
+        columns=columns,
+        cells=cells,
+        record=record,
+        path=lambda hit: hit.memory.path,
+        document=lambda: {
+            "query": result.query,
+            "mode": result.mode,
+            "model": result.model,
+            "pending_embeddings": result.pending_embeddings,
+            "hits": [record(h) for h in result.hits],
+        },
+        justify={"score": "right", "similarity": "right", "bm25": "right"},
+    )
+    if settings.json:
+        return
     if not result.hits:
         settings.out.note("no matches")
     if result.pending_embeddings:

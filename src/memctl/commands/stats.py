@@ -20,6 +20,9 @@ from memctl.lifecycle.stats import (
 
 app = typer.Typer()
 TOP_ROWS = 15  # rows per breakdown table in human output (--json has them all)
+# jsonl and tsv list the daily snapshot rows (--history); the full report is several
+# tables of different shapes, which --json carries as one document. No paths: no memories.
+STATS_FORMATS = ("table", "json", "jsonl", "tsv")
 
 
 def runtime_model_id(model: str) -> str | None:
@@ -33,7 +36,7 @@ def runtime_model_id(model: str) -> str | None:
     return model_id(model, EMBEDDING_DIM)
 
 
-@command(app, "stats", all_tenants=True)
+@command(app, "stats", all_tenants=True, formats=STATS_FORMATS)
 def stats_cmd(
     settings: Settings,
     take_snapshot: Annotated[
@@ -50,6 +53,12 @@ def stats_cmd(
     """
     if days < 1:
         raise BadInput("--days must be at least 1")
+    listed = settings.format in ("jsonl", "tsv")
+    if listed and not show_history:
+        raise BadInput(
+            f"--format {settings.format} lists the daily snapshots: add --history "
+            "(the full report is one --json document)"
+        )
     now = settings.now()
     if take_snapshot or show_history:
         db = settings.open(write=take_snapshot)
@@ -57,7 +66,7 @@ def stats_cmd(
         if take_snapshot:
             report = snapshot(db, now, settings.scope)
             document["snapshot"] = report.to_dict()
-            if not settings.json:
+            if settings.format == "table":
                 _print_snapshot(settings, report)
         if show_history:
             rows = history(db, settings.scope, days, now)
@@ -210,11 +219,61 @@ def _print_snapshot(settings: Settings, report: SnapshotReport) -> None:
 
 def _print_history(settings: Settings, rows: Sequence[SnapshotRow], days: int) -> None:
     out = settings.out
-    if not rows:
-        out.line(
-            f"no snapshots in the last {days} day(s); record one with: memctl stats --snapshot"
-        )
-        return
+    if settings.format == "table":
+        if not rows:
+            out.line(
+                f"no snapshots in the last {days} day(s); record one with: memctl stats --snapshot"
+            )
+            return
+        _print_daily_totals(settings, rows)
+        out.line()
+    show_tenant = len({r.tenant for r in rows}) > 1
+    columns = [
+        "day",
+        "namespace",
+        "agent",
+        "memories",
+        "avg imp.",
+        "accessed",
+        "expired",
+        "archived",
+        "bytes",
+        "by type",
+    ]
+    if show_tenant:
+        columns.insert(1, "tenant")
+
+    def cells(r: SnapshotRow) -> list[Any]:
+        types = ", ".join(f"{k} {v}" for k, v in sorted(r.counts_by_type.items()))
+        line: list[Any] = [
+            r.day,
+            r.namespace,
+            r.agent_id or "-",
+            r.total,
+            f"{r.avg_importance:.2f}",
+            r.accesses,
+            r.expirations,
+            r.archives,
+            human_bytes(r.bytes),
+            types,
+        ]
+        if show_tenant:
+            line.insert(1, r.tenant)
+        return line
+
+    numeric = ("memories", "avg imp.", "accessed", "expired", "archived", "bytes")
+    out.listing(
+        rows,
+        title="per namespace and agent",
+        columns=columns,
+        cells=cells,
+        record=SnapshotRow.to_dict,
+        document=lambda: {"history": [row.to_dict() for row in rows]},
+        justify={c: "right" for c in numeric},
+    )
+
+
+def _print_daily_totals(settings: Settings, rows: Sequence[SnapshotRow]) -> None:
     per_day: dict[str, list[SnapshotRow]] = {}
     for row in rows:
         per_day.setdefault(row.day, []).append(row)
@@ -235,40 +294,4 @@ def _print_history(settings: Settings, rows: Sequence[SnapshotRow], days: int) -
         )
     columns = ["day", "memories", "avg importance", "accessed", "expired", "archived", "bytes"]
     right = {c: "right" for c in columns[1:]}
-    out.table("daily totals", columns, summary, right)
-    show_tenant = len({r.tenant for r in rows}) > 1
-    detail = []
-    for r in rows:
-        types = ", ".join(f"{k} {v}" for k, v in sorted(r.counts_by_type.items()))
-        line: list[Any] = [
-            r.day,
-            r.namespace,
-            r.agent_id or "-",
-            r.total,
-            f"{r.avg_importance:.2f}",
-            r.accesses,
-            r.expirations,
-            r.archives,
-            human_bytes(r.bytes),
-            types,
-        ]
-        if show_tenant:
-            line.insert(1, r.tenant)
-        detail.append(line)
-    columns = [
-        "day",
-        "namespace",
-        "agent",
-        "memories",
-        "avg imp.",
-        "accessed",
-        "expired",
-        "archived",
-        "bytes",
-        "by type",
-    ]
-    if show_tenant:
-        columns.insert(1, "tenant")
-    out.line()
-    numeric = ("memories", "avg imp.", "accessed", "expired", "archived", "bytes")
-    out.table("per namespace and agent", columns, detail, {c: "right" for c in numeric})
+    settings.out.table("daily totals", columns, summary, right)
