@@ -16,13 +16,15 @@ rich is imported only when a table or bar is drawn on a terminal, so ``store``/`
 stay light.
 """
 
+import contextlib
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import orjson
 
 from memctl.errors import MemctlError
+from memctl.progress import NoProgress, Progress
 
 _JSON_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
 FORMATS = ("table", "json", "jsonl", "tsv", "paths")
@@ -169,6 +171,17 @@ class Output:
             table.add_row(*row_cells)
         console.print(table)
 
+    @contextlib.contextmanager
+    def progress(self) -> Iterator[Progress]:
+        """A progress bar on stderr while the block runs, only when stderr is a terminal
+        and neither ``--json`` nor ``-q`` was given: cron, pipes and scripts see nothing."""
+        if self.quiet or self.json or not stderr_is_terminal():
+            yield NoProgress()
+            return
+        bar = _Bar()
+        with bar.progress:
+            yield bar
+
     def bars(self, title: str, items: Sequence[tuple[str, int]], width: int = 40) -> None:
         """A labelled horizontal bar chart (distributions in ``stats``)."""
         if self.quiet:
@@ -194,6 +207,39 @@ class Output:
             )
         else:
             sys.stderr.write(f"memctl {command}: error: {exc}\n")
+
+
+class _Bar:
+    """A rich progress bar on stderr, one task at a time (``start`` replaces the last)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.task: Any = None
+
+    def start(self, total: int, what: str) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(what, total=total or None)
+
+    def advance(self, count: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, count)
 
 
 def _plain_table(

@@ -3,7 +3,6 @@
 terminal case runs a real process on a pseudo-terminal."""
 
 import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
 from memctl.store import open_database
 from tests.conftest import SRC, cli
+from tests.terminal import on_terminal
 
 T0 = 1_800_000_000
 LONG_PATH = "knowledge/auth/rotation/refresh-token-family-revocation-policy"
@@ -52,34 +52,9 @@ def test_piped_search_explain_keeps_its_headers() -> None:
     assert LONG_PATH in out and "…" not in out
 
 
-def _on_terminal(*args: str, columns: int = 80) -> str:
-    """Run memctl with stdout on a pseudo-terminal ``columns`` wide; what it showed."""
-    master, slave = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": str(columns), "TERM": "dumb"}
-    env["NO_COLOR"] = "1"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "memctl", *args],
-        stdout=slave,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
-    return b"".join(chunks).decode().replace("\r\n", "\n")
-
-
 def test_terminal_table_fits_the_width() -> None:
-    out = _on_terminal("list", "--sort", "path", columns=80)
+    code, out, errors = on_terminal("list", "--sort", "path", columns=80)
+    assert code == 0, errors
     lines = [line for line in out.splitlines() if line.strip()]
     assert max(len(line) for line in lines) <= 80
     assert "…" in out  # the long value was cut to fit

@@ -41,15 +41,17 @@ def cleanup_cmd(
     from memctl.lifecycle.cleanup import cleanup
 
     db = settings.open(write=not dry_run)
-    report = cleanup(
-        db,
-        settings.policies,
-        settings.now(),
-        settings.scope,
-        namespace=namespace,
-        force=force,
-        dry_run=dry_run,
-    )
+    with settings.out.progress() as bar:
+        report = cleanup(
+            db,
+            settings.policies,
+            settings.now(),
+            settings.scope,
+            namespace=namespace,
+            force=force,
+            dry_run=dry_run,
+            progress=bar,
+        )
     if settings.json:
         settings.out.document(report.to_dict())
         return
@@ -80,7 +82,10 @@ def decay_cmd(settings: Settings, dry_run: DryRunOption = False) -> None:
     from memctl.lifecycle.decay import decay
 
     db = settings.open(write=not dry_run)
-    report = decay(db, settings.policies, settings.now(), settings.scope, dry_run=dry_run)
+    with settings.out.progress() as bar:
+        report = decay(
+            db, settings.policies, settings.now(), settings.scope, dry_run=dry_run, progress=bar
+        )
     if settings.json:
         settings.out.document(report.to_dict())
         return
@@ -103,7 +108,10 @@ def prune_cmd(settings: Settings, dry_run: DryRunOption = False) -> None:
     from memctl.lifecycle.prune import prune
 
     db = settings.open(write=not dry_run)
-    report = prune(db, settings.policies, settings.now(), settings.scope, dry_run=dry_run)
+    with settings.out.progress() as bar:
+        report = prune(
+            db, settings.policies, settings.now(), settings.scope, dry_run=dry_run, progress=bar
+        )
     if settings.json:
         settings.out.document(report.to_dict())
         return

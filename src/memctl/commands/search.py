@@ -140,20 +140,9 @@ def reindex_cmd(
             vectors.forget_model(db)
     total = vectors.pending_count(db, model.model_id, settings.scope)
     goal = min(total, limit) if limit else total
-    done = 0
-    if settings.json or settings.quiet or goal == 0:
-        done = fill(db, model, goal, settings.scope)
-    else:
-        from rich.progress import Progress
-
-        with Progress(transient=True) as progress:
-            task = progress.add_task("embedding", total=goal)
-            while done < goal:
-                step = fill(db, model, min(256, goal - done), settings.scope)
-                if step == 0:
-                    break
-                done += step
-                progress.update(task, completed=done)
+    with settings.out.progress() as bar:
+        bar.start(goal, "embedding")
+        done = fill(db, model, goal, settings.scope, progress=bar)
     left = vectors.pending_count(db, model.model_id, settings.scope)
     if settings.json:
         settings.out.document({"embedded": done, "pending": left, "model": model.model_id})

@@ -1,9 +1,7 @@
 """export and import."""
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,52 +16,6 @@ app = typer.Typer()
 
 FORMAT_HELP = "jsonl (default), json (one document) or sqlite (snapshot of the whole database)."
 FROM_HELP = "Force the input format: memctl, claude-flow-v3, claude-flow-v3-json, claude-flow-v2."
-
-
-class _Bar:
-    """A rich progress bar on stderr (only used when stderr is a terminal)."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.task: Any = None
-
-    def start(self, total: int, what: str) -> None:
-        if self.task is not None:
-            self.progress.remove_task(self.task)
-        self.task = self.progress.add_task(what, total=total or None)
-
-    def advance(self, count: int) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, count)
-
-
-@contextlib.contextmanager
-def _progress(settings: Settings) -> Iterator[Any]:
-    """A bar on a terminal; nothing in cron, pipes, --quiet or --json."""
-    from memctl.transfer import NoProgress
-
-    if settings.quiet or settings.json or not sys.stderr.isatty():
-        yield NoProgress()
-        return
-    bar = _Bar()
-    with bar.progress:
-        yield bar
 
 
 def _since(text: str | None, now: float) -> float | None:
@@ -179,7 +131,7 @@ def export_cmd(
             model=current_model(settings.policies),
         )
         db = settings.open(write=False)
-        with _progress(settings) as bar:
+        with settings.out.progress() as bar:
             if target is None:
                 _to_stdout(lambda: export_stream(db, sys.stdout.buffer, options, now, bar))
                 return
@@ -239,7 +191,7 @@ def import_cmd(
             dry_run=dry_run,
         )
         db = settings.open(write=not dry_run)
-        with _progress(settings) as bar:
+        with settings.out.progress() as bar:
             report = import_source(db, settings.policies, settings.now(), source, options, bar)
     finally:
         source.close()

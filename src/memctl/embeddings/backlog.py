@@ -3,6 +3,7 @@ here, in batches, with no write transaction held while the model runs."""
 
 from memctl.embeddings import Embedder
 from memctl.lifecycle.values import search_text
+from memctl.progress import Progress
 from memctl.store import vectors
 from memctl.store.db import Database
 from memctl.store.memories import decode_value
@@ -10,8 +11,15 @@ from memctl.store.memories import decode_value
 BATCH = 64
 
 
-def fill(db: Database, embedder: Embedder, limit: int, tenant: str | None = None) -> int:
-    """Embed up to ``limit`` pending memories; returns how many got a vector."""
+def fill(
+    db: Database,
+    embedder: Embedder,
+    limit: int,
+    tenant: str | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Embed up to ``limit`` pending memories; returns how many got a vector.
+    ``progress`` hears of each batch."""
     done = 0
     while done < limit:
         rows = vectors.pending(db, embedder.model_id, min(BATCH, limit - done), tenant)
@@ -29,6 +37,8 @@ def fill(db: Database, embedder: Embedder, limit: int, tenant: str | None = None
         with db.write():
             stored = vectors.put(db, items, embedder.model_id)
         done += len(rows)
+        if progress is not None:
+            progress.advance(len(rows))
         if stored == 0:
             break  # everything changed under us; leave the rest for the next run
     return done

@@ -18,6 +18,7 @@ from memctl.errors import BadInput
 from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.globs import check_glob
 from memctl.lifecycle.policies import Policies, Policy
+from memctl.progress import NoProgress, Progress
 from memctl.store import lifecycle as sql
 from memctl.store import log
 from memctl.store import memories as store
@@ -61,9 +62,12 @@ def cleanup(
     namespace: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> CleanupReport:
-    """Move expired memories out (``tenant=None``: every tenant); logged as ``expired``."""
+    """Move expired memories out (``tenant=None``: every tenant); logged as ``expired``.
+    ``progress`` hears of each write batch."""
     started = time.perf_counter()
+    progress = progress or NoProgress()
     if namespace is not None:
         problem = check_glob(namespace)
         if problem:
@@ -89,6 +93,7 @@ def cleanup(
         for _, ns, action in to_move:
             counts[ns]["archived" if action == "archive" else "deleted"] += 1
     else:
+        progress.start(len(to_move), "cleaning up")
         for batch in Batcher(others_committed=sql.commit_watcher(db)).slices(to_move):
             with db.write():
                 live = set(sql.still_expired(db, [m for m, _, _ in batch], now))
@@ -97,6 +102,7 @@ def cleanup(
                 store.purge(db, [m for m, _, a in moved if a == "delete"])
             for _, ns, action in moved:
                 counts[ns]["archived" if action == "archive" else "deleted"] += 1
+            progress.advance(len(batch))
     report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
     report.archived = sum(c["archived"] for c in counts.values())
     report.deleted = sum(c["deleted"] for c in counts.values())

@@ -24,6 +24,7 @@ from typing import Any
 from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.cleanup import patterns_of
 from memctl.lifecycle.policies import Decay, Policies, Policy
+from memctl.progress import NoProgress, Progress
 from memctl.store import lifecycle as sql
 from memctl.store import log
 from memctl.store.db import Database
@@ -75,10 +76,18 @@ def rate_groups(policies: Policies) -> list[tuple[sql.DecayRates, list[int] | No
 
 
 def decay(
-    db: Database, policies: Policies, now: float, tenant: str | None, *, dry_run: bool = False
+    db: Database,
+    policies: Policies,
+    now: float,
+    tenant: str | None,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> DecayReport:
-    """Apply importance decay to active memories (``tenant=None``: every tenant)."""
+    """Apply importance decay to active memories (``tenant=None``: every tenant).
+    ``progress`` counts the id span covered, one write batch at a time."""
     started = time.perf_counter()
+    progress = progress or NoProgress()
     report = DecayReport(dry_run=dry_run, tenant=tenant)
     sql.bulk_session(db)
     patterns = patterns_of(policies)
@@ -99,6 +108,7 @@ def decay(
         return report
     with db.read():
         lo, hi = sql.id_bounds(db)
+    progress.start(hi - lo + 1, "decaying (ids)")
     for first, last in Batcher(
         ID_SPAN, hi=MAX_SPAN, others_committed=sql.commit_watcher(db)
     ).ranges(lo, hi):
@@ -107,6 +117,7 @@ def decay(
                 report.count += sql.decay_range(
                     db, first, last, now, tenant, rates, patterns, rules
                 )
+        progress.advance(last - first + 1)
     report.duration_ms = (time.perf_counter() - started) * 1000
     with db.write():
         log.record(

@@ -20,6 +20,7 @@ from typing import Any
 from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.cleanup import patterns_of, rule_policy
 from memctl.lifecycle.policies import Policies, Policy
+from memctl.progress import NoProgress, Progress
 from memctl.store import lifecycle as sql
 from memctl.store import log
 from memctl.store import memories as store
@@ -65,16 +66,24 @@ def _active_limits(
 
 
 def prune(
-    db: Database, policies: Policies, now: float, tenant: str | None, *, dry_run: bool = False
+    db: Database,
+    policies: Policies,
+    now: float,
+    tenant: str | None,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> PruneReport:
-    """Apply the prune rules (``tenant=None``: every tenant); logged as ``pruned``."""
+    """Apply the prune rules (``tenant=None``: every tenant); logged as ``pruned``.
+    ``progress`` hears of each write batch (two phases: archiving, then purging)."""
     started = time.perf_counter()
     report = PruneReport(dry_run=dry_run, tenant=tenant)
     sql.bulk_session(db)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "purged": 0})
     patterns = patterns_of(policies)
-    _prune_active(db, policies, now, tenant, patterns, dry_run, report, counts)
-    _purge_archives(db, policies, now, tenant, patterns, dry_run, report, counts)
+    bar = NoProgress() if dry_run or progress is None else progress
+    _prune_active(db, policies, now, tenant, patterns, dry_run, report, counts, bar)
+    _purge_archives(db, policies, now, tenant, patterns, dry_run, report, counts, bar)
     report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
     report.count = report.purged + report.archived
     report.duration_ms = (time.perf_counter() - started) * 1000
@@ -107,6 +116,7 @@ def _prune_active(
     dry_run: bool,
     report: PruneReport,
     counts: dict[str, dict[str, int]],
+    progress: Progress,
 ) -> None:
     max_age, min_reward, max_entries = _active_limits(policies)
     if not (max_age or min_reward or max_entries):
@@ -117,6 +127,7 @@ def _prune_active(
     namespace_of = {memory_id: ns for memory_id, ns, _ in rows}
     ids = [memory_id for memory_id, _, _ in rows]
     batches = [ids] if dry_run else Batcher(others_committed=sql.commit_watcher(db)).slices(ids)
+    progress.start(len(ids), "pruning: archiving")
     for batch in batches:
         if dry_run:
             moved = list(batch)
@@ -128,6 +139,7 @@ def _prune_active(
             counts[namespace_of[memory_id]]["archived"] += 1
             report.by_rule[why_of[memory_id]] = report.by_rule.get(why_of[memory_id], 0) + 1
             report.archived += 1
+        progress.advance(len(batch))
 
 
 def _purge_archives(
@@ -139,6 +151,7 @@ def _purge_archives(
     dry_run: bool,
     report: PruneReport,
     counts: dict[str, dict[str, int]],
+    progress: Progress,
 ) -> None:
     every = _all_policies(policies)
     loosest = max(now - p.archive_retention_days * sql.DAY for p in every)
@@ -156,6 +169,7 @@ def _purge_archives(
         by_rule[rule].append(memory_id)
         namespace_of[memory_id] = ns
     batcher = Batcher(others_committed=sql.commit_watcher(db))
+    progress.start(sum(len(ids) for ids in by_rule.values()), "pruning: purging archives")
     for rule, ids in sorted(by_rule.items()):
         policy = rule_policy(policies, rule)
         cutoff = now - policy.archive_retention_days * sql.DAY
@@ -169,3 +183,4 @@ def _purge_archives(
             for memory_id in gone:
                 counts[namespace_of[memory_id]]["purged"] += 1
             report.purged += len(gone)
+            progress.advance(len(batch))

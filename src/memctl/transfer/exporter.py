@@ -14,11 +14,11 @@ from typing import IO, Any
 from memctl import __version__
 from memctl.clock import iso
 from memctl.errors import BadInput
+from memctl.progress import NoProgress, Progress
 from memctl.store import transfer as store
 from memctl.store.columns import EMBEDDING_DIM
 from memctl.store.db import Database
 from memctl.store.memories import Filters
-from memctl.transfer import NoProgress, Progress
 from memctl.transfer import memctl_format as fmt
 from memctl.transfer.files import check_target, create_private, publish, temp_sibling
 from memctl.transfer.records import iso_us

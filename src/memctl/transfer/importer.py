@@ -39,12 +39,12 @@ from memctl.lifecycle.values import (
     serialize,
 )
 from memctl.models import Memory
+from memctl.progress import NoProgress, Progress
 from memctl.store import log
 from memctl.store import memories as sql
 from memctl.store import transfer as store
 from memctl.store.columns import EMBEDDING_DIM
 from memctl.store.db import Database
-from memctl.transfer import NoProgress, Progress
 from memctl.transfer.records import Invalid, Record, Source
 
 BATCH = 500
