@@ -101,6 +101,13 @@ class Output:
         if not self.quiet and not self.json:
             sys.stderr.write(text + "\n")
 
+    def status(self, text: str) -> None:
+        """What a long wait is about, on stderr: shown unless ``-q``, also with ``--json``
+        (its document is on stdout), so a command never stalls without a word."""
+        if not self.quiet:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
     def listing(
         self,
         items: Sequence[T],

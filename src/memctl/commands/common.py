@@ -68,6 +68,10 @@ class Settings:
     def now(self) -> float:
         return clock.now()
 
+    def announce(self, text: str) -> None:
+        """One stderr line about a wait (``memctl CMD: text``), unless ``-q``."""
+        self.out.status(f"memctl {self.command}: {text}")
+
     def open(self, write: bool = True) -> Database:
         """The database; with ``write=False`` a missing file is not created."""
         if self._db is None:

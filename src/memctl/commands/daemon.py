@@ -62,6 +62,10 @@ def daemon_cmd(
         sys.stderr.write(run_line(run) + "\n")
         sys.stderr.flush()
 
+    def note(text: str) -> None:
+        sys.stderr.write(f"memctl daemon: {text}\n")
+        sys.stderr.flush()
+
     with DaemonLock(settings.db_path):
         daemon = Daemon(
             db,
@@ -71,6 +75,7 @@ def daemon_cmd(
             interval_hours=interval_hours,
             jobs=jobs,
             on_run=on_run,
+            on_note=None if settings.quiet else note,
         )
         previous = install_signal_handlers(daemon)
         try:

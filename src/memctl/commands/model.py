@@ -23,17 +23,16 @@ def prepare_cmd(
 
     Example: memctl model prepare --check
     """
-    from memctl.embeddings.export import ONNX_NAME, export_onnx
-    from memctl.embeddings.model_files import prepared_dir
-    from memctl.embeddings.onnx import OnnxEmbedder
+    from memctl.embeddings.model_files import ONNX_NAME, is_prepared, prepared_dir
+    from memctl.embeddings.onnx import OnnxEmbedder, prepare
 
     model = settings.policies.embedding_model
     if model == "none":
         settings.out.line("embedding.model is 'none': nothing to prepare")
         return
     target = prepared_dir(model) / ONNX_NAME
-    if force or not target.is_file():
-        export_onnx(model)
+    if force or not is_prepared(model):
+        prepare(model, settings.announce)
     result: dict[str, object] = {"model": model, "path": str(target)}
     if check:
         from memctl.embeddings.reference import reference_vectors

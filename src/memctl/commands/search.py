@@ -68,7 +68,7 @@ def search_cmd(
         limit=limit,
         mode=mode,
         min_score=min_score,
-        embedder=lambda: get_embedder(model),
+        embedder=lambda: get_embedder(model, settings.announce),
     )
     columns = ["score", "path", "value"]
     if explain:
@@ -131,7 +131,7 @@ def reindex_cmd(
     from memctl.embeddings.backlog import fill
     from memctl.store import vectors
 
-    model = get_embedder(settings.policies.embedding_model)
+    model = get_embedder(settings.policies.embedding_model, settings.announce)
     if model is None:
         raise BadInput("embedding.model is 'none' in the policies: nothing to embed")
     db = settings.open()

@@ -9,6 +9,7 @@ from memctl.clock import iso
 from memctl.commands.common import Settings, command
 from memctl.errors import BadInput
 from memctl.lifecycle.stats import (
+    FALLBACK_DAYS,
     Breakdown,
     SnapshotReport,
     SnapshotRow,
@@ -34,6 +35,15 @@ def runtime_model_id(model: str) -> str | None:
     from memctl.store.columns import EMBEDDING_DIM
 
     return model_id(model, EMBEDDING_DIM)
+
+
+def model_prepared(model: str) -> bool | None:
+    """Whether the model's ONNX export is on this machine (None when embeddings are off)."""
+    if model == "none":
+        return None
+    from memctl.embeddings.model_files import is_prepared
+
+    return is_prepared(model)
 
 
 @command(app, "stats", all_tenants=True, formats=STATS_FORMATS)
@@ -84,6 +94,7 @@ def stats_cmd(
         settings.db_path,
         policies.source,
         runtime_model_id(policies.embedding_model),
+        model_prepared(policies.embedding_model),
     )
     if settings.json:
         settings.out.document(stats.to_dict())
@@ -183,6 +194,16 @@ def _print_stats(settings: Settings, stats: Stats) -> None:
         out.line(
             f"embedding backlog   {stats.embedding_backlog} without a vector "
             f"for {stats.embedding_model}"
+        )
+    if stats.model_prepared is not None:
+        state = "ready" if stats.model_prepared else "not prepared (run: memctl model prepare)"
+        out.line(f"model on this host  {state}")
+    fallbacks = stats.keyword_fallbacks
+    if fallbacks.count:
+        out.line(
+            f"keyword fallbacks   {fallbacks.count} hook call(s) in {FALLBACK_DAYS} days matched "
+            "by keyword "
+            f"only (last {iso(fallbacks.last_at)}, {fallbacks.hook}: {fallbacks.reason})"
         )
     out.line()
     if not stats.jobs:

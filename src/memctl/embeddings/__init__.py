@@ -2,6 +2,7 @@
 torch only to export) is imported by ``get_embedder`` and only by commands that need
 vectors (docs/embeddings.md)."""
 
+from collections.abc import Callable
 from typing import Protocol
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -16,10 +17,12 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> list[bytes]: ...
 
 
-def get_embedder(model: str) -> Embedder | None:
-    """The runtime embedder for the policies' ``embedding.model``; None for ``none``."""
+def get_embedder(model: str, on_prepare: Callable[[str], None] | None = None) -> Embedder | None:
+    """The runtime embedder for the policies' ``embedding.model``; None for ``none``.
+    If the model is not prepared on this machine it is exported first (seconds, once):
+    ``on_prepare`` receives a line saying so before and after (commands put it on stderr)."""
     if model == "none":
         return None
     from memctl.embeddings.onnx import OnnxEmbedder
 
-    return OnnxEmbedder.load(model)
+    return OnnxEmbedder.load(model, on_prepare)

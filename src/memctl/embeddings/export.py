@@ -9,9 +9,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from memctl.embeddings.model_files import prepared_dir, source_dir
+from memctl.embeddings.model_files import ONNX_NAME, prepared_dir, source_dir
 
-ONNX_NAME = "model.onnx"
+__all__ = ["ONNX_NAME", "export_onnx"]
 
 
 def export_onnx(model: str) -> Path:

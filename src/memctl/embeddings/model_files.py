@@ -10,6 +10,12 @@ from memctl.embeddings import DEFAULT_MODEL
 from memctl.errors import BadInput
 from memctl.paths import model_cache_dir
 
+ONNX_NAME = "model.onnx"
+# What the one-off export costs (torch + transformers load, trace, write): 5-6 s of CPU;
+# measured 14 s wall on a loaded 2-core machine (load 16), ~30 s reported under cron
+# on a cold disk. Said to the user before it starts (see embeddings.onnx).
+EXPORT_TAKES = "usually 10-30 s"
+
 
 def source_dir(model: str) -> Path:
     """The sentence-transformers folder of ``model`` (never downloaded)."""
@@ -38,6 +44,13 @@ def prepared_dir(model: str) -> Path:
     digest = hashlib.sha1(str(source).encode()).hexdigest()[:10]
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", source.name if model != DEFAULT_MODEL else model)
     return model_cache_dir() / f"{safe}-{digest}"
+
+
+def is_prepared(model: str) -> bool:
+    """True if ``model``'s ONNX export is ready on this machine (no export on first use).
+    Cheap: two file checks, no model code imported."""
+    folder = prepared_dir(model)
+    return (folder / ONNX_NAME).is_file() and (folder / "tokenizer.json").is_file()
 
 
 def max_seq_length(source: Path) -> int:

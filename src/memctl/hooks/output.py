@@ -82,11 +82,14 @@ def pre_task_json(result: PreTaskResult) -> dict[str, Any]:
         "pending_embeddings": result.pending_embeddings,
         "expired_coordination": result.expired_coordination,
         "task_id": result.task_id,
+        "fallback": result.fallback,
         "hits": [{"score": h.score, **h.memory.to_dict()} for h in result.hits],
     }
 
 
-def print_pre_task(result: PreTaskResult, fmt: str, event: str | None) -> None:
+def print_pre_task(result: PreTaskResult, fmt: str, event: str | None, quiet: bool) -> None:
+    if result.fallback and not quiet:
+        fallback_line("pre-task", result.fallback)
     if fmt == "text":
         write_text(context_text(result))
     elif fmt == "memctl":
@@ -96,6 +99,20 @@ def print_pre_task(result: PreTaskResult, fmt: str, event: str | None) -> None:
     else:
         # Events such as Stop or PreCompact take no additionalContext: plain text only.
         write_text(context_text(result))
+
+
+def fallback_line(hook: str, reason: str) -> None:
+    """One stderr line when semantic matching was off (stdout stays Claude Code's JSON)."""
+    from memctl.embeddings.health import NOT_PREPARED
+    from memctl.embeddings.model_files import EXPORT_TAKES
+
+    why = (
+        "the embedding model is not prepared on this machine (run `memctl model prepare` "
+        f"once, {EXPORT_TAKES})"
+        if reason == NOT_PREPARED
+        else f"the embedding model {reason}"
+    )
+    sys.stderr.write(f"memctl hook {hook}: matched by keyword only: {why}\n")
 
 
 def error_line(hook: str, message: str) -> None:

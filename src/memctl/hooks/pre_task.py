@@ -33,6 +33,7 @@ class PreTaskResult:
     pending_embeddings: int = 0
     expired_coordination: int = 0
     task_id: str | None = None
+    fallback: str | None = None  # why the search was keyword-only when hybrid was asked
 
 
 def task_query(ctx: HookContext) -> str | None:
@@ -47,21 +48,21 @@ def task_query(ctx: HookContext) -> str | None:
     return None
 
 
-def hook_embedder(model: str) -> Any:
-    """The embedder if its prepared ONNX export exists here; None (keyword-only) if not,
-    or if loading fails: a hook degrades, it does not wait or break."""
+def hook_embedder(model: str) -> tuple[Any, str | None]:
+    """The embedder if its prepared ONNX export exists here, else None (keyword-only)
+    and why: a hook degrades, it neither waits for the export nor breaks."""
     if model == "none":
-        return None
+        return None, None  # embeddings are off by policy: nothing to report
     try:
         from memctl.embeddings import get_embedder
-        from memctl.embeddings.export import ONNX_NAME
-        from memctl.embeddings.model_files import prepared_dir
+        from memctl.embeddings.health import NOT_PREPARED
+        from memctl.embeddings.model_files import is_prepared
 
-        if not (prepared_dir(model) / ONNX_NAME).is_file():
-            return None
-        return get_embedder(model)
-    except Exception:
-        return None
+        if not is_prepared(model):
+            return None, NOT_PREPARED
+        return get_embedder(model), None
+    except Exception as exc:
+        return None, f"failed to load: {exc}"
 
 
 def limit_of(ctx: HookContext) -> int:
@@ -102,7 +103,11 @@ def run(ctx: HookContext) -> PreTaskResult:
         limit = limit_of(ctx)
         model = ctx.policies.embedding_model
         mode = "keyword" if ctx.input.text("mode") == "keyword" else "hybrid"
-        embedder = hook_embedder(model) if mode == "hybrid" else None
+        embedder, result.fallback = hook_embedder(model) if mode == "hybrid" else (None, None)
+        if result.fallback:
+            from memctl.embeddings.health import record_keyword_fallback
+
+            record_keyword_fallback(ctx.db, ctx.tenant, ctx.now, ctx.name, result.fallback)
         found = search(
             ctx.db,
             query,

@@ -85,7 +85,7 @@ def render(name: str, ctx: HookContext, result: Any) -> None:
     quiet = ctx.input.switch("quiet") or ctx.input.switch("q")
     fmt = output_format(ctx.input)
     if name == "pre-task":
-        output.print_pre_task(result, fmt, ctx.input.text("hook_event_name"))
+        output.print_pre_task(result, fmt, ctx.input.text("hook_event_name"), quiet)
         return
     if quiet:
         return

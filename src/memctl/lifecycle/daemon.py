@@ -182,10 +182,18 @@ def job_function(name: str) -> Callable[..., Any]:
     return function  # type: ignore[no-any-return]
 
 
-def call_job(name: str, db: Database, policies: Policies, now: float, tenant: str | None) -> Any:
-    """Run one job's library function; its report."""
+def call_job(
+    name: str,
+    db: Database,
+    policies: Policies,
+    now: float,
+    tenant: str | None,
+    on_note: Callable[[str], None] | None = None,
+) -> Any:
+    """Run one job's library function; its report. ``on_note`` hears what a long wait
+    is about (the model's one-off preparation)."""
     if name == "embed":
-        return embed_backlog(db, policies, tenant)
+        return embed_backlog(db, policies, tenant, on_note)
     function = job_function(name)
     style = _JOB_TABLE[name][2]
     if style == "policies":
@@ -204,8 +212,14 @@ class EmbedReport:
         return {"count": self.count, "model": self.model}
 
 
-def embed_backlog(db: Database, policies: Policies, tenant: str | None) -> EmbedReport:
-    """Fill the embedding backlog (at most ``EMBED_PER_RUN`` memories per run)."""
+def embed_backlog(
+    db: Database,
+    policies: Policies,
+    tenant: str | None,
+    on_prepare: Callable[[str], None] | None = None,
+) -> EmbedReport:
+    """Fill the embedding backlog (at most ``EMBED_PER_RUN`` memories per run); the
+    model is prepared first if this machine has none (``on_prepare`` is told)."""
     if policies.embedding_model == "none":
         return EmbedReport(0, None)
     from memctl.embeddings.model_files import model_id
@@ -218,7 +232,7 @@ def embed_backlog(db: Database, policies: Policies, tenant: str | None) -> Embed
     from memctl.embeddings import get_embedder
     from memctl.embeddings.backlog import fill
 
-    model = get_embedder(policies.embedding_model)
+    model = get_embedder(policies.embedding_model, on_prepare)
     if model is None:
         return EmbedReport(0, None)
     return EmbedReport(fill(db, model, EMBED_PER_RUN, tenant), model.model_id)
@@ -295,6 +309,7 @@ class Daemon:
         interval_hours: float | None = None,
         jobs: tuple[str, ...] = JOBS,
         on_run: Callable[[JobRun], None] = lambda run: None,
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
         self.load_policies = load_policies
@@ -303,6 +318,7 @@ class Daemon:
         self.interval_hours = interval_hours
         self.jobs = jobs
         self.on_run = on_run
+        self.on_note = on_note
         self.stop_requested = False
         self.current_job: str | None = None
         self.runs: list[JobRun] = []
@@ -335,7 +351,7 @@ class Daemon:
         self.current_job = name
         started = time.perf_counter()
         try:
-            report = call_job(name, self.db, self.load_policies(), now, self.tenant)
+            report = call_job(name, self.db, self.load_policies(), now, self.tenant, self.on_note)
             run.count = int(getattr(report, "count", 0) or 0)
             run.report = report_dict(report)
             self.failures[name] = 0

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from memctl.clock import iso
+from memctl.embeddings.health import KeywordFallbacks, keyword_fallbacks
 from memctl.store import log
 from memctl.store import stats as sql
 from memctl.store.db import Database
@@ -24,6 +25,8 @@ from memctl.store.db import Database
 SNAPSHOT_ACTION = "snapshot"
 IMPORTANCE_LABELS = tuple(f"{b}-{b + 1}" for b in range(1, 10))  # 1-2 … 9-10
 AGE_LABELS = ("<1d", "1-7d", "7-30d", "30-90d", ">90d")
+FALLBACK_DAYS = 7  # keyword-only hook calls are counted over the last week
+DAY_S = 86400.0
 
 
 @dataclass
@@ -140,6 +143,8 @@ class Stats:
     expiry_backlog_by_namespace: dict[str, int]
     embedding_backlog: int | None
     jobs: list[JobRun] = field(default_factory=list)
+    model_prepared: bool | None = None  # the ONNX export is on this machine (None: off)
+    keyword_fallbacks: KeywordFallbacks = field(default_factory=lambda: KeywordFallbacks(0))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,6 +168,11 @@ class Stats:
                 "by_namespace": self.expiry_backlog_by_namespace,
             },
             "embedding_backlog": {"count": self.embedding_backlog, "model": self.embedding_model},
+            "model_prepared": self.model_prepared,
+            "keyword_fallbacks": {
+                "since": iso(self.generated_at - FALLBACK_DAYS * DAY_S),
+                **self.keyword_fallbacks.to_dict(),
+            },
             "jobs": [job.to_dict() for job in self.jobs],
         }
 
@@ -216,11 +226,13 @@ def collect_stats(
     db_path: Path,
     policies_source: str,
     model_id: str | None,
+    model_prepared: bool | None = None,
 ) -> Stats:
     """Every ``stats`` figure for ``tenant`` (None: all tenants) from one read snapshot.
 
     ``model_id`` is the runtime id of the configured embedding model (e.g.
     ``all-MiniLM-L6-v2/384``); None when embeddings are off (no embedding backlog).
+    ``model_prepared``: whether its ONNX export is on this machine (None: not checked).
     """
     started = time.perf_counter()
     with db.read():
@@ -229,6 +241,7 @@ def collect_stats(
         dist_rows = sql.distributions(db, now, tenant)
         job_rows = sql.job_runs(db, tenant)
         database = _database_info(db, db_path)
+    fallbacks = keyword_fallbacks(db, tenant, now - FALLBACK_DAYS * DAY_S)
 
     def dims(key: str) -> list[Breakdown]:
         return _breakdowns(
@@ -294,6 +307,8 @@ def collect_stats(
             )
             for row in job_rows
         ],
+        model_prepared=model_prepared,
+        keyword_fallbacks=fallbacks,
     )
 
 

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memctl.store.db import Database
+from memctl.store.log import KEYWORD_FALLBACK
 
 DAY = 86400.0
 # age buckets (upper bounds in days, exclusive); the last bucket is open-ended
@@ -89,7 +90,7 @@ def _job_key(alias: str = "") -> str:
 def job_runs(db: Database, tenant: str | None) -> list[Any]:
     """The last lifecycle-log row of each job (``_job_key``) with its run and failure
     counts, the last success, and the failures since then. A tenant sees its own rows
-    and the all-tenant (``tenant IS NULL``) runs."""
+    and the all-tenant (``tenant IS NULL``) runs. Keyword fallbacks are not jobs."""
     params: dict[str, Any] = {}
     scope = x_scope = ""
     if tenant is not None:
@@ -106,7 +107,7 @@ def job_runs(db: Database, tenant: str | None) -> list[Any]:
         f"FROM (SELECT {_job_key()} AS job, max(id) AS last_id, count(*) AS runs, "
         "sum(outcome != 'ok') AS failures, "
         "max(CASE WHEN outcome = 'ok' THEN id END) AS last_ok_id "
-        f"FROM lifecycle_log WHERE 1{scope} GROUP BY 1) g "
+        f"FROM lifecycle_log WHERE action != '{KEYWORD_FALLBACK}'{scope} GROUP BY 1) g "
         "JOIN lifecycle_log l ON l.id = g.last_id "
         "LEFT JOIN lifecycle_log ok ON ok.id = g.last_ok_id "
         "ORDER BY g.job",
