@@ -40,6 +40,7 @@ COMMAND_MODULES = {
     "daemon": "daemon",
     "policies": "policies",
     "model": "model",
+    "migrate": "migrate",
 }
 MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 

@@ -10,15 +10,15 @@ from memctl.errors import StorageError
 from memctl.store import open_database, schema
 from memctl.store.columns import ARCHIVE_COLUMNS, MEMORY_COLUMNS
 from memctl.store.db import DRIVER, connect
-from memctl.store.migrations import MIGRATIONS
+from memctl.store.migrations.sqlite import STEPS
 from tests.conftest import cli
 
 
 def test_new_database_is_migrated_private_and_wal(db_path: Path) -> None:
     db = open_database(db_path, create=True)
-    assert db.scalar("PRAGMA user_version") == len(MIGRATIONS)
+    assert db.scalar("PRAGMA user_version") == len(STEPS)
     names = [row[0] for row in db.all("SELECT name FROM memctl_migrations ORDER BY id")]
-    assert names == [m.__name__ for m in MIGRATIONS]
+    assert names == [step.name for step in STEPS]
     assert db.scalar("PRAGMA journal_mode") == "wal"
     assert db.scalar("SELECT vec_version()").startswith("v0.1")
     db.close()
@@ -28,7 +28,7 @@ def test_new_database_is_migrated_private_and_wal(db_path: Path) -> None:
 def test_reopening_does_not_migrate_again(db_path: Path) -> None:
     open_database(db_path, create=True).close()
     db = open_database(db_path, create=True)
-    assert db.scalar("SELECT count(*) FROM memctl_migrations") == len(MIGRATIONS)
+    assert db.scalar("SELECT count(*) FROM memctl_migrations") == len(STEPS)
 
 
 def test_read_only_open_does_not_create_the_file(db_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_corrupt_file_is_a_storage_error_and_left_alone(db_path: Path) -> None:
 def test_newer_schema_is_refused(db_path: Path) -> None:
     open_database(db_path, create=True).close()
     conn = DRIVER.connect(str(db_path))
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.execute(f"PRAGMA user_version = {len(STEPS) + 5}")
     conn.close()
     with pytest.raises(StorageError, match="newer than this memctl"):
         open_database(db_path, create=True)

@@ -72,11 +72,18 @@ class Settings:
         """One stderr line about a wait (``memctl CMD: text``), unless ``-q``."""
         self.out.status(f"memctl {self.command}: {text}")
 
-    def open(self, write: bool = True) -> Database:
-        """The database; with ``write=False`` a missing file is not created."""
+    def open(self, write: bool = True, migrate: bool = True) -> Database:
+        """The database; with ``write=False`` a missing file is not created, with
+        ``migrate=False`` its schema is left as it is (``memctl migrate``)."""
         if self._db is None:
-            self._db = open_database(self.db_path, create=write)
+            self._db = open_database(
+                self.db_path, create=write, migrate=migrate, notify=self._schema_upgraded
+            )
         return self._db
+
+    def _schema_upgraded(self, line: str) -> None:
+        """Once per upgrade, by the process that ran it; on stderr even with --json."""
+        self.out.status(line)
 
     @property
     def scope(self) -> str | None:
@@ -181,12 +188,14 @@ def command(
     name: str,
     all_tenants: bool = False,
     formats: Sequence[str] | None = None,
+    label: str | None = None,
 ) -> Callable[[F], F]:
     """Register ``fn(settings, **options)`` as a command that also takes the common options.
 
     The function's own parameters come first in ``--help``; ``--db``, ``--policies``,
     ``--tenant``, ``--json`` and ``-q`` are added here so every command has them, and
     ``--format`` (one of ``formats``, into ``settings.format``) for commands printing lists.
+    ``label`` names the command in error lines (a group's command: "migrate up").
     """
 
     def decorate(fn: F) -> F:
@@ -232,7 +241,7 @@ def command(
                 json=kwargs.pop("json_output"),
                 quiet=kwargs.pop("quiet"),
                 debug=kwargs.pop("debug"),
-                command=name,
+                command=label or name,
             )
             given = kwargs.pop("output_format", None)
             settings.out = Output(json=settings.json, quiet=settings.quiet)

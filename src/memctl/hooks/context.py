@@ -1,6 +1,7 @@
 """Everything one hook call works with: its input, database, policies, tenant and clock,
 plus the steps several hooks share (coordination cleanup, the session's current task)."""
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,8 +34,14 @@ class HookContext:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = open_database(self.db_path, create=True)
+            self._db = open_database(self.db_path, create=True, notify=self._schema_upgraded)
         return self._db
+
+    def _schema_upgraded(self, line: str) -> None:
+        """One line, once, from the hook that upgraded the database: in the hook's
+        result and on stderr (where Claude Code keeps hook diagnostics)."""
+        self.notes.append(line)
+        sys.stderr.write(line + "\n")
 
     @property
     def policies(self) -> Policies:

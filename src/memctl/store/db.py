@@ -1,21 +1,21 @@
 """Connections: driver choice, sqlite-vec loading, pragmas, transactions, error mapping.
 
-Queries here go through the DB-API driver directly. SQLAlchemy Core describes the schema
-(``schema.py``) and is imported only when a migration has to run: its ~180 ms import
+Queries here go through the DB-API driver directly, never SQLAlchemy: its ~180 ms import
 would take most of the 250 ms whole-process budget of ``store`` and ``recall``
-(docs/budgets.md).
+(docs/budgets.md). Migrations are frozen SQL too (``migrations/sqlite.py``).
 """
 
 import importlib.util
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from memctl.errors import StorageError
+from memctl.store import migrations
 from memctl.store.columns import text_key
 
 BUSY_TIMEOUT_MS = int(os.environ.get("MEMCTL_BUSY_TIMEOUT_MS", "30000"))
@@ -190,25 +190,33 @@ def connect(path: Path, same_thread: bool = True) -> Database:
     return Database(conn, path)
 
 
-def open_database(path: Path, *, create: bool) -> Database:
-    """Open (and migrate) memctl's database.
+def open_database(
+    path: Path,
+    *,
+    create: bool,
+    migrate: bool = True,
+    notify: Callable[[str], None] | None = None,
+) -> Database:
+    """Open memctl's database, bringing its schema up to date (``migrations``).
 
     With ``create=False`` a missing file is not created: the caller gets an empty
     in-memory database instead, so read-only commands on a fresh project change nothing.
+    ``migrate=False`` leaves the schema as it is (``memctl migrate``). ``notify`` gets one
+    line when an existing database was upgraded.
     """
-    from memctl.store.migrations import migrate
-
     if not path.exists():
         if not create:
             db = connect(Path(":memory:"))
-            migrate(db)
+            if migrate:
+                migrations.upgrade_on_open(db)
             return db
         _create_private_file(path)
     elif path.is_dir():
         raise StorageError(f"database {path} is a directory")
     db = connect(path)
     try:
-        migrate(db)
+        if migrate:
+            migrations.upgrade_on_open(db, notify)
     except BaseException:
         db.close()
         raise

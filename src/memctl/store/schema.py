@@ -1,8 +1,14 @@
-"""The relational schema, declared with SQLAlchemy Core.
+"""The current relational schema (tables, columns, indexes), declared with SQLAlchemy
+Core so that it compiles to any dialect: the starting point of another engine's first
+migration (PostgreSQL: ``CreateTable(t).compile(dialect=postgresql.dialect())``, with
+BIGINT ids and the partial index's ``postgresql_where``).
 
-Imported only by migrations (DDL is compiled from these tables); queries on the hot
-path use ``MEMORY_COLUMNS`` so that ``store`` and ``recall`` never import SQLAlchemy.
-``tests/store/test_schema.py`` keeps the two in step.
+Nothing imports it at run time: migrations are frozen SQL (``migrations/sqlite.py``),
+and hot-path queries use ``columns.MEMORY_COLUMNS``. It describes what the migrations
+produce, never the other way round: tests/store/test_migrations.py keeps it equal, table
+by table, to a freshly migrated SQLite database, and ``columns`` equal to it. Change the
+schema with a new migration, then here (docs/migrations.md). SQLite's virtual tables
+(vec0 and FTS5, in ``schema.sql``) are engine-specific and not described here.
 """
 
 from sqlalchemy import (
@@ -57,6 +63,7 @@ memories = Table(
     UniqueConstraint("tenant", "namespace", "key", name="uq_memories_path"),
     sqlite_autoincrement=True,  # ids are never reused: an archived id stays unique
 )
+Index("ix_memories_embedding", memories.c.embedding_model, memories.c.tenant)
 Index("ix_memories_expiry", memories.c.tenant, memories.c.expires_at)
 Index("ix_memories_updated", memories.c.tenant, memories.c.updated_at)
 Index(
@@ -75,6 +82,14 @@ archive = Table(
 )
 Index("ix_archive_path", archive.c.tenant, archive.c.namespace, archive.c.key)
 Index("ix_archive_time", archive.c.tenant, archive.c.archived_at)
+
+embeddings = Table(  # float32 vectors (re-ranking, export); vec0 holds 1-bit copies
+    "embeddings",
+    metadata,
+    Column("memory_id", Integer, primary_key=True, autoincrement=False),
+    Column("model", Text, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+)
 
 lifecycle_log = Table(
     "lifecycle_log",
