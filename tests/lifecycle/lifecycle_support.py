@@ -84,4 +84,19 @@ def invariants(db: Database) -> dict[str, int]:
         "(SELECT id FROM memories UNION ALL SELECT id FROM archive)"
     )
     assert orphans == 0
+    # "marked embedded" means "has a vector of that model", row by row, active or archived
+    for table in ("memories", "archive"):
+        unbacked = db.scalar(
+            f"SELECT count(*) FROM {table} t WHERE t.embedding_model IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM embeddings e WHERE e.memory_id = t.id AND e.model = t.embedding_model)"
+        )
+        assert unbacked == 0, f"{unbacked} {table} rows are marked embedded but have no vector"
+    unmarked = db.scalar(
+        "SELECT count(*) FROM embeddings e WHERE NOT EXISTS (SELECT 1 FROM memories m "
+        "WHERE m.id = e.memory_id AND m.embedding_model = e.model) AND NOT EXISTS "
+        "(SELECT 1 FROM archive a WHERE a.id = e.memory_id AND a.embedding_model = e.model)"
+    )
+    assert unmarked == 0, f"{unmarked} vectors belong to no memory marked with their model"
+    floats = db.scalar("SELECT count(*) FROM embeddings")
+    assert floats == vec_active + vec_archived, (floats, vec_active, vec_archived)
     return {"active": active, "archived": archived, "vectors": vec_active + vec_archived}

@@ -119,7 +119,10 @@ def search_cmd(
 def reindex_cmd(
     settings: Settings,
     everything: Annotated[
-        bool, typer.Option("--all", help="Re-embed every memory (after a model change).")
+        bool,
+        typer.Option(
+            "--all", help="Re-embed every active memory of the tenant (after a model change)."
+        ),
     ] = False,
     limit: Annotated[int, typer.Option("--limit", help="Embed at most this many; 0 = all.")] = 0,
 ) -> None:
@@ -128,7 +131,7 @@ def reindex_cmd(
     Example: memctl reindex --all
     """
     from memctl.embeddings import get_embedder
-    from memctl.embeddings.backlog import fill
+    from memctl.embeddings.backlog import fill, forget
     from memctl.store import vectors
 
     model = get_embedder(settings.policies.embedding_model, settings.announce)
@@ -136,8 +139,7 @@ def reindex_cmd(
         raise BadInput("embedding.model is 'none' in the policies: nothing to embed")
     db = settings.open()
     if everything:
-        with db.write():
-            vectors.forget_model(db)
+        forget(db, settings.scope)
     total = vectors.pending_count(db, model.model_id, settings.scope)
     goal = min(total, limit) if limit else total
     with settings.out.progress() as bar:

@@ -42,3 +42,19 @@ def fill(
         if stored == 0:
             break  # everything changed under us; leave the rest for the next run
     return done
+
+
+FORGET_BATCH = 500  # memories per write transaction: short writes under contention
+
+
+def forget(db: Database, tenant: str | None) -> int:
+    """Put every embedded active memory of ``tenant`` (None: all tenants) back in the
+    backlog, in short write transactions; each leaves every memory either marked and
+    with its vector, or unmarked without one. Returns how many."""
+    total = 0
+    while True:
+        with db.write():
+            done = vectors.forget_some(db, tenant, FORGET_BATCH)
+        if done == 0:
+            return total
+        total += done

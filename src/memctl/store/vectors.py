@@ -164,12 +164,26 @@ def refill_index(db: Database) -> int:
     )
 
 
-def forget_model(db: Database) -> int:
-    """Put every memory back in the backlog and empty the index (reindex --all)."""
-    count = db.execute("UPDATE memories SET embedding_model = NULL").rowcount
-    db.execute(f"DELETE FROM {VEC_TABLE}")
-    db.execute(f"DELETE FROM {EMBEDDING_TABLE}")
-    return int(count)
+def forget_some(db: Database, tenant: str | None, limit: int) -> int:
+    """Put up to ``limit`` embedded active memories of ``tenant`` (None: every tenant)
+    back in the backlog, dropping their vectors; 0 when none is left (reindex --all).
+    Archived memories keep theirs: a restored memory with an old model's vector rejoins
+    the backlog by itself. Call inside a write transaction."""
+    sql = "SELECT id FROM memories WHERE embedding_model IS NOT NULL"
+    params: list[Any] = []
+    if tenant is not None:
+        sql += " AND tenant = ?"
+        params.append(tenant)
+    ids = [int(row[0]) for row in db.all(f"{sql} LIMIT ?", [*params, limit])]
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    db.execute(f"UPDATE memories SET embedding_model = NULL WHERE id IN ({marks})", ids)
+    with db.savepoint("vec_forget"):
+        # one lookup per id: vec0 plans `memory_id IN (...)` as a full scan
+        db.executemany(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", [(i,) for i in ids])
+        db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE memory_id IN ({marks})", ids)
+    return len(ids)
 
 
 def vector_count(db: Database) -> int:
