@@ -8,23 +8,25 @@ import os
 import time
 from datetime import UTC, datetime
 
+from memctl import limits
 from memctl.errors import BadInput
 
 
 def parse_time(text: str, what: str = "time") -> float:
-    """Epoch seconds (int or float) or ISO 8601 (naive means UTC) to epoch seconds."""
+    """Epoch seconds (int or float) or ISO 8601 (naive means UTC) to epoch seconds,
+    within ``limits.TIME`` (OutOfRange otherwise)."""
     raw = text.strip()
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"{what} {text!r} is neither epoch seconds nor ISO 8601") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise BadInput(f"{what} {text!r} is neither epoch seconds nor ISO 8601") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        value = parsed.timestamp()
+    return float(limits.check(value, what, limits.TIME, repr(text)))
 
 
 def now() -> float:
@@ -35,23 +37,28 @@ def now() -> float:
     return time.time()
 
 
+def utc(ts: float) -> datetime:
+    """Epoch seconds as an aware UTC datetime. Never raises: a time outside
+    ``limits.TIME`` (refused on input now, but older versions stored some) shows as the
+    nearest end of the range, so one bad row cannot stop a ``list`` or an ``export``."""
+    if ts != ts:  # NaN
+        ts = limits.TIME_MIN
+    return datetime.fromtimestamp(limits.clamp_time(ts), UTC)
+
+
 def iso(ts: float | None) -> str | None:
     """Epoch seconds to ISO 8601 in UTC with millisecond precision (None stays None)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc(ts).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_duration(text: str) -> float:
-    """'90', '90s', '15m', '2h', '7d', '2w' to seconds."""
+def parse_duration(text: str, what: str = "duration") -> float:
+    """'90', '90s', '15m', '2h', '7d', '2w' to seconds, within ``limits.DURATION``."""
     raw = text.strip().lower()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     try:
         value = float(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else float(raw)
     except ValueError:
-        raise BadInput(
-            f"duration {text!r} is not a number of seconds or like 15m, 2h, 7d"
-        ) from None
-    if value < 0:
-        raise BadInput(f"duration {text!r} is negative")
-    return value
+        raise BadInput(f"{what} {text!r} is not a number of seconds or like 15m, 2h, 7d") from None
+    return float(limits.check(value, what, limits.DURATION, repr(text)))

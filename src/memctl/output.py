@@ -300,9 +300,9 @@ def when(ts: float | None) -> str:
     """A timestamp for a table cell: UTC to the minute."""
     if ts is None:
         return ""
-    from datetime import UTC, datetime
+    from memctl.clock import utc
 
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+    return utc(ts).strftime("%Y-%m-%d %H:%M")
 
 
 def short(value: Any, width: int = 60) -> str:

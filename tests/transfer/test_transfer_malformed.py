@@ -70,7 +70,17 @@ def test_bad_json_line(tmp_path: Path, db_path: Path, before: object) -> None:
         ({"key": 7}, "key must be a string, not a number"),
         ({"metadata": [1]}, "metadata must be an object, not an array"),
         ({"embedding": "AAAA"}, "embedding has 3 bytes; expected 1536"),
-        ({"importance": 11}, "importance 11 is outside 0-10"),
+        ({"importance": 11}, "importance 11 is out of range (allowed: 0 to 10)"),
+        # times and numbers out of range would break every later list/export
+        ({"expires_at": 1e20}, "expires_at 1e+20 is out of range (allowed: 1970-01-01"),
+        ({"created_at": -1e12}, "created_at -1e+12 is out of range"),
+        ({"updated_at": "0001-01-01T00:00:00Z"}, "updated_at -6.21356e+10 is out of range"),
+        ({"access_count": 2**63}, "access_count 9223372036854775808 is out of range"),
+        ({"reward": 1.5}, "reward 1.5 is out of range (allowed: 0 to 1)"),
+        (
+            {"conflicts": [{"value": 1, "timestamp": 1e19}]},
+            "conflicts[0].timestamp 1e+19 is out of range",
+        ),
         ({"namespace": ""}, "namespace is empty"),
         ({"value": "x" * 1_048_576}, "value is 1,048,578 bytes; the limit is 1,048,576 bytes"),
         ({"key": "a\u0007b"}, "key contains control characters"),

@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
+from memctl import limits
 from memctl.commands.common import Settings, command
 
 app = typer.Typer()
+INTERVAL_HOURS = limits.Range(1 / 60, 24 * 365, "one minute (0.0167) to a year (8760) in hours")
 
 
 @command(app, "daemon", all_tenants=True)
@@ -46,8 +48,8 @@ def daemon_cmd(
     from memctl.lifecycle.daemon import JOBS, Daemon, DaemonLock, JobRun, SystemClock
     from memctl.lifecycle.policies import load_policies
 
-    if interval_hours is not None and not 0 < interval_hours <= 24 * 365:
-        raise BadInput("--interval-hours must be more than 0 (and at most a year)")
+    if interval_hours is not None:
+        limits.check(interval_hours, "--interval-hours", INTERVAL_HOURS)
     unknown = [name for name in job or [] if name not in JOBS]
     if unknown:
         raise BadInput(f"unknown job {unknown[0]!r}; jobs: {', '.join(JOBS)}")

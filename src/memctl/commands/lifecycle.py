@@ -153,7 +153,7 @@ def archive_cmd(
     """
     from memctl.lifecycle.archive import archive, select
 
-    age = None if older_than is None else parse_duration(older_than)
+    age = None if older_than is None else parse_duration(older_than, "--older-than")
     db = settings.open(write=not dry_run)
     now = settings.now()
     memories = select(
@@ -196,7 +196,7 @@ def restore_cmd(
     from memctl.lifecycle.archive import restore
 
     started = time.perf_counter()
-    seconds = None if ttl is None else parse_duration(ttl)
+    seconds = None if ttl is None else parse_duration(ttl, "--ttl")
     restored = restore(
         settings.open(), settings.policies, settings.now(), settings.tenant, target, seconds
     )

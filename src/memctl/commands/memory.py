@@ -6,6 +6,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from memctl import limits
 from memctl.clock import iso, parse_duration, parse_time
 from memctl.commands.common import Settings, command
 from memctl.errors import BadInput, NotFound
@@ -105,7 +106,7 @@ def store_cmd(
         namespace=ns,
         key=k,
         value=parse_value(text, string),
-        ttl_seconds=None if ttl is None else parse_duration(ttl),
+        ttl_seconds=None if ttl is None else parse_duration(ttl, "--ttl"),
         importance=importance,
         type=memory_type,
         tags=parse_tags(tags),
@@ -230,8 +231,7 @@ def list_cmd(
     """
     if sort not in SORTS:
         raise BadInput(f"--sort must be one of {', '.join(SORTS)}")
-    if limit < 0:
-        raise BadInput("--limit must be 0 (all) or more")
+    limits.check(limit, "--limit", limits.COUNT)
     filters = build_filters(
         settings, pattern, namespace, agent, memory_type, tag, archived, expired, include_expired
     )

@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from memctl import limits
 from memctl.commands.common import Settings, command
 from memctl.commands.memory import build_filters
 from memctl.errors import BadInput
@@ -45,10 +46,8 @@ def search_cmd(
 
     if mode not in MODES:
         raise BadInput(f"--mode must be one of {', '.join(MODES)}")
-    if limit < 1:
-        raise BadInput("--limit must be at least 1")
-    if not 0 <= min_score <= 1:
-        raise BadInput("--min-score must be between 0 and 1")
+    limits.check(limit, "--limit", limits.POSITIVE_COUNT)
+    limits.check(min_score, "--min-score", limits.SCORE)
     filters = build_filters(
         settings,
         None,
@@ -134,6 +133,7 @@ def reindex_cmd(
     from memctl.embeddings.backlog import fill, forget
     from memctl.store import vectors
 
+    limits.check(limit, "--limit", limits.COUNT)
     model = get_embedder(settings.policies.embedding_model, settings.announce)
     if model is None:
         raise BadInput("embedding.model is 'none' in the policies: nothing to embed")

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
+from memctl import limits
 from memctl.clock import iso
 from memctl.commands.common import Settings, command
 from memctl.errors import BadInput
@@ -61,8 +62,7 @@ def stats_cmd(
 
     Example: memctl stats --all-tenants; memctl stats --snapshot; memctl stats --history --days 30
     """
-    if days < 1:
-        raise BadInput("--days must be at least 1")
+    limits.check(days, "--days", limits.POSITIVE_COUNT)
     listed = settings.format in ("jsonl", "tsv")
     if listed and not show_history:
         raise BadInput(
@@ -107,9 +107,9 @@ def stats_cmd(
 
 def short_time(ts: float) -> str:
     """Epoch seconds as ``YYYY-MM-DD HH:MM`` (UTC) for a table cell."""
-    from datetime import UTC, datetime
+    from memctl.clock import utc
 
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+    return utc(ts).strftime("%Y-%m-%d %H:%M")
 
 
 def human_bytes(count: float) -> str:

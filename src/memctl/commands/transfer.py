@@ -11,6 +11,7 @@ from memctl.clock import parse_duration, parse_time
 from memctl.commands.common import Settings, command
 from memctl.commands.memory import build_filters
 from memctl.errors import BadInput
+from memctl.limits import OutOfRange
 
 app = typer.Typer()
 
@@ -24,10 +25,14 @@ def _since(text: str | None, now: float) -> float | None:
         return None
     try:
         return parse_time(text, "--since")
+    except OutOfRange:
+        raise
     except BadInput:
         pass
     try:
-        return now - parse_duration(text)
+        return now - parse_duration(text, "--since")
+    except OutOfRange:
+        raise
     except BadInput:
         raise BadInput(
             f"--since {text!r} is neither a time (ISO 8601, epoch) nor an age like 7d"

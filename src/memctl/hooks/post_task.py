@@ -15,6 +15,7 @@ Where each part comes from (a flag wins over stdin):
 
 from typing import Any
 
+from memctl import limits
 from memctl.clock import iso
 from memctl.errors import BadInput
 from memctl.hooks.context import HookContext, clip, clip_value, current_task
@@ -31,9 +32,7 @@ def reward_of(ctx: HookContext) -> float | None:
             reward = float(raw)
         except ValueError:
             raise BadInput(f"--reward {raw!r} is not a number between 0 and 1") from None
-        if not 0 <= reward <= 1:
-            raise BadInput(f"--reward {reward:g} is outside 0-1")
-        return reward
+        return float(limits.check(reward, "--reward", limits.REWARD, repr(raw)))
     success = ctx.input.flag("success")
     if isinstance(success, bool):
         return 1.0 if success else 0.0

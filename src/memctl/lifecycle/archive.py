@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from memctl import limits
 from memctl.errors import BadInput, NotFound
 from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.globs import check_glob, is_glob
-from memctl.lifecycle.memories import expires_at
+from memctl.lifecycle.memories import check_path, expires_at
 from memctl.lifecycle.policies import Policies
 from memctl.models import Memory
 from memctl.store import lifecycle as sql
@@ -58,17 +59,15 @@ def select(
     created more than ``older_than`` seconds ago and/or below an importance."""
     if target is None and older_than is None and below_importance is None:
         raise BadInput("give a PATH or glob, --older-than or --below-importance")
-    if below_importance is not None and not 1 <= below_importance <= 10:
-        raise BadInput(f"--below-importance {below_importance:g} is outside 1-10")
+    limits.check_optional(below_importance, "--below-importance", limits.IMPORTANCE)
     filters = store.Filters(tenant=tenant, now=now, expired="include")
     path = None
     if target is not None:
-        target = target.strip("/")
         if is_glob(target):
             _check_pattern(target)
             filters.pattern = target
         else:
-            path = target
+            path = check_path(target)
     with db.read():
         memories: list[Memory] = sql.select_active(
             db,
@@ -134,9 +133,11 @@ def archive(
 def find_archived(db: Database, tenant: str | None, target: str) -> list[Memory]:
     """Archived memories named by an archive id (digits), a path (its latest archived
     version) or a glob on the path (the latest version of each matching path)."""
-    target = target.strip().strip("/")
+    target = target.strip()
     if not target:
         raise BadInput("give an archive id, a path or a glob")
+    if not target.isdigit() and not is_glob(target):
+        check_path(target)
     with db.read():
         if target.isdigit():
             memory = sql.archived_by_id(db, tenant, int(target))

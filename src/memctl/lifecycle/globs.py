@@ -5,8 +5,6 @@ from functools import lru_cache
 
 from memctl.errors import BadInput
 
-_UNSUPPORTED = set("?[]{}")
-
 
 def check_glob(pattern: str) -> str | None:
     """Why ``pattern`` is not a valid glob, or None if it is."""
@@ -18,9 +16,6 @@ def check_glob(pattern: str) -> str | None:
         return "pattern starts with '/'"
     if "//" in pattern:
         return "pattern contains '//'"
-    bad = _UNSUPPORTED.intersection(pattern)
-    if bad:
-        return f"unsupported glob syntax {''.join(sorted(bad))!r} (only '*' is special)"
     return None
 
 
@@ -38,12 +33,6 @@ def glob_match(pattern: str, text: str) -> bool:
 
 def is_glob(text: str) -> bool:
     return "*" in text
-
-
-def glob_to_like(pattern: str) -> str:
-    """The glob as a SQL LIKE pattern with ``\\`` as the escape character."""
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%")
 
 
 def literal_prefix(pattern: str) -> str:

@@ -1,6 +1,7 @@
 """Store, recall, list and delete: the decisions (conflicts, TTL, lazy expiry, access
 boost) over ``memctl.store.memories``."""
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from memctl import limits
 from memctl.errors import BadInput, NotFound
 from memctl.lifecycle.globs import check_glob, is_glob
 from memctl.lifecycle.policies import Policies, Policy
@@ -59,6 +61,20 @@ def check_path_part(text: str, what: str) -> str:
     return text
 
 
+def check_path(path: str) -> str:
+    """A PATH as typed (``namespace/key``): a '/' at either end would leave a part empty,
+    and quietly dropping it would address a different memory (``a/`` is not
+    ``default/a``), so it is refused."""
+    check_path_part(path, "path")
+    if path.startswith("/"):
+        raise BadInput(
+            f"path {path!r} starts with '/': its namespace is empty (give namespace/key)"
+        )
+    if path.endswith("/"):
+        raise BadInput(f"path {path!r} ends with '/': its key is empty (give namespace/key)")
+    return path
+
+
 def resolve_address(
     policies: Policies, path: str | None, namespace: str | None, key: str | None
 ) -> tuple[str, str]:
@@ -66,10 +82,9 @@ def resolve_address(
     if path is not None and key is not None:
         raise BadInput("give either a PATH or -k/--key, not both")
     if path is not None:
-        check_path_part(path, "path")
-        if namespace:
-            return check_path_part(namespace, "namespace"), path
-        namespace, key = policies.split_path(path.strip("/"))
+        if namespace:  # `-n NAMESPACE KEY`: the argument is the key, as given
+            return check_path_part(namespace, "namespace"), check_path_part(path, "key")
+        namespace, key = policies.split_path(check_path(path))
         return check_path_part(namespace, "namespace"), check_path_part(key, "key")
     if key is None:
         raise BadInput("a PATH or -k/--key is required")
@@ -77,12 +92,11 @@ def resolve_address(
 
 
 def validate_request(req: StoreRequest) -> None:
-    if req.importance is not None and not 1 <= req.importance <= 10:
-        raise BadInput(f"importance {req.importance:g} is outside 1-10")
-    if req.reward is not None and not 0 <= req.reward <= 1:
-        raise BadInput(f"reward {req.reward:g} is outside 0-1")
-    if req.ttl_seconds is not None and req.ttl_seconds < 0:
-        raise BadInput("ttl must be 0 (never expires) or a positive number of seconds")
+    """The checks every write shares, whoever builds the request (CLI, hooks, import)."""
+    limits.check_optional(req.importance, "importance", limits.IMPORTANCE)
+    limits.check_optional(req.reward, "reward", limits.REWARD)
+    limits.check_optional(req.ttl_seconds, "ttl", limits.DURATION)
+    limits.check_optional(req.timestamp, "timestamp", limits.TIME)
     for tag in req.tags or []:
         check_text(tag, "tag")
     for text, what in ((req.type, "type"), (req.agent_id, "agent"), (req.session_id, "session")):
@@ -92,7 +106,7 @@ def validate_request(req: StoreRequest) -> None:
 
 def expires_at(policy: Policy, ttl_seconds: float | None, written_at: float) -> float | None:
     ttl = policy.ttl_seconds if ttl_seconds is None else ttl_seconds
-    return written_at + ttl if ttl > 0 else None
+    return limits.clamp_time(written_at + ttl) if ttl > 0 else None
 
 
 def expire(db: Database, memories: list[Memory], policies: Policies, now: float) -> int:
@@ -220,8 +234,11 @@ def _resolve(
     if strategy == "counter":
         if not is_number(existing.value):
             raise BadInput(f"{existing.path} holds {existing.value!r}, which is not a number")
+        total = existing.value + req.value
+        if not math.isfinite(total):
+            raise BadInput(f"{existing.path}: {existing.value} + {req.value} overflows a number")
         fields["updated_at"] = max(written_at, existing.updated_at)
-        _set_value(db, policy, existing, existing.value + req.value, fields)
+        _set_value(db, policy, existing, total, fields)
         return StoreResult("merged", _reload(db, req), f"{existing.value} + {req.value}")
     # multi_value: the newest write is primary, the others are kept as conflict values
     incoming = {"value": req.value, "timestamp": written_at, "agent_id": req.agent_id}

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from memctl import limits
 from memctl.errors import BadInput
 from memctl.lifecycle.globs import check_glob, glob_match, literal_prefix
 from memctl.lifecycle.schedules import parse_schedule
@@ -138,12 +139,22 @@ def parse_policies(text: str, source: str) -> Policies:
         raise BadInput(f"{source}:{line}: invalid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise BadInput(f"{source}: invalid YAML: {exc}") from None
-    return _Reader(source).policies(root)
+    reader = _Reader(source)
+    if root is not None:
+        reader.check_tags(root)
+    return reader.policies(root)
 
 
 # ---------------------------------------------------------------- validation
 
-_CONSTRUCTOR = yaml.SafeLoader("")
+# Plain YAML only: the tags SafeLoader builds (str, int, float, bool, null, map, seq...).
+# Anything else (``!!python/object/apply:...``, ``!custom``) is refused by line before
+# any value is built; SafeLoader would refuse it too, but as an unlocated internal error.
+_PLAIN_TAGS = frozenset(tag for tag in yaml.SafeLoader.yaml_constructors if tag is not None)
+_YAML_PREFIX = "tag:yaml.org,2002:"
+_DAYS = limits.DAYS
+_DECAY_RATE = limits.Range(0.0, 10.0, "0 to 10")
+_VERSION = limits.Range(1, 1, "1", True)
 
 
 class _Reader:
@@ -151,16 +162,43 @@ class _Reader:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.constructor = yaml.SafeLoader("")  # per file: it caches what it built
 
     def fail(self, node: yaml.Node, where: str, problem: str) -> BadInput:
         return BadInput(f"{self.source}:{node.start_mark.line + 1}: {where}: {problem}")
+
+    def check_tags(self, root: yaml.Node) -> None:
+        """Refuse any node tagged other than plain YAML, naming its line."""
+        stack, seen = [root], set()
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:  # aliases share nodes
+                continue
+            seen.add(id(node))
+            if node.tag not in _PLAIN_TAGS:
+                shown = str(node.tag).replace(_YAML_PREFIX, "!!")
+                raise BadInput(
+                    f"{self.source}:{node.start_mark.line + 1}: YAML tag {shown!r} is not "
+                    "allowed (policies are plain YAML: no tags)"
+                )
+            if isinstance(node, yaml.MappingNode):
+                stack.extend(item for pair in node.value for item in pair)
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(node.value)
+
+    def construct(self, node: yaml.Node, where: str) -> Any:
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+            tag = str(node.tag).replace(_YAML_PREFIX, "!!")
+            raise self.fail(node, where, f"cannot read this {tag} value") from None
 
     def mapping(self, node: yaml.Node, where: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node, where, "expected a mapping")
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
-            key = _CONSTRUCTOR.construct_object(key_node, deep=True)
+            key = self.construct(key_node, where)
             if not isinstance(key, str):
                 raise self.fail(key_node, where, f"key {key!r} is not a string")
             if key in out:
@@ -182,11 +220,10 @@ class _Reader:
         node: yaml.Node,
         where: str,
         kind: str,
-        lo: float | None = None,
-        hi: float | None = None,
+        allowed: limits.Range | None = None,
         choices: tuple[str, ...] = (),
     ) -> Any:
-        value = _CONSTRUCTOR.construct_object(node, deep=True)
+        value = self.construct(node, where)
         if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
             raise self.fail(node, where, f"expected a whole number, got {value!r}")
         if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
@@ -197,10 +234,10 @@ class _Reader:
             raise self.fail(node, where, f"expected a string, got {value!r}")
         if choices and value not in choices:
             raise self.fail(node, where, f"{value!r} is not one of {', '.join(choices)}")
-        if lo is not None and value < lo:
-            raise self.fail(node, where, f"{value!r} is below the minimum {lo:g}")
-        if hi is not None and value > hi:
-            raise self.fail(node, where, f"{value!r} is above the maximum {hi:g}")
+        if allowed is not None:
+            problem = limits.problem(value, allowed)
+            if problem:
+                raise self.fail(node, where, f"{value!r} {problem}")
         return value
 
     def policy(self, node: yaml.Node, where: str, base: Policy, is_rule: bool) -> Policy:
@@ -220,18 +257,18 @@ class _Reader:
             "max_entries",
         )
         self.check_keys(items, ("namespace", *fields) if is_rule else fields, where)
-        spec: dict[str, tuple[str, float | None, float | None, tuple[str, ...]]] = {
-            "ttl_seconds": ("int", 0, None, ()),
-            "cleanup_strategy": ("str", None, None, CLEANUP_STRATEGIES),
-            "conflict_strategy": ("str", None, None, CONFLICT_STRATEGIES),
-            "compression_enabled": ("bool", None, None, ()),
-            "compression_threshold_bytes": ("int", 0, None, ()),
-            "on_expire": ("str", None, None, ON_EXPIRE),
-            "archive_retention_days": ("number", 0, None, ()),
-            "keep_archived_importance": ("number", 1, 10, ()),
-            "max_age_days": ("number", 0, None, ()),
-            "min_reward": ("number", 0, 1, ()),
-            "max_entries": ("int", 1, None, ()),
+        spec: dict[str, tuple[str, limits.Range | None, tuple[str, ...]]] = {
+            "ttl_seconds": ("int", limits.DURATION, ()),
+            "cleanup_strategy": ("str", None, CLEANUP_STRATEGIES),
+            "conflict_strategy": ("str", None, CONFLICT_STRATEGIES),
+            "compression_enabled": ("bool", None, ()),
+            "compression_threshold_bytes": ("int", limits.COUNT, ()),
+            "on_expire": ("str", None, ON_EXPIRE),
+            "archive_retention_days": ("number", _DAYS, ()),
+            "keep_archived_importance": ("number", limits.IMPORTANCE, ()),
+            "max_age_days": ("number", _DAYS, ()),
+            "min_reward": ("number", limits.REWARD, ()),
+            "max_entries": ("int", limits.POSITIVE_COUNT, ()),
         }
         changes: dict[str, Any] = {"line": node.start_mark.line + 1}
         for key, (_, value_node) in items.items():
@@ -245,8 +282,8 @@ class _Reader:
             elif key == "decay":
                 changes["decay"] = self.decay(value_node, here, base.decay)
             else:
-                kind, lo, hi, choices = spec[key]
-                changes[key] = self.scalar(value_node, here, kind, lo, hi, choices)
+                kind, allowed, choices = spec[key]
+                changes[key] = self.scalar(value_node, here, kind, allowed, choices)
         if is_rule and "pattern" not in changes:
             raise self.fail(node, where, "a rule needs a 'namespace' pattern")
         return replace(base, **changes)
@@ -256,7 +293,7 @@ class _Reader:
         allowed = ("idle_7d_per_day", "idle_30d_per_day", "floor", "access_boost")
         self.check_keys(items, allowed, where)
         changes = {
-            key: float(self.scalar(value_node, f"{where}.{key}", "number", 0, 10))
+            key: float(self.scalar(value_node, f"{where}.{key}", "number", _DECAY_RATE))
             for key, (_, value_node) in items.items()
         }
         return replace(base, **changes)
@@ -284,10 +321,11 @@ class _Reader:
                     raise self.fail(value_node, here, f"{target!r} is not a namespace")
                 changes[key] = target
             elif key == "min_access_count":
-                changes[key] = self.scalar(value_node, here, "int", 0)
+                changes[key] = self.scalar(value_node, here, "int", limits.COUNT)
+            elif key == "min_importance":
+                changes[key] = self.scalar(value_node, here, "number", limits.KEPT_IMPORTANCE)
             else:
-                hi = 10 if key == "min_importance" else None
-                changes[key] = self.scalar(value_node, here, "number", 0, hi)
+                changes[key] = self.scalar(value_node, here, "number", _DAYS)
         return replace(Promotion(), **changes)
 
     def schedule(self, node: yaml.Node, where: str) -> dict[str, str]:
@@ -310,7 +348,7 @@ class _Reader:
         allowed = ("version", "defaults", "namespaces", "promotion", "schedule", "embedding")
         self.check_keys(items, allowed, "policies")
         if "version" in items:
-            self.scalar(items["version"][1], "version", "int", 1, 1)
+            self.scalar(items["version"][1], "version", "int", _VERSION)
         defaults = Policy()
         if "defaults" in items:
             defaults = self.policy(items["defaults"][1], "defaults", defaults, is_rule=False)

@@ -10,7 +10,7 @@ yet moved out by cleanup (the expiry backlog); *archived* = in the archive.
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -458,7 +458,10 @@ def history(
             last = datetime.fromisoformat(latest).replace(tzinfo=UTC)
         else:
             last = datetime.fromtimestamp(now, UTC)
-        first_day = (last - timedelta(days=days - 1)).date().isoformat()
+        # no snapshot predates 1970 (limits.TIME): a longer span reads the same rows,
+        # and a span past year 1 would overflow datetime
+        span = min(days - 1, (last.date() - date(1970, 1, 1)).days)
+        first_day = (last - timedelta(days=span)).date().isoformat()
         rows = sql.snapshots_between(db, first_day, last.date().isoformat(), tenant)
     return [
         SnapshotRow(

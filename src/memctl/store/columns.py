@@ -42,3 +42,10 @@ def text_key(text: str | None) -> int:
     column took 115 ms instead of 29 ms at 100k rows. Collisions are harmless: results
     are re-checked against the memories table. Registered in SQL as ``memctl_key``."""
     return 0 if text is None else zlib.crc32(text.encode("utf-8"))
+
+
+def sqlite_glob(pattern: str) -> str:
+    """A memctl glob (only ``*`` is special) as the right-hand side of SQLite's ``GLOB``,
+    where ``?`` and ``[`` are special too: each becomes a one-character class (``[?]``,
+    ``[[]``), which matches it literally. ``]`` outside a class is already literal."""
+    return pattern.replace("[", "[[]").replace("?", "[?]")

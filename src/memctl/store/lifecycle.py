@@ -1,9 +1,10 @@
 """SQL for the lifecycle jobs: cleanup, decay, prune, archive/restore and compaction.
 
-Policies apply per path (``namespace/key``) with first-match-wins globs. memctl globs
-only use ``*`` (``check_glob`` rejects ``?``, ``[``, ``]``), and SQLite's ``GLOB`` is
-case-sensitive with ``*`` matching any run of characters, ``/`` included, so the rule of
-every row is computed inside SQL by ``rule_case`` and equals ``Policies.for_path``.
+Policies apply per path (``namespace/key``) with first-match-wins globs. In memctl globs
+only ``*`` is special; SQLite's ``GLOB`` is case-sensitive with ``*`` matching any run
+of characters, ``/`` included, and ``columns.sqlite_glob`` makes its ``?`` and ``[``
+literal, so the rule of every row is computed inside SQL by ``rule_case`` and equals
+``Policies.for_path``.
 Patterns are always bound parameters, never spliced into the SQL text.
 """
 
@@ -12,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from memctl.store import vectors
-from memctl.store.columns import ARCHIVE_COLUMNS, FTS_TABLE, MEMORY_COLUMNS, VEC_TABLE
+from memctl.store.columns import (
+    ARCHIVE_COLUMNS,
+    FTS_TABLE,
+    MEMORY_COLUMNS,
+    VEC_TABLE,
+    sqlite_glob,
+)
 from memctl.store.db import Database
 from memctl.store.memories import BATCH, Filters, row_to_memory, where_clause
 
@@ -29,7 +36,7 @@ def rule_case(patterns: Sequence[str], prefix: str = "p") -> tuple[str, dict[str
     if not patterns:
         return "0", {}
     whens = " ".join(f"WHEN {_PATH} GLOB :{prefix}{i} THEN {i}" for i in range(len(patterns)))
-    params = {f"{prefix}{i}": pattern for i, pattern in enumerate(patterns)}
+    params = {f"{prefix}{i}": sqlite_glob(pattern) for i, pattern in enumerate(patterns)}
     return f"(CASE {whens} ELSE {len(patterns)} END)", params
 
 
@@ -45,8 +52,11 @@ def _tenant_clause(tenant: str | None, params: dict[str, Any], by_id: bool = Fal
 def _namespace_clause(namespace: str | None, params: dict[str, Any]) -> str:
     if namespace is None:
         return "1"
+    if "*" in namespace:
+        params["ns_glob"] = sqlite_glob(namespace)
+        return "namespace GLOB :ns_glob"
     params["ns_glob"] = namespace
-    return "namespace GLOB :ns_glob" if "*" in namespace else "namespace = :ns_glob"
+    return "namespace = :ns_glob"
 
 
 def _marks(ids: Sequence[int]) -> str:
@@ -125,13 +135,15 @@ class DecayRates:
 
 
 def _override(name: str, default: str) -> str:
-    """A per-memory number from ``metadata.decay.<name>`` if it is one, else the default.
-    ``instr`` keeps the JSON functions off the common case (no override)."""
+    """A per-memory number from ``metadata.decay.<name>`` if it is one, else the default;
+    kept to 0-10 like the policy fields (metadata is free-form: a floor of 1e308 would
+    otherwise raise importance to 1e308). ``instr`` keeps the JSON functions off the
+    common case (no override)."""
     path = f"'$.decay.{name}'"
     return (
         f"(CASE WHEN instr(metadata, '\"decay\"') > 0 "
         f"AND json_type(metadata, {path}) IN ('integer', 'real') "
-        f"THEN max(0.0, json_extract(metadata, {path})) ELSE {default} END)"
+        f"THEN min(10.0, max(0.0, json_extract(metadata, {path}))) ELSE {default} END)"
     )
 
 
@@ -392,7 +404,7 @@ def latest_archived(
     clauses = [_tenant_clause(tenant, params)]
     if pattern is not None:
         clauses.append(f"{_PATH} GLOB :pattern")
-        params["pattern"] = pattern
+        params["pattern"] = sqlite_glob(pattern)
     else:
         clauses.append(f"{_PATH} = :path")
         params["path"] = path

@@ -20,6 +20,7 @@ from memctl.store.columns import (
     MEMORY_COLUMNS,
     MEMORY_FIELDS,
     VEC_TABLE,
+    sqlite_glob,
 )
 from memctl.store.db import Database
 
@@ -179,15 +180,16 @@ def where_clause(filters: Filters, alias: str = "") -> tuple[str, list[Any]]:
         clauses.append(f"{p}tenant = ?")
         params.append(filters.tenant)
     if filters.pattern is not None:
-        # memctl globs only allow '*', so SQLite's case-sensitive GLOB means the same.
+        # SQLite's GLOB is case-sensitive like memctl globs; sqlite_glob makes ? and [ literal
         clauses.append(f"({p}namespace || '/' || {p}key) GLOB ?")
-        params.append(filters.pattern)
+        params.append(sqlite_glob(filters.pattern))
     if filters.namespace is not None:
         if "*" in filters.namespace:
             clauses.append(f"{p}namespace GLOB ?")
+            params.append(sqlite_glob(filters.namespace))
         else:
             clauses.append(f"{p}namespace = ?")
-        params.append(filters.namespace)
+            params.append(filters.namespace)
     if filters.agent_id is not None:
         clauses.append(f"{p}agent_id = ?")
         params.append(filters.agent_id)

@@ -8,6 +8,7 @@ a session id full of ``*`` or ``[`` is just text here.
 
 from typing import Any
 
+from memctl.store.columns import sqlite_glob
 from memctl.store.db import Database
 
 
@@ -71,7 +72,7 @@ def count_expired(db: Database, tenant: str | None, namespace_glob: str, now: fl
         "SELECT count(*) FROM memories WHERE expires_at IS NOT NULL AND expires_at <= ? "
         "AND +namespace GLOB ?"
     )
-    params: list[Any] = [now, namespace_glob]
+    params: list[Any] = [now, sqlite_glob(namespace_glob)]
     if tenant is not None:
         sql += " AND tenant = ?"
         params.append(tenant)

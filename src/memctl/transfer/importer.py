@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from memctl import limits
 from memctl.errors import BadInput
 from memctl.lifecycle import memories as lifecycle
 from memctl.lifecycle.policies import Policies, Policy
@@ -45,6 +46,7 @@ from memctl.store import memories as sql
 from memctl.store import transfer as store
 from memctl.store.columns import EMBEDDING_DIM
 from memctl.store.db import Database
+from memctl.transfer.memctl_format import TIME_FIELDS
 from memctl.transfer.records import Invalid, Record, Source
 
 BATCH = 500
@@ -188,10 +190,13 @@ def check_record(record: Record, policies: Policies, options: ImportOptions) -> 
     lifecycle.check_path_part(record.namespace, "namespace")
     lifecycle.check_path_part(record.key, "key")
     serialize(record.value)
-    if record.importance is not None and not 0 <= record.importance <= 10:
-        raise BadInput(f"importance {record.importance:g} is outside 0-10")
-    if record.reward is not None and not 0 <= record.reward <= 1:
-        raise BadInput(f"reward {record.reward:g} is outside 0-1")
+    limits.check_optional(record.importance, "importance", limits.KEPT_IMPORTANCE)
+    limits.check_optional(record.reward, "reward", limits.REWARD)
+    limits.check(record.access_count, "access_count", limits.COUNT)
+    for name in TIME_FIELDS:
+        limits.check_optional(getattr(record, name), name, limits.TIME)
+    for index, item in enumerate(record.conflicts):
+        limits.check(item.get("timestamp"), f"conflicts[{index}].timestamp", limits.TIME)
     for text, what in (
         (record.type, "type"),
         (record.agent_id, "agent_id"),
@@ -374,7 +379,7 @@ class _Writer:
             record.updated_at = record.created_at
         if record.policy_ttl:
             ttl = policy.ttl_seconds
-            record.expires_at = record.updated_at + ttl if ttl > 0 else None
+            record.expires_at = limits.clamp_time(record.updated_at + ttl) if ttl > 0 else None
 
     def _batch(self, batch: list[Record]) -> None:
         opts, report = self.options, self.report

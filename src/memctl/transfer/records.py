@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from memctl.clock import utc
+
 
 class BadRecord(Exception):
     """One field of one record is wrong (turned into ``Invalid`` by the reader)."""
@@ -188,5 +190,4 @@ def iso_us(ts: float | None) -> str | None:
     times, so a round trip keeps the order of close writes (lww, multi_value)."""
     if ts is None:
         return None
-    moment = datetime.fromtimestamp(ts, UTC)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc(ts).isoformat(timespec="microseconds").replace("+00:00", "Z")
