@@ -115,7 +115,8 @@ def test_namespace_filter_exact_and_glob(pol_file: Path, monkeypatch: pytest.Mon
         "swarm/shared": {"archived": 1, "deleted": 0}
     }
     assert doc(cli("cleanup", "-n", "coordination", "--json"))["count"] == 1
-    bad = cli("cleanup", "-n", "a[b", "--json")
+    assert doc(cli("cleanup", "-n", "swarm[*", "--json"))["count"] == 0  # '[' is literal
+    bad = cli("cleanup", "-n", "a//b*", "--json")
     assert bad.exit_code == 2
 
 
