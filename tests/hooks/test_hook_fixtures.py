@@ -29,7 +29,14 @@ EVENTS = (
 PAYLOADS = [FIXTURES / "claude-code" / f"{event}.json" for event in EVENTS]
 SESSION = "3f2c9a7e-5b1d-4c8e-9a60-1d2e3f4a5b6c"
 NOW = "2026-03-01T12:00:00Z"
-HOOKS = ("session-end", "pre-task", "post-task", "memory-cleanup")
+HOOKS = (
+    "session-start",
+    "pre-task",
+    "post-task",
+    "pre-compact",
+    "session-end",
+    "memory-cleanup",
+)
 
 
 def payload(name: str) -> dict[str, Any]:
@@ -85,12 +92,12 @@ def memory(db_path: Path, path: str) -> Any:
 
 
 NATURAL_HOOK = {
-    "session-start": "pre-task",
+    "session-start": "session-start",
     "user-prompt-submit": "pre-task",
     "pre-tool-use-bash": "pre-task",
     "post-tool-use-edit": "post-task",
     "stop": "post-task",
-    "pre-compact": "memory-cleanup",
+    "pre-compact": "pre-compact",
     "session-end": "session-end",
 }
 
@@ -106,14 +113,20 @@ def test_every_payload_through_its_hook_as_a_process(
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     event = data["hook_event_name"]
-    if hook == "pre-task" and event in ("UserPromptSubmit", "SessionStart", "PreToolUse"):
+    if hook in ("pre-task", "session-start"):
         document = orjson.loads(done.stdout)
         assert document["hookSpecificOutput"]["hookEventName"] == event
         context = document["hookSpecificOutput"]["additionalContext"]
         if event == "UserPromptSubmit":
             assert "knowledge/auth/jwt" in context
-        if event == "SessionStart":  # no prompt: nothing to recall
+        if event == "SessionStart":  # no summary yet and no prompt: nothing to recall
             assert context == ""
+    if hook == "pre-compact":
+        assert done.stdout == ""  # Claude Code shows a PreCompact hook's stdout: silent
+        summary = memory(db_path, f"session-summaries/{SESSION}")
+        assert summary.value["trigger"] == "pre-compact"
+        assert summary.value["compaction"] == "auto"
+        assert paths(db_path, archived=True) == []  # the session goes on
     if hook == "post-task":
         episodes = select_episodes(db_path)
         assert [e.session_id for e in episodes] == [SESSION]

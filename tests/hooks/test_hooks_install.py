@@ -81,8 +81,10 @@ def test_install_merges_backs_up_and_is_idempotent(tmp_path: Path) -> None:
     assert merged["hooks"]["SessionEnd"][0] == OTHERS["hooks"]["SessionEnd"][0]
     assert sorted(memctl_commands(merged)) == [
         "memctl hook post-task",
+        "memctl hook pre-compact",
         "memctl hook pre-task",
         "memctl hook session-end",
+        "memctl hook session-start",
     ]
     again = orjson.loads(cli("hooks", "install", "--json").stdout)
     assert (again["action"], again["backup"]) == ("unchanged", None)
@@ -92,8 +94,10 @@ def test_install_merges_backs_up_and_is_idempotent(tmp_path: Path) -> None:
     assert custom.exit_code == 0
     assert sorted(memctl_commands(read(path))) == [
         "/opt/memctl/bin/memctl hook post-task",
+        "/opt/memctl/bin/memctl hook pre-compact",
         "/opt/memctl/bin/memctl hook pre-task",
         "/opt/memctl/bin/memctl hook session-end",
+        "/opt/memctl/bin/memctl hook session-start",
     ]
 
 
@@ -104,9 +108,36 @@ def test_uninstall_removes_only_memctl(tmp_path: Path) -> None:
     cli("hooks", "install")
     done = cli("hooks", "uninstall", "--json")
     assert done.exit_code == 0, done.output
-    assert orjson.loads(done.stdout)["removed"] == 3
+    assert orjson.loads(done.stdout)["removed"] == 5
     assert read(path) == OTHERS
     assert orjson.loads(cli("hooks", "uninstall", "--json").stdout)["action"] == "unchanged"
+
+
+def test_events_choose_the_hooks_and_a_new_choice_replaces_the_old(tmp_path: Path) -> None:
+    path = settings_file(tmp_path)
+    path.parent.mkdir()
+    manual = {"type": "command", "command": "memctl hook memory-cleanup --force"}
+    path.write_bytes(orjson.dumps({"hooks": {"Stop": [{"hooks": [manual]}]}}))
+    done = cli("hooks", "install", "--events", "sessionstart, pre-task,SessionEnd", "--json")
+    assert done.exit_code == 0, done.output
+    assert orjson.loads(done.stdout)["events"] == ["SessionStart", "UserPromptSubmit", "SessionEnd"]
+    hooks = read(path)["hooks"]
+    assert set(hooks) == {"SessionStart", "UserPromptSubmit", "SessionEnd", "Stop"}
+    assert hooks["SessionStart"][0]["hooks"][0]["command"] == "memctl hook session-start"
+    assert hooks["Stop"] == [{"hooks": [manual]}]  # added by hand: not install's to remove
+    narrower = cli("hooks", "install", "--events", "PreCompact", "--json")
+    assert orjson.loads(narrower.stdout)["action"] == "updated"
+    assert sorted(memctl_commands(read(path))) == [
+        "memctl hook memory-cleanup --force",
+        "memctl hook pre-compact",
+    ]
+    snippet = orjson.loads(cli("hooks", "install", "--print", "--events", "Stop").stdout)
+    assert list(snippet["hooks"]) == ["Stop"]
+    for bad in ("Nope", ",", ""):
+        refused = cli("hooks", "install", "--events", bad)
+        assert refused.exit_code == 2 and "--events" in refused.stderr
+    assert orjson.loads(cli("hooks", "uninstall", "--json").stdout)["removed"] == 2
+    assert read(path) == {}
 
 
 def test_uninstall_of_a_memctl_only_file_leaves_an_empty_object(tmp_path: Path) -> None:

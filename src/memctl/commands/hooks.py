@@ -36,10 +36,37 @@ def _run(name: str, ctx: typer.Context) -> None:
     raise typer.Exit(run_hook(name, list(ctx.args)))
 
 
+@hook_app.command("session-start", context_settings=_FREE_ARGS)
+def session_start_cmd(ctx: typer.Context) -> None:
+    """Print context for a starting session as Claude Code's additionalContext JSON: the
+    session summary that applies (this session's after a compaction or resume, else the
+    latest) and the memories relevant to its tasks, by pre-task's rule; --format text
+    for plain text, --format memctl for scored hits; --description to choose the topic.
+
+    Input: Claude Code's SessionStart JSON on stdin (source startup|resume|clear|compact).
+
+    Example: memctl hook session-start --description "auth token refresh" --format text
+    """
+    _run("session-start", ctx)
+
+
+@hook_app.command("pre-compact", context_settings=_FREE_ARGS)
+def pre_compact_cmd(ctx: typer.Context) -> None:
+    """Keep the session's summary (its tasks with their outcomes, its scratch memories)
+    as session-summaries/<id> before Claude Code compacts the context; archives nothing.
+
+    Input: Claude Code's PreCompact JSON on stdin, or --session-id.
+
+    Example: memctl hook pre-compact --session-id 3f2c9a7e --json
+    """
+    _run("pre-compact", ctx)
+
+
 @hook_app.command("session-end", context_settings=_FREE_ARGS)
 def session_end_cmd(ctx: typer.Context) -> None:
     """Archive the session's scratch memories (session/<id>, coordination/<id>/*), expire
-    stale coordination data, store session-summaries/<id>; prints a JSON result.
+    stale coordination data, store session-summaries/<id> (its tasks with their outcomes);
+    prints a JSON result.
 
     Input: Claude Code's SessionEnd JSON on stdin, or --session-id.
 
@@ -79,7 +106,14 @@ def memory_cleanup_cmd(ctx: typer.Context) -> None:
     _run("memory-cleanup", ctx)
 
 
-for _cmd in (session_end_cmd, pre_task_cmd, post_task_cmd, memory_cleanup_cmd):
+for _cmd in (
+    session_start_cmd,
+    pre_task_cmd,
+    post_task_cmd,
+    pre_compact_cmd,
+    session_end_cmd,
+    memory_cleanup_cmd,
+):
     _cmd.__doc__ = f"{_cmd.__doc__}\n    {_COMMON_FLAGS}\n"
 
 
@@ -117,21 +151,32 @@ def install_cmd(
     print_only: Annotated[
         bool, typer.Option("--print", help="Print the settings snippet; change nothing.")
     ] = False,
+    events: Annotated[
+        str | None,
+        typer.Option(
+            "--events",
+            help="Comma-separated: SessionStart, UserPromptSubmit, Stop, PreCompact, "
+            "SessionEnd (or memctl hook names; default all). memctl's entries become "
+            "exactly these.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Add memctl's hooks to .claude/settings.json (merged, backed up, idempotent).
 
-    Example: memctl hooks install --print
+    Example: memctl hooks install --events SessionStart,UserPromptSubmit,Stop,SessionEnd
     """
     from memctl.errors import BadInput
     from memctl.hooks import claude_settings
 
     if not executable.strip() or "\n" in executable:
         raise BadInput("--command must be a non-empty, single-line command")
+    chosen = claude_settings.parse_events(events)
     if print_only:
-        settings.out.document(claude_settings.snippet(executable))
+        settings.out.document(claude_settings.snippet(executable, chosen))
         return
     path = settings_file(settings, project, file)
-    result = claude_settings.install(path, executable, settings.now())
+    result = claude_settings.install(path, executable, settings.now(), chosen)
     _report(settings, result)
     import shlex
     import shutil
@@ -167,6 +212,8 @@ def _report(settings: Settings, result: dict[str, object]) -> None:
     if settings.json:
         settings.out.document(result)
         return
-    settings.out.line(f"{result['action']} {result['file']}")
+    events = result.get("events")
+    shown = f" ({', '.join(map(str, events))})" if isinstance(events, list) else ""
+    settings.out.line(f"{result['action']} {result['file']}{shown}")
     if result.get("backup"):
         settings.out.note(f"previous version saved as {result['backup']}")

@@ -2,14 +2,22 @@
 ``.claude/settings.json`` and take them out again.
 
 Which events (Claude Code hook names) run which memctl hook, with timeouts in seconds:
+- ``SessionStart`` -> ``memctl hook session-start`` (the last session's summary and the
+  memories relevant to it, as context; after a compaction, this session's own);
 - ``UserPromptSubmit`` -> ``memctl hook pre-task`` (recalled memories as context);
 - ``Stop`` -> ``memctl hook post-task`` (the turn's outcome as an episode);
+- ``PreCompact`` -> ``memctl hook pre-compact`` (keep the session's summary before its
+  context is compacted);
 - ``SessionEnd`` -> ``memctl hook session-end`` (archive scratch, keep a summary).
+All five by default; ``events`` chooses (``hooks install --events``). The timeouts sit
+well above each hook's measured latency, and SessionEnd's within the 1.5 s Claude Code
+allows it.
 
 Merging never removes or reorders anyone else's hooks. memctl's own entries are
 recognised by their command (``... memctl hook <name>``), so installing twice changes
-nothing and uninstalling removes only them. The old file is backed up (mode 0600) before
-any change, and the new one is written atomically.
+nothing, installing a different choice of events leaves memctl's entries exactly that
+choice, and uninstalling removes only memctl's. The old file is backed up (mode 0600)
+before any change, and the new one is written atomically.
 """
 
 import copy
@@ -24,14 +32,41 @@ import orjson
 from memctl.errors import BadInput, StorageError
 
 HOOKS: tuple[tuple[str, str, int], ...] = (
+    ("SessionStart", "session-start", 10),
     ("UserPromptSubmit", "pre-task", 10),
     ("Stop", "post-task", 10),
+    ("PreCompact", "pre-compact", 10),
     ("SessionEnd", "session-end", 5),
 )
+EVENTS = tuple(event for event, _, _ in HOOKS)
 _MEMCTL_HOOK = re.compile(
     r"(?:^|[\s/\\\"'])memctl(?:\.exe)?[\"']?\s+hook\s+"
-    r"(session-end|pre-task|post-task|memory-cleanup)(?:\s|$)"
+    r"(session-start|session-end|pre-task|post-task|pre-compact|memory-cleanup)(?:\s|$)"
 )
+
+
+def parse_events(text: str | None) -> tuple[str, ...]:
+    """``--events``: comma-separated Claude Code event names or memctl hook names (any
+    case), or ``all``; in the order of ``HOOKS``. None means all."""
+    if text is None or text.strip().lower() == "all":
+        return EVENTS
+    by_name = {}
+    for event, name, _ in HOOKS:
+        by_name[event.lower()] = event
+        by_name[name] = event
+    chosen = set()
+    for word in (part.strip() for part in text.split(",")):
+        if not word:
+            continue
+        found = by_name.get(word.lower())
+        if found is None:
+            raise BadInput(
+                f"--events: unknown event {word!r}; choose from {', '.join(EVENTS)} (or all)"
+            )
+        chosen.add(found)
+    if not chosen:
+        raise BadInput(f"--events: name at least one of {', '.join(EVENTS)} (or all)")
+    return tuple(event for event in EVENTS if event in chosen)
 
 
 def hook_command(executable: str, name: str) -> str:
@@ -46,7 +81,7 @@ def memctl_hook_name(entry: Any) -> str | None:
     return match.group(1) if match else None
 
 
-def snippet(executable: str = "memctl") -> dict[str, Any]:
+def snippet(executable: str = "memctl", events: tuple[str, ...] = EVENTS) -> dict[str, Any]:
     """memctl's hooks in Claude Code's settings format (what ``--print`` shows)."""
     return {
         "hooks": {
@@ -62,6 +97,7 @@ def snippet(executable: str = "memctl") -> dict[str, Any]:
                 }
             ]
             for event, name, timeout in HOOKS
+            if event in events
         }
     }
 
@@ -73,11 +109,16 @@ def _hooks_table(settings: dict[str, Any], path: Path) -> dict[str, Any]:
     return table
 
 
-def merge(settings: dict[str, Any], executable: str, path: Path) -> dict[str, Any]:
-    """A copy of ``settings`` with memctl's hooks present exactly once each."""
-    merged = copy.deepcopy(settings)
+def merge(
+    settings: dict[str, Any], executable: str, path: Path, events: tuple[str, ...] = EVENTS
+) -> dict[str, Any]:
+    """A copy of ``settings`` with memctl's hooks present exactly once each for
+    ``events``, and memctl's hooks of the other events taken out."""
+    merged, _ = remove(settings, path, keep=events)
     table = _hooks_table(merged, path)
     for event, name, timeout in HOOKS:
+        if event not in events:
+            continue
         wanted = {"type": "command", "command": hook_command(executable, name), "timeout": timeout}
         groups = table.setdefault(event, [])
         if not isinstance(groups, list):
@@ -96,8 +137,11 @@ def merge(settings: dict[str, Any], executable: str, path: Path) -> dict[str, An
     return merged
 
 
-def remove(settings: dict[str, Any], path: Path) -> tuple[dict[str, Any], int]:
-    """A copy of ``settings`` without memctl's hooks, and how many entries went."""
+def remove(
+    settings: dict[str, Any], path: Path, keep: tuple[str, ...] | None = None
+) -> tuple[dict[str, Any], int]:
+    """A copy of ``settings`` without memctl's hooks, and how many entries went; with
+    ``keep`` (installing), only the installed hooks not wanted for those events go."""
     cleaned = copy.deepcopy(settings)
     table = cleaned.get("hooks")
     if table is None:
@@ -115,7 +159,7 @@ def remove(settings: dict[str, Any], path: Path) -> tuple[dict[str, Any], int]:
             if not isinstance(entries, list):
                 kept_groups.append(group)
                 continue
-            kept = [entry for entry in entries if memctl_hook_name(entry) is None]
+            kept = [entry for entry in entries if not _removable(entry, event, keep)]
             removed += len(entries) - len(kept)
             if kept or len(kept) == len(entries):
                 kept_groups.append({**group, "hooks": kept})
@@ -126,6 +170,21 @@ def remove(settings: dict[str, Any], path: Path) -> tuple[dict[str, Any], int]:
     if not table and removed:
         del cleaned["hooks"]
     return cleaned, removed
+
+
+def _removable(entry: Any, event: str, keep: tuple[str, ...] | None) -> bool:
+    """Uninstalling (``keep`` None): any memctl hook. Installing: the hooks memctl
+    installs, except the one that belongs to a kept event (``memctl hook memory-cleanup``
+    that someone added by hand stays)."""
+    name = memctl_hook_name(entry)
+    if name is None:
+        return False
+    if keep is None:
+        return True
+    return name in _HOOK_OF.values() and (event not in keep or name != _HOOK_OF.get(event))
+
+
+_HOOK_OF = {event: name for event, name, _ in HOOKS}
 
 
 def load(path: Path) -> dict[str, Any] | None:
@@ -184,18 +243,21 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise StorageError(f"{path}: cannot write: {exc.strerror}") from None
 
 
-def install(path: Path, executable: str, now: float) -> dict[str, Any]:
-    """Merge memctl's hooks into ``path``; what happened."""
+def install(
+    path: Path, executable: str, now: float, events: tuple[str, ...] = EVENTS
+) -> dict[str, Any]:
+    """Merge memctl's hooks for ``events`` into ``path``; what happened."""
     current = load(path)
-    merged = merge(current or {}, executable, path)
+    merged = merge(current or {}, executable, path, events)
     if current is not None and merged == current:
-        return {"action": "unchanged", "file": str(path), "backup": None}
+        return {"action": "unchanged", "file": str(path), "backup": None, "events": list(events)}
     saved = backup(path, now) if current is not None else None
     write_atomic(path, render(merged))
     return {
         "action": "created" if current is None else "updated",
         "file": str(path),
         "backup": None if saved is None else str(saved),
+        "events": list(events),
     }
 
 

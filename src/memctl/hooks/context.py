@@ -10,10 +10,10 @@ from typing import Any
 
 from memctl.hooks.input import HookInput
 from memctl.lifecycle.policies import Policies, load_policies
+from memctl.lifecycle.session_summary import CURRENT_TASK  # session/<id>/current-task
 from memctl.store.db import Database, open_database
 
 COORDINATION_GLOB = "coordination*"
-CURRENT_TASK = "current-task"  # session/<id>/current-task: written by pre-task
 MAX_TEXT_CHARS = 16_000  # longer messages and tool output are cut (values stay small)
 
 

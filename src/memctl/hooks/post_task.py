@@ -11,6 +11,9 @@ Where each part comes from (a flag wins over stdin):
   ``last_assistant_message``, else ``tool_response``;
 - reward: ``--reward``, else ``--success true|false`` / ``--status completed|failed`` /
   ``tool_response.success`` as 1.0 or 0.0, else none.
+
+With a session, the outcome also goes into the session's task log (the session summary
+lists each task with its outcome; ``lifecycle.session_summary``).
 """
 
 from typing import Any
@@ -111,6 +114,24 @@ def run(ctx: HookContext) -> dict[str, Any]:
             importance=_number(importance, "--importance"),
         ),
     )
+    if session_id:
+        from memctl.lifecycle.session_summary import note_task_outcome
+
+        note_task_outcome(
+            ctx.db,
+            ctx.policies,
+            ctx.now,
+            ctx.scoped_tenant,
+            session_id,
+            {
+                "task_id": str(task_id),
+                "task": value.get("task"),
+                "outcome": value.get("output"),
+                "reward": reward,
+                "episode": stored.memory.path,
+            },
+            ctx.input.agent_id,
+        )
     return {
         "hook": "post-task",
         "action": stored.action,

@@ -9,15 +9,18 @@ here (the daemon and ``memctl reindex`` do the rest); pending memories are still
 by keyword.
 
 When the session is known, the task is remembered as ``session/<id>/current-task`` so that
-``post-task`` on Claude Code's Stop event can pair the outcome with its prompt; that
-scratch memory is archived at session end.
+``post-task`` on Claude Code's Stop event can pair the outcome with its prompt, and added
+to the session's task log ``session/<id>/tasks`` that the session summary is made from
+(``lifecycle.session_summary``); both are scratch, archived at session end.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from memctl.clock import iso
-from memctl.hooks.context import CURRENT_TASK, HookContext, clean_coordination, clip
+from memctl.hooks.context import HookContext, clean_coordination, clip
+from memctl.lifecycle.session_summary import CURRENT_TASK
 from memctl.models import Hit
 
 DEFAULT_LIMIT = 5
@@ -87,62 +90,93 @@ def min_score_of(ctx: HookContext, semantic: bool) -> float:
 
 
 def is_task_scratch(hit: Hit) -> bool:
-    """A session's current-task note: the prompt itself, never useful as context."""
-    return hit.memory.namespace == "session" and hit.memory.key.endswith(f"/{CURRENT_TASK}")
+    """A session's own bookkeeping (its current-task note, its task log): the prompt
+    itself, never useful as context."""
+    from memctl.lifecycle.session_summary import is_bookkeeping
+
+    return is_bookkeeping(hit.memory)
 
 
-def run(ctx: HookContext) -> PreTaskResult:
+def find_context(
+    ctx: HookContext, query: str, limit: int, exclude: Callable[[Hit], bool] | None = None
+) -> PreTaskResult:
+    """The memories relevant to ``query`` as hook context: the relevance rule of every
+    context hook (pre-task, session-start). Hybrid when the model is prepared here, else
+    keyword-only (said on stderr by the caller, counted in the lifecycle log); at most
+    ``limit`` hits, none of the session's own bookkeeping nor any ``exclude`` rejects."""
     from memctl.lifecycle.search import search
     from memctl.store.memories import Filters
 
+    result = PreTaskResult(query=query)
+    model = ctx.policies.embedding_model
+    mode = "keyword" if ctx.input.text("mode") == "keyword" else "hybrid"
+    embedder, result.fallback = hook_embedder(model) if mode == "hybrid" else (None, None)
+    if result.fallback:
+        from memctl.embeddings.health import record_keyword_fallback
+
+        record_keyword_fallback(ctx.db, ctx.tenant, ctx.now, ctx.name, result.fallback)
+    found = search(
+        ctx.db,
+        query,
+        Filters(tenant=ctx.scoped_tenant, now=ctx.now),
+        limit=limit + 2,
+        mode=mode,
+        min_score=min_score_of(ctx, semantic=embedder is not None),
+        embedder=lambda: embedder,
+        backlog_limit=BACKLOG_LIMIT,
+    )
+    result.hits = [
+        hit
+        for hit in found.hits
+        if not is_task_scratch(hit) and not (exclude is not None and exclude(hit))
+    ][:limit]
+    result.mode = "hybrid" if found.model else "keyword"
+    result.pending_embeddings = found.pending_embeddings
+    return result
+
+
+def run(ctx: HookContext) -> PreTaskResult:
     cleaned = clean_coordination(ctx)
     query = task_query(ctx)
-    result = PreTaskResult(query=query, expired_coordination=cleaned["count"])
+    result = find_context(ctx, query, limit_of(ctx)) if query else PreTaskResult(query=None)
+    result.expired_coordination = cleaned["count"]
     session_id = ctx.input.session_id
-    if query:
-        limit = limit_of(ctx)
-        model = ctx.policies.embedding_model
-        mode = "keyword" if ctx.input.text("mode") == "keyword" else "hybrid"
-        embedder, result.fallback = hook_embedder(model) if mode == "hybrid" else (None, None)
-        if result.fallback:
-            from memctl.embeddings.health import record_keyword_fallback
-
-            record_keyword_fallback(ctx.db, ctx.tenant, ctx.now, ctx.name, result.fallback)
-        found = search(
-            ctx.db,
-            query,
-            Filters(tenant=ctx.scoped_tenant, now=ctx.now),
-            limit=limit + 2,
-            mode=mode,
-            min_score=min_score_of(ctx, semantic=embedder is not None),
-            embedder=lambda: embedder,
-            backlog_limit=BACKLOG_LIMIT,
-        )
-        result.hits = [hit for hit in found.hits if not is_task_scratch(hit)][:limit]
-        result.mode = "hybrid" if found.model else "keyword"
-        result.pending_embeddings = found.pending_embeddings
     if session_id and query:
         result.task_id = remember_task(ctx, session_id, query)
     return result
 
 
 def remember_task(ctx: HookContext, session_id: str, query: str) -> str:
+    """Note the prompt as the session's current task (for post-task to pair with) and in
+    its task log (for the session summary), in one write transaction."""
     from memctl.lifecycle.memories import StoreRequest, store
+    from memctl.lifecycle.session_summary import note_task_started
 
     task_id = ctx.input.text("task_id") or f"{session_id}-{int(ctx.now * 1000)}"
     value = {"task_id": task_id, "description": clip(query), "started_at": iso(ctx.now)}
-    store(
-        ctx.db,
-        ctx.policies,
-        ctx.now,
-        StoreRequest(
-            tenant=ctx.scoped_tenant,
-            namespace="session",
-            key=f"{session_id}/{CURRENT_TASK}",
-            value=value,
-            type="context",
-            agent_id=ctx.input.agent_id,
-            session_id=session_id,
-        ),
-    )
+    with ctx.db.write():
+        store(
+            ctx.db,
+            ctx.policies,
+            ctx.now,
+            StoreRequest(
+                tenant=ctx.scoped_tenant,
+                namespace="session",
+                key=f"{session_id}/{CURRENT_TASK}",
+                value=value,
+                type="context",
+                agent_id=ctx.input.agent_id,
+                session_id=session_id,
+            ),
+        )
+        note_task_started(
+            ctx.db,
+            ctx.policies,
+            ctx.now,
+            ctx.scoped_tenant,
+            session_id,
+            task_id,
+            query,
+            ctx.input.agent_id,
+        )
     return task_id

@@ -22,7 +22,14 @@ from memctl.hooks.input import HookInput, parse_flags, read_payload
 from memctl.lifecycle.policies import find_policies_file
 from memctl.paths import DB_DIR, resolve_db
 
-HOOKS = ("session-end", "pre-task", "post-task", "memory-cleanup")
+HOOKS = (
+    "session-start",
+    "pre-task",
+    "post-task",
+    "pre-compact",
+    "session-end",
+    "memory-cleanup",
+)
 FORMATS = ("json", "text", "memctl")
 
 
@@ -74,6 +81,14 @@ def _handler(name: str) -> Callable[[HookContext], Any]:
         from memctl.hooks import post_task
 
         return post_task.run
+    if name == "session-start":
+        from memctl.hooks import session_start
+
+        return session_start.run
+    if name == "pre-compact":
+        from memctl.hooks import pre_compact
+
+        return pre_compact.run
     from memctl.hooks import memory_cleanup
 
     return memory_cleanup.run
@@ -87,6 +102,9 @@ def render(name: str, ctx: HookContext, result: Any) -> None:
     if name == "pre-task":
         output.print_pre_task(result, fmt, ctx.input.text("hook_event_name"), quiet)
         return
+    if name == "session-start":
+        output.print_session_start(result, fmt, quiet)
+        return
     if quiet:
         return
     if ctx.notes:
@@ -94,7 +112,8 @@ def render(name: str, ctx: HookContext, result: Any) -> None:
     from_claude_code = "hook_event_name" in ctx.input.payload
     if name == "session-end" or not from_claude_code or fmt != "json":
         # Claude Code parses a Stop/PostToolUse hook's JSON stdout as hook output, so
-        # post-task and memory-cleanup print their result there only when asked.
+        # post-task, pre-compact and memory-cleanup print their result there only when
+        # asked.
         output.write_json(result)
 
 

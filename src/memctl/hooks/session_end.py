@@ -1,5 +1,6 @@
 """``memctl hook session-end``: archive the session's scratch memories, lazily clean up
-expired coordination data, and keep a summary of the session.
+expired coordination data, and keep a summary of the session (its tasks with their
+outcomes, ``session-summaries/<id>``: ``lifecycle.session_summary``).
 
 Scratch memories (lifecycle seed): ``session/<id>`` (a memory at exactly that path),
 everything under ``session/<id>/`` and under ``coordination/<id>/``. They are archived
@@ -10,13 +11,11 @@ this runs inside Claude Code's 1.5 s SessionEnd budget.
 import time
 from typing import Any
 
-from memctl.clock import iso
 from memctl.hooks.context import HookContext, clean_coordination, clip
 from memctl.store import log
 from memctl.store import memories as sql
 from memctl.store.sessions import ids_at_path, ids_under
 
-SUMMARY_NAMESPACE = "session-summaries"
 ARCHIVE_REASON = "session-end"
 
 
@@ -49,9 +48,9 @@ def archive_scratch(ctx: HookContext, session_id: str) -> list[str]:
     return sorted(paths)
 
 
-def summary_value(ctx: HookContext, session_id: str, archived: list[str]) -> dict[str, Any]:
-    """What is worth keeping about the session, from the fields Claude Code sent."""
-    value: dict[str, Any] = {"session_id": session_id, "ended_at": iso(ctx.now)}
+def summary_fields(ctx: HookContext) -> dict[str, Any]:
+    """What Claude Code (or claude-flow's flags) told us about the session's end."""
+    value: dict[str, Any] = {}
     for name in ("reason", "last_assistant_message", "cwd", "transcript_path"):
         text = ctx.input.text(name)
         if text:
@@ -59,39 +58,42 @@ def summary_value(ctx: HookContext, session_id: str, archived: list[str]) -> dic
     agent = ctx.input.agent_id
     if agent:
         value["agent_id"] = agent
-    value["scratch_archived"] = len(archived)
     return value
 
 
 def run(ctx: HookContext) -> dict[str, Any]:
-    from memctl.lifecycle.memories import StoreRequest, store
+    from memctl.lifecycle.session_summary import summarize, summary_value
 
     started = time.perf_counter()
     session_id = ctx.input.session_id
     result: dict[str, Any] = {"hook": "session-end", "session_id": session_id}
+    # the summary is read from the task log and scratch before they go to the archive
+    summary = (
+        summary_value(
+            ctx.db, ctx.now, ctx.scoped_tenant, session_id, "session-end", summary_fields(ctx)
+        )
+        if session_id
+        else None
+    )
     archived = archive_scratch(ctx, session_id) if session_id else []
     result["archived"] = len(archived)
     result["archived_paths"] = archived[:100]
     cleaned = clean_coordination(ctx)
     result["expired_coordination"] = cleaned["count"]
     result["cleanup"] = cleaned["via"]
-    if session_id:
-        stored = store(
+    if session_id and summary is not None:
+        summary["scratch_archived"] = len(archived)
+        kept = summarize(
             ctx.db,
             ctx.policies,
             ctx.now,
-            StoreRequest(
-                tenant=ctx.scoped_tenant,
-                namespace=SUMMARY_NAMESPACE,
-                key=session_id,
-                value=summary_value(ctx, session_id, archived),
-                type="context",
-                tags=["session-summary"],
-                agent_id=ctx.input.agent_id,
-                session_id=session_id,
-            ),
+            ctx.scoped_tenant,
+            session_id,
+            summary,
+            ctx.input.agent_id,
         )
-        result["summary"] = stored.memory.path
+        result["summary"] = kept.path
+        result["tasks"] = kept.tasks
     else:
         result["summary"] = None
         ctx.notes.append("no session id (stdin session_id or --session-id): nothing archived")
