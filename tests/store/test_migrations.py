@@ -337,3 +337,29 @@ def test_vector_blobs_survive_the_round_trip_bit_for_bit(tmp_path: Path) -> None
     stored = {r[0]: (r[1], bytes(r[2])) for r in db.all("SELECT * FROM embeddings")}
     assert stored == data.vectors()
     assert all(len(struct.unpack("384f", v)) == 384 for _, v in stored.values())
+
+
+def test_step_3_reads_float_vectors_of_many_chunks_exactly(tmp_path: Path) -> None:
+    """Step 3 reads vec0's chunks itself (``_copy_float_vectors``): ids out of order,
+    three chunks of 1024, deleted slots; the result is what vec0 itself returns."""
+    import random
+
+    db = data.create(tmp_path / "memctl.db", 2, rows=False)
+    rng = random.Random(3)
+    ids = rng.sample(range(1, 100_000), 2500)
+    with db.write():
+        for n, memory_id in enumerate(ids):
+            vector = struct.pack("384f", *(rng.uniform(-1, 1) for _ in range(384)))
+            db.execute(
+                "INSERT INTO vec_memories VALUES (?, ?, 't', 'n', ?, 0)",
+                (memory_id, vector, f"model-{n % 3}"),
+            )
+        for memory_id in ids[::25]:
+            db.execute("DELETE FROM vec_memories WHERE memory_id = ?", (memory_id,))
+    slow = {
+        r[0]: (r[1], bytes(r[2]))
+        for r in db.all("SELECT memory_id, model, embedding FROM vec_memories")
+    }
+    assert len(slow) == 2400 and db.scalar("SELECT count(*) FROM vec_memories_chunks") == 3
+    migrate(db, 3)
+    assert {r[0]: (r[1], bytes(r[2])) for r in db.all("SELECT * FROM embeddings")} == slow

@@ -34,10 +34,9 @@ def status_cmd(settings: Settings) -> None:
 
     Example: memctl migrate status --json
     """
-    from memctl.store import migrations
+    from memctl.store.db import schema_status
 
-    status = migrations.status(settings.open(write=False, migrate=False))
-    status.location = str(settings.db_path)  # a missing file was opened in memory
+    status = schema_status(settings.db_path)
     if settings.json:
         settings.out.document(status.to_dict())
         return

@@ -221,3 +221,16 @@ def open_database(
         db.close()
         raise
     return db
+
+
+def schema_status(path: Path) -> migrations.Status:
+    """The schema version of the database at ``path``, the versions this memctl knows and
+    which are pending, without changing anything (a missing file reads as version 0, a
+    newer schema is reported, not refused). For ``memctl migrate status`` and ``doctor``."""
+    db = open_database(path, create=False, migrate=False)
+    try:
+        status = migrations.status(db)
+    finally:
+        db.close()
+    status.location = str(path)
+    return status

@@ -25,11 +25,16 @@ from memctl.errors import BadInput, StorageError
 PAUSE_ENV = "MEMCTL_TEST_MIGRATE_PAUSE"
 
 
+# A statement of a step: SQL, or (rarely) a function of the engine's connection for
+# what SQL cannot do fast enough; it must be as frozen as the SQL around it.
+Statement = str | Callable[[Any], None]
+
+
 @dataclass(frozen=True)
 class Step:
     """One migration. Landed steps are frozen: never edit one, add the next.
 
-    ``up`` and ``down`` are SQL statements run in order. ``rewrites`` marks a direction
+    ``up`` and ``down`` are statements run in order. ``rewrites`` marks a direction
     that changes existing tables (moves or drops data): a snapshot is written before it
     when the database holds any rows. ``down_drops`` names what the down step cannot
     carry back, each with the SQL that counts it (run just before the down step).
@@ -38,9 +43,9 @@ class Step:
     version: int
     name: str
     description: str
-    up: tuple[str, ...]
+    up: tuple[Statement, ...]
     down_description: str
-    down: tuple[str, ...]
+    down: tuple[Statement, ...]
     rewrites: bool = False
     down_rewrites: bool = False
     down_drops: tuple[tuple[str, str], ...] = ()
@@ -63,7 +68,7 @@ class Backend(Protocol):
         """One write transaction holding the migration lock; rolled back on error."""
         ...
 
-    def execute(self, sql: str) -> None: ...
+    def execute(self, statement: Statement) -> None: ...
 
     def count(self, sql: str) -> int: ...
 
@@ -291,8 +296,8 @@ def _apply(backend: Backend, outcome: Outcome, force: bool) -> None:
             if not planned.up:
                 counted = ((what, backend.count(sql)) for what, sql in step.down_drops)
                 planned.drops = [(what, count) for what, count in counted if count]
-            for sql in step.up if planned.up else step.down:
-                backend.execute(sql)
+            for statement in step.up if planned.up else step.down:
+                backend.execute(statement)
             backend.record(step, planned.up)
         if outcome.drops and not force and not outcome.dry_run:
             raise BadInput(

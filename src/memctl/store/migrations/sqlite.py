@@ -16,6 +16,7 @@ version. Snapshot: ``VACUUM INTO`` from a second connection while the migrating 
 the write lock, so the copy is exactly the committed state the migration starts from.
 """
 
+import itertools
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memctl.errors import StorageError
-from memctl.store.migrations.runner import Step
+from memctl.store.migrations.runner import Statement, Step
 
 if TYPE_CHECKING:
     from memctl.store.db import Database
@@ -188,6 +189,46 @@ M002_EMBEDDING_BACKLOG_INDEX = Step(
     down=("DROP INDEX ix_memories_embedding",),
 )
 
+
+def _copy_float_vectors(db: "Database") -> None:
+    """``INSERT INTO embeddings (memory_id, model, vector) SELECT memory_id, model,
+    embedding FROM vec_memories``, as step 3 ran it when it landed, but reading each
+    vec0 chunk (1024 vectors, 1.5 MB) once instead of once per vector: vec0 reaches a
+    vector by walking its chunk's overflow pages, 0.4 ms a row, 4 s at 10k memories and
+    ~40 s at 100k under the write lock (a waiting hook gives up after 30 s); this way
+    0.1 s at 10k. The layout read is sqlite-vec 0.1.9's (pinned since migration 1, so
+    every database at version 2 has it): ``_rowids`` maps each id to its chunk and slot,
+    ``_vector_chunks00`` holds the chunks. Any disagreement aborts the migration."""
+    models = db.conn.execute("SELECT memory_id, model FROM vec_memories ORDER BY memory_id")
+    slots = db.conn.execute(
+        "SELECT rowid, chunk_id, chunk_offset FROM vec_memories_rowids ORDER BY rowid"
+    )
+    unexpected = StorageError(f"vec0 of {db.path} is not laid out as sqlite-vec 0.1.9 does")
+    chunks: dict[int, bytes] = {}  # the last few chunks read (ids come in chunk order)
+    batch: list[tuple[int, str, bytes]] = []
+    for pair in itertools.zip_longest(models, slots):
+        if pair[0] is None or pair[1] is None or pair[0][0] != pair[1][0]:
+            raise unexpected
+        (memory_id, model), (_, chunk_id, offset) = pair
+        if chunk_id not in chunks:
+            if len(chunks) >= 4:
+                del chunks[next(iter(chunks))]
+            blob = db.scalar(
+                "SELECT vectors FROM vec_memories_vector_chunks00 WHERE rowid = ?", (chunk_id,)
+            )
+            chunks[chunk_id] = bytes(blob)
+        vector = chunks[chunk_id][offset * 1536 : (offset + 1) * 1536]
+        if len(vector) != 1536:
+            raise unexpected
+        batch.append((memory_id, model, vector))
+        if len(batch) == 1000:
+            db.executemany(
+                "INSERT INTO embeddings (memory_id, model, vector) VALUES (?, ?, ?)", batch
+            )
+            batch = []
+    db.executemany("INSERT INTO embeddings (memory_id, model, vector) VALUES (?, ?, ?)", batch)
+
+
 # A float KNN in vec0 took ~100 ms at 100k memories (no SIMD in the PyPI build); a
 # Hamming KNN over bit vectors ~25 ms, and re-ranking its candidates by exact cosine
 # from the plain table ~1 ms (docs/budgets.md: search <= 50 ms).
@@ -198,8 +239,7 @@ M003_BINARY_QUANTIZED_INDEX = Step(
     up=(
         "CREATE TABLE embeddings (memory_id INTEGER PRIMARY KEY, "
         "model TEXT NOT NULL, vector BLOB NOT NULL)",
-        "INSERT INTO embeddings (memory_id, model, vector) "
-        "SELECT memory_id, model, embedding FROM vec_memories",
+        _copy_float_vectors,
         "DROP TABLE vec_memories",
         _VEC_BIT_TEXT,
         "INSERT INTO vec_memories (memory_id, embedding, tenant, namespace, model, archived) "
@@ -303,8 +343,11 @@ class SQLiteBackend:
         with self.db.write():
             yield
 
-    def execute(self, sql: str) -> None:
-        self.db.execute(sql)
+    def execute(self, statement: Statement) -> None:
+        if isinstance(statement, str):
+            self.db.execute(statement)
+        else:
+            statement(self.db)
 
     def count(self, sql: str) -> int:
         return int(self.db.scalar(sql))
