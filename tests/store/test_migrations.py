@@ -37,6 +37,7 @@ def test_frozen_steps_make_what_each_migration_made_when_it_landed(version: int)
 
 
 def test_steps_are_numbered_in_order_with_unique_names() -> None:
+    assert len(STEPS) == LATEST  # the fast path's copy of the number
     assert [step.version for step in STEPS] == list(range(1, LATEST + 1))
     assert len({step.name for step in STEPS}) == LATEST
     for step in STEPS:
@@ -85,7 +86,7 @@ def test_hot_path_columns_match_the_schema() -> None:
     assert tuple(c.name for c in schema.archive.columns) == ARCHIVE_COLUMNS
 
 
-def test_opening_never_imports_sqlalchemy(db_path: Path) -> None:
+def _imported_by_opening(path: Path, create: bool) -> list[str]:
     import subprocess
     import sys
 
@@ -93,14 +94,25 @@ def test_opening_never_imports_sqlalchemy(db_path: Path) -> None:
 
     code = (
         "import sys; from pathlib import Path; from memctl.store import open_database\n"
-        f"open_database(Path({str(db_path)!r}), create=True).close()\n"
-        "open_database(Path('missing.db'), create=False).close()\n"
-        "print('sqlalchemy' in sys.modules)"
+        f"open_database(Path({str(path)!r}), create={create}).close()\n"
+        "names = ('sqlalchemy', 'memctl.store.migrations.runner',\n"
+        "         'memctl.store.migrations.sqlite')\n"
+        "print(','.join(name for name in names if name in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)}
     )
-    assert done.stdout.strip() == "False", done.stderr
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().split(",") if done.stdout.strip() else []
+
+
+def test_opening_never_imports_sqlalchemy_nor_the_steps_when_up_to_date(db_path: Path) -> None:
+    assert _imported_by_opening(db_path, create=True) == [
+        "memctl.store.migrations.runner",
+        "memctl.store.migrations.sqlite",
+    ]  # it was created: the steps ran, as frozen SQL
+    assert _imported_by_opening(db_path, create=True) == []
+    assert "sqlalchemy" not in _imported_by_opening(db_path.with_name("missing.db"), False)
 
 
 # ------------------------------------------------------------------ every version, with rows

@@ -7,7 +7,8 @@ import typer
 
 from memctl.commands.common import Settings, command
 from memctl.output import when
-from memctl.store.migrations import LATEST, Outcome, Status, drop_summary
+from memctl.store.migrations import LATEST
+from memctl.store.migrations.runner import Outcome, Status, drop_summary
 
 group = typer.Typer(help="See, apply and roll back schema migrations.", no_args_is_help=True)
 app = typer.Typer()  # no top-level commands: `memctl migrate ...` is a group

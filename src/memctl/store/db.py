@@ -12,10 +12,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memctl.errors import StorageError
 from memctl.store import migrations
+
+if TYPE_CHECKING:
+    from memctl.store.migrations.runner import Status
 from memctl.store.columns import text_key
 
 BUSY_TIMEOUT_MS = int(os.environ.get("MEMCTL_BUSY_TIMEOUT_MS", "30000"))
@@ -223,7 +226,7 @@ def open_database(
     return db
 
 
-def schema_status(path: Path) -> migrations.Status:
+def schema_status(path: Path) -> "Status":
     """The schema version of the database at ``path``, the versions this memctl knows and
     which are pending, without changing anything (a missing file reads as version 0, a
     newer schema is reported, not refused). For ``memctl migrate status`` and ``doctor``."""

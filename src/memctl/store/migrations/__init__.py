@@ -4,29 +4,33 @@
 ``runner`` walks a database from one version to another the same way on every engine;
 ``sqlite`` holds SQLite's frozen steps and how SQLite keeps the version, the lock and the
 snapshot. The functions here take an open database and pick its backend: the one place
-that knows which engine a database is.
+that knows which engine a database is. Every command opens the database through
+``upgrade_on_open``, so its up-to-date case reads one pragma and imports nothing more.
 """
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from memctl.store.migrations import runner
-from memctl.store.migrations.runner import Backend, Outcome, Status, drop_summary
-from memctl.store.migrations.sqlite import LATEST, SQLiteBackend
-
 if TYPE_CHECKING:
     from memctl.store.db import Database
+    from memctl.store.migrations.runner import Backend, Outcome, Status
 
-__all__ = ["LATEST", "Outcome", "Status", "drop_summary", "migrate", "status", "upgrade_on_open"]
+# len(sqlite.STEPS), written out so that opening an up-to-date database does not import
+# the steps (tests/store/test_migrations.py keeps the two equal).
+LATEST = 4
 
 
-def backend(db: "Database") -> Backend:
+def backend(db: "Database") -> "Backend":
+    from memctl.store.migrations.sqlite import SQLiteBackend
+
     return SQLiteBackend(db)
 
 
-def status(db: "Database") -> Status:
-    """Current version, the versions this memctl knows, which are applied and when
-    (``memctl migrate status``; ``doctor`` can show it). Changes nothing."""
+def status(db: "Database") -> "Status":
+    """Current version, the versions this memctl knows, which are applied and when.
+    Changes nothing; see also ``db.schema_status(path)``."""
+    from memctl.store.migrations import runner
+
     return runner.status(backend(db))
 
 
@@ -37,12 +41,18 @@ def migrate(
     force: bool = False,
     dry_run: bool = False,
     direction: str | None = None,
-) -> Outcome:
+) -> "Outcome":
     """``memctl migrate up/down``: see ``runner.run``."""
+    from memctl.store.migrations import runner
+
     return runner.run(backend(db), target, force=force, dry_run=dry_run, direction=direction)
 
 
 def upgrade_on_open(db: "Database", notify: Callable[[str], None] | None = None) -> None:
     """Apply pending steps as a command opens the database; ``notify`` gets one line
     when an existing database was upgraded (and where its snapshot is)."""
+    if db.scalar("PRAGMA user_version") == LATEST:
+        return
+    from memctl.store.migrations import runner
+
     runner.upgrade_on_open(backend(db), notify)

@@ -307,7 +307,7 @@ STEPS = (
     M003_BINARY_QUANTIZED_INDEX,
     M004_INTEGER_KEYS_IN_VEC0,
 )
-LATEST = len(STEPS)
+LATEST = len(STEPS)  # also written out in __init__.py
 
 
 class SQLiteBackend:
