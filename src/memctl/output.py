@@ -1,5 +1,5 @@
 """Rendering: ``--json`` documents, plain lines, tables, lists in several formats, bars;
-errors to exit codes.
+errors to exit codes (docs/cli.md).
 
 Lists (``list``, ``search``, ``stats --history``, ``promote``) go through
 ``Output.listing``, which prints one of ``FORMATS``:

@@ -1,4 +1,4 @@
-"""How long work says how far it got, without printing anything itself.
+"""How long work says how far it got, without printing anything itself (docs/cli.md).
 
 Lifecycle jobs (cleanup, decay, prune), import and export call a ``Progress`` once per
 phase (``start``) and once per batch (``advance``); the command layer passes a bar

@@ -1,6 +1,7 @@
 """Is semantic search really on? Whether the model is prepared on this machine, and the
 hook calls that matched by keyword only because it was not (shown by ``memctl stats``;
-``keyword_fallbacks`` is what a health check such as ``memctl doctor`` reads).
+``keyword_fallbacks`` is what a health check such as ``memctl doctor`` reads;
+docs/embeddings.md).
 
 A hook never waits for the model's one-off export (seconds; ``embeddings.onnx``): when
 the model is not prepared, or fails to load, ``pre-task`` ranks by keyword, says so in

@@ -1,4 +1,5 @@
-"""What an agent session did, kept past its end: ``session-summaries/<id>``.
+"""What an agent session did, kept past its end: ``session-summaries/<id>``
+(docs/hooks.md).
 
 While a session runs, the hooks keep a scratch task log, ``session/<id>/tasks``: pre-task
 adds each prompt (task id, text, start), post-task fills in its outcome (the episode's
