@@ -12,7 +12,8 @@ from memctl.store import open_database, schema, vectors
 from memctl.store.columns import ARCHIVE_COLUMNS, MEMORY_COLUMNS
 from memctl.store.db import DRIVER, Database, connect
 from memctl.store.migrations import LATEST, migrate, runner, status
-from memctl.store.migrations.sqlite import STEPS, SQLiteBackend, plain_tables, schema_sql
+from memctl.store.migrations.sqlite import SQLiteBackend, plain_tables, schema_sql
+from memctl.store.migrations.sqlite_steps import STEPS
 from tests.store import migration_data as data
 
 

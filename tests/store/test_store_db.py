@@ -10,7 +10,7 @@ from memctl.errors import StorageError
 from memctl.store import open_database, schema
 from memctl.store.columns import ARCHIVE_COLUMNS, MEMORY_COLUMNS
 from memctl.store.db import DRIVER, connect
-from memctl.store.migrations.sqlite import STEPS
+from memctl.store.migrations.sqlite_steps import STEPS
 from tests.conftest import cli
 
 

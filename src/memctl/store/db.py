@@ -2,7 +2,7 @@
 
 Queries here go through the DB-API driver directly, never SQLAlchemy: its ~180 ms import
 would take most of the 250 ms whole-process budget of ``store`` and ``recall``
-(docs/budgets.md). Migrations are frozen SQL too (``migrations/sqlite.py``).
+(docs/budgets.md). Migrations are frozen SQL too (``migrations/sqlite_steps.py``).
 """
 
 import importlib.util

@@ -3,7 +3,7 @@ Core so that it compiles to any dialect: the starting point of another engine's 
 migration (PostgreSQL: ``CreateTable(t).compile(dialect=postgresql.dialect())``, with
 BIGINT ids and the partial index's ``postgresql_where``).
 
-Nothing imports it at run time: migrations are frozen SQL (``migrations/sqlite.py``),
+Nothing imports it at run time: migrations are frozen SQL (``migrations/sqlite_steps.py``),
 and hot-path queries use ``columns.MEMORY_COLUMNS``. It describes what the migrations
 produce, never the other way round: tests/store/test_migrations.py keeps it equal, table
 by table, to a freshly migrated SQLite database, and ``columns`` equal to it. Change the

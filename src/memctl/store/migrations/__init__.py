@@ -2,10 +2,10 @@
 (docs/migrations.md).
 
 ``runner`` walks a database from one version to another the same way on every engine;
-``sqlite`` holds SQLite's frozen steps and how SQLite keeps the version, the lock and the
-snapshot. The functions here take an open database and pick its backend: the one place
-that knows which engine a database is. Every command opens the database through
-``upgrade_on_open``, so its up-to-date case reads one pragma and imports nothing more.
+``sqlite_steps`` holds SQLite's frozen steps, ``sqlite`` how SQLite keeps the version,
+the lock and the snapshot. The functions here take an open database and pick its
+backend: the one place that knows which engine a database is. Every command opens the
+database through ``upgrade_on_open``: up to date, it reads one pragma, imports nothing.
 """
 
 from collections.abc import Callable
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from memctl.store.db import Database
     from memctl.store.migrations.runner import Backend, Outcome, Status
 
-# len(sqlite.STEPS), written out so that opening an up-to-date database does not import
+# len(sqlite_steps.STEPS), written out so that opening an up-to-date database does not import
 # the steps (tests/store/test_migrations.py keeps the two equal).
 LATEST = 4
 

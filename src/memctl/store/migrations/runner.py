@@ -6,7 +6,7 @@ once however many processes open the database at the same moment, and a killed r
 leaves the old version. Before a step that rewrites tables holding data it writes a
 snapshot; a down step that would lose rows is refused unless forced. Everything that
 depends on the engine (where the version lives, the lock, the snapshot, the SQL of each
-step) comes from a ``Backend`` (``sqlite.py``; docs/migrations.md).
+step) comes from a ``Backend`` (``sqlite.py``, ``sqlite_steps.py``; docs/migrations.md).
 """
 
 import os
