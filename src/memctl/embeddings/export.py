@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from memctl.embeddings import no_runtime_telemetry
 from memctl.embeddings.model_files import ONNX_NAME, prepared_dir, source_dir
 
 __all__ = ["ONNX_NAME", "export_onnx"]
@@ -18,6 +19,7 @@ def export_onnx(model: str) -> Path:
     """Export ``model`` to its cache folder (atomically; concurrent exports are harmless)."""
     import warnings
 
+    no_runtime_telemetry()  # torch's exporter may load onnxruntime
     import torch
     import transformers
     from transformers import AutoModel, AutoTokenizer

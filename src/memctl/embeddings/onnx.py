@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from memctl.embeddings import no_runtime_telemetry
 from memctl.embeddings.export import ONNX_NAME, export_onnx
 from memctl.embeddings.model_files import (
     EXPORT_TAKES,
@@ -26,6 +27,7 @@ BATCH = 32
 
 class OnnxEmbedder:
     def __init__(self, onnx_path: Path, tokenizer_path: Path, max_tokens: int, model: str) -> None:
+        no_runtime_telemetry()
         import onnxruntime
         from tokenizers import Tokenizer
 
