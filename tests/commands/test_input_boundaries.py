@@ -7,7 +7,6 @@ through one prebuilt click command; a few cases run as real processes.
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from memctl.errors import BadInput
 from memctl.lifecycle.globs import check_glob, glob_match
 from memctl.lifecycle.policies import parse_policies
 from memctl.store.columns import sqlite_glob
+from memctl.store.db import DRIVER, connect
 from memctl.store.lifecycle import rule_case
 from tests.conftest import run
 
@@ -83,10 +83,17 @@ def rows(db_path: Path) -> list[tuple[Any, ...]]:
     """Every memory, archived or not, to show that a refused write changed nothing."""
     if not db_path.exists():
         return []
-    with sqlite3.connect(db_path) as conn:
-        active = conn.execute("SELECT * FROM memories ORDER BY id").fetchall()
-        archived = conn.execute("SELECT * FROM archive ORDER BY id").fetchall()
-    return active + archived
+    # memctl's own driver: a second SQLite library in this process (the stdlib's, when
+    # memctl uses sqlean) would share the file's POSIX locks and misread the WAL
+    db = connect(db_path)
+    try:
+        return [
+            tuple(row)
+            for table in ("memories", "archive")
+            for row in db.all(f"SELECT * FROM {table} ORDER BY id")
+        ]
+    finally:
+        db.close()
 
 
 def tenant_still_readable(tmp: Path, *paths: str, tenant: str = "default") -> None:
@@ -194,10 +201,9 @@ def test_rows_written_by_older_versions_with_bad_times_still_list_and_export(
     """Refused on input now, but a database may already hold such rows: they must not
     stop a backup (times show clamped to the range)."""
     assert mem("store", "notes/old", "1").exit_code == 0
-    with sqlite3.connect(db_path) as conn:
-        conn.execute(
-            "UPDATE memories SET expires_at = 1e20, created_at = -1e12, accessed_at = 1e300"
-        )
+    db = connect(db_path)
+    db.execute("UPDATE memories SET expires_at = 1e20, created_at = -1e12, accessed_at = 1e300")
+    db.close()
     tenant_still_readable(tmp_path, "notes/old")
     shown = orjson.loads(mem("recall", "notes/old", "--json").stdout)
     assert shown["created_at"] == "1970-01-01T00:00:00.000Z"
@@ -369,9 +375,9 @@ glob_text = st.text(alphabet="ab/[]?*", min_size=1, max_size=8)
 @settings(max_examples=300, deadline=None, database=None)
 @given(pattern=glob_text, text=st.text(alphabet="ab/[]?*", max_size=8))
 def test_sqlite_glob_means_what_a_memctl_glob_means(pattern: str, text: str) -> None:
-    if check_glob(pattern):  # refused before any query ('//', a leading '/')
+    if check_glob(pattern):  # refused before any query (control characters)
         return
-    conn = sqlite3.connect(":memory:")
+    conn = DRIVER.connect(":memory:")
     in_sql = bool(conn.execute("SELECT ? GLOB ?", (text, sqlite_glob(pattern))).fetchone()[0])
     assert in_sql == glob_match(pattern, text)
 
@@ -389,7 +395,7 @@ def test_policy_rules_agree_in_python_and_sql(patterns: list[str], key: str) -> 
     text = "namespaces:\n" + "".join(f"  - namespace: '{p}'\n" for p in patterns)
     policies = parse_policies(text, "p.yaml")
     case, params = rule_case([rule.pattern or "" for rule in policies.rules])
-    conn = sqlite3.connect(":memory:")
+    conn = DRIVER.connect(":memory:")
     in_sql = conn.execute(
         f"SELECT {case} FROM (SELECT 'n' AS namespace, :key AS key)", {**params, "key": key}
     ).fetchone()[0]

@@ -221,7 +221,7 @@ def test_delete_archives_and_hard_delete_removes(now) -> None:
         (("store", "a/b", "1", "--timestamp", "yesterday"), 2, "neither epoch"),
         (("store", "a/b", "1", "--ttl", "-5"), 2, "out of range"),
         (("store", "a/b\x01c", "1"), 2, "control characters"),
-        (("list", "a//*"), 2, "bad pattern"),
+        (("list", "a\x01*"), 2, "bad pattern"),
         (("store", "a/", "1"), 2, "path 'a/' ends with '/'"),
         (("store", "knowledge/", "5"), 2, "its key is empty"),
         (("store", "/a", "1"), 2, "path '/a' starts with '/'"),

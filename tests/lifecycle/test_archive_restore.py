@@ -139,7 +139,7 @@ def test_cli_archive_filters_and_exit_codes(now) -> None:
     assert both["paths"] == ["notes/old-low"] and both["by_namespace"] == {"notes": 1}
     assert cli("archive").exit_code == 2
     assert cli("archive", "notes/missing").exit_code == 1
-    assert cli("archive", "bad//glob*").exit_code == 2
+    assert cli("archive", "bad\nglob*").exit_code == 2
     assert doc(cli("archive", "notes[x]?*", "--json"))["count"] == 0  # [ and ? are literal
     assert cli("archive", "notes/").exit_code == 2  # never re-addressed to another path
     assert cli("archive", "--older-than", "soon").exit_code == 2

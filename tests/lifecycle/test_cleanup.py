@@ -116,7 +116,7 @@ def test_namespace_filter_exact_and_glob(pol_file: Path, monkeypatch: pytest.Mon
     }
     assert doc(cli("cleanup", "-n", "coordination", "--json"))["count"] == 1
     assert doc(cli("cleanup", "-n", "swarm[*", "--json"))["count"] == 0  # '[' is literal
-    bad = cli("cleanup", "-n", "a//b*", "--json")
+    bad = cli("cleanup", "-n", "a\tb*", "--json")
     assert bad.exit_code == 2
 
 

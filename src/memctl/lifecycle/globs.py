@@ -12,11 +12,18 @@ def check_glob(pattern: str) -> str | None:
         return "pattern is empty"
     if any((ch.isspace() and ch != " ") or ord(ch) < 32 for ch in pattern):
         return "pattern contains control characters"
+    return None
+
+
+def check_rule_glob(pattern: str) -> str | None:
+    """Why ``pattern`` is not a valid policy rule, or None. Stricter than a command's
+    glob: a rule starting with '/' or holding '//' can only be a typo for a namespace
+    (a command's glob may name any stored path, ``a//b`` included)."""
     if pattern.startswith("/"):
         return "pattern starts with '/'"
     if "//" in pattern:
         return "pattern contains '//'"
-    return None
+    return check_glob(pattern)
 
 
 @lru_cache(maxsize=256)

@@ -12,7 +12,7 @@ import yaml
 
 from memctl import limits
 from memctl.errors import BadInput
-from memctl.lifecycle.globs import check_glob, glob_match, literal_prefix
+from memctl.lifecycle.globs import check_rule_glob, glob_match, literal_prefix
 from memctl.lifecycle.schedules import parse_schedule
 
 try:
@@ -275,7 +275,7 @@ class _Reader:
             here = f"{where}.{key}"
             if key == "namespace":
                 pattern = self.scalar(value_node, here, "str")
-                problem = check_glob(pattern)
+                problem = check_rule_glob(pattern)
                 if problem:
                     raise self.fail(value_node, here, f"bad glob {pattern!r}: {problem}")
                 changes["pattern"] = pattern
