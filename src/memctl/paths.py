@@ -1,36 +1,167 @@
-"""Where memctl keeps things: the database (docs/addressing.md) and the memctl home."""
+"""Where memctl keeps things (docs/addressing.md): the project root, its database and
+config, and the memctl home. One resolver, :func:`resolve_project`, serves every command
+and hook, so a shell, a hook and a cron line in the same project find the same file."""
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+from memctl.errors import BadInput
 
 DB_DIR = ".memctl"
 DB_NAME = "memory.db"
+CONFIG_NAME = "config.yaml"
+PROJECT_MARKERS = (DB_DIR, ".claude", ".git")
+CONFIG_KEYS = ("db", "tenant")
+# What `.memctl/.gitignore` says: everything in the folder is local state (the database,
+# its -wal/-shm files, the daemon lock, settings backups) except the shared config.
+GITIGNORE = (
+    "# Written by memctl: the database, its WAL files, the daemon lock and backups of\n"
+    "# .claude/settings.json are local state. config.yaml may be committed.\n"
+    "*\n"
+    "!.gitignore\n"
+    f"!{CONFIG_NAME}\n"
+)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A resolved project: its root, database and ``.memctl/config.yaml`` settings.
+
+    ``db_source`` says which rule gave the database: ``--db``, ``MEMCTL_DB``,
+    ``config.yaml`` or ``project``; ``root_source`` which gave the root.
+    """
+
+    root: Path
+    db: Path
+    db_source: str
+    root_source: str
+    tenant: str | None = None  # ``tenant:`` of config.yaml, if set
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / DB_DIR / CONFIG_NAME
+
+    def describe_db(self) -> str:
+        """How the database was found, for messages: ``--db``, ``config.yaml``, ..."""
+        if self.db_source == "project":
+            return f"the project at {self.root} ({self.root_source})"
+        if self.db_source == "config.yaml":
+            return str(self.config_file)
+        return self.db_source
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest ancestor of ``start`` (default: the current directory), itself
+    included, with a ``.memctl/``, ``.claude/`` or ``.git/`` folder; ``start`` if none.
+
+    The home folder is never a project by its markers: ``~/.claude`` is Claude Code's
+    per-user folder and ``~/.memctl`` memctl's home, so the walk stops below it (else
+    every folder under home without markers would share one database in ``~/.memctl``).
+    """
+    found = _find_root(start)
+    return found[0]
+
+
+def _find_root(start: Path | None) -> tuple[Path, str]:
+    origin = (start or Path.cwd()).expanduser().resolve()
+    home = _home()
+    for folder in (origin, *origin.parents):
+        if folder == home:
+            break
+        for marker in PROJECT_MARKERS:
+            if (folder / marker).is_dir():
+                return folder, f"found by its {marker}/"
+    return origin, "no .memctl/, .claude/ or .git/ above: the starting folder"
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry
+        return None
+
+
+def resolve_project(db_option: str | None = None, start: Path | None = None) -> Project:
+    """The project a command works on, and its database.
+
+    Database: ``--db`` > ``MEMCTL_DB`` > ``db:`` in ``<root>/.memctl/config.yaml`` >
+    ``<root>/.memctl/memory.db``. Root: the project holding an explicit database that
+    sits in a ``.memctl/`` folder (so a cron line naming the database gets that
+    project's policies), else ``CLAUDE_PROJECT_DIR``, else :func:`project_root` of
+    ``start`` (the current directory, or a hook payload's ``cwd``).
+    """
+    explicit, source = db_option, "--db"
+    if not explicit:
+        explicit, source = os.environ.get("MEMCTL_DB"), "MEMCTL_DB"
+    db = Path(explicit).expanduser().resolve() if explicit else None
+    if db is not None and db.parent.name == DB_DIR:
+        root, root_source = db.parent.parent, f"the folder holding {DB_DIR}/{db.name}"
+    elif os.environ.get("CLAUDE_PROJECT_DIR"):
+        root = Path(os.environ["CLAUDE_PROJECT_DIR"]).expanduser().resolve()
+        root_source = "CLAUDE_PROJECT_DIR"
+    else:
+        root, root_source = _find_root(start)
+    config = read_config(root / DB_DIR / CONFIG_NAME)
+    if db is None and "db" in config:
+        db, source = (root / config["db"]).expanduser().resolve(), "config.yaml"
+    elif db is None:
+        db, source = root / DB_DIR / DB_NAME, "project"
+    return Project(root, db, source, root_source, config.get("tenant"))
+
+
+def read_config(path: Path) -> dict[str, str]:
+    """``.memctl/config.yaml``: optional ``db:`` and ``tenant:`` (strings); {} if absent."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read: {exc}") from None
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise BadInput(f"{path}{where}: not valid YAML") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a mapping with {' and/or '.join(CONFIG_KEYS)}")
+    problems = [
+        f"unknown key {key!r} (known: {', '.join(CONFIG_KEYS)})"
+        for key in data
+        if key not in CONFIG_KEYS
+    ]
+    problems += [
+        f"{key}: must be a non-empty string"
+        for key in CONFIG_KEYS
+        if key in data and (not isinstance(data[key], str) or not data[key].strip())
+    ]
+    if problems:
+        raise BadInput(f"{path}: " + "; ".join(problems))
+    return {key: str(data[key]).strip() for key in CONFIG_KEYS if key in data}
+
+
+def write_gitignore(folder: Path) -> bool:
+    """Give a ``.memctl/`` folder its ``.gitignore`` unless it has one; True if written."""
+    target = folder / ".gitignore"
+    if target.exists():
+        return False
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as handle:
+        handle.write(GITIGNORE)
+    return True
 
 
 def resolve_db(explicit: str | None = None, cwd: Path | None = None) -> Path:
-    """``--db`` > ``MEMCTL_DB`` > ``$CLAUDE_PROJECT_DIR/.memctl`` > nearest ancestor with
-    ``.memctl/`` > ``./.memctl/memory.db``. Always an absolute path."""
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    env = os.environ.get("MEMCTL_DB")
-    if env:
-        return Path(env).expanduser().resolve()
-    project = os.environ.get("CLAUDE_PROJECT_DIR")
-    if project:
-        return (Path(project).expanduser() / DB_DIR / DB_NAME).resolve()
-    start = (cwd or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / DB_DIR).is_dir():
-            return folder / DB_DIR / DB_NAME
-    return start / DB_DIR / DB_NAME
-
-
-def project_root(cwd: Path | None = None) -> Path:
-    """The project a command works for: ``CLAUDE_PROJECT_DIR``, else the current directory."""
-    project = os.environ.get("CLAUDE_PROJECT_DIR")
-    if project:
-        return Path(project).expanduser().resolve()
-    return (cwd or Path.cwd()).resolve()
+    """The database :func:`resolve_project` finds (an absolute path)."""
+    return resolve_project(explicit, cwd).db
 
 
 def memctl_home() -> Path:

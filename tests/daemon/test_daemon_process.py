@@ -124,6 +124,7 @@ def test_sigterm_mid_job_finishes_it_and_leaves_a_consistent_db(db_path: Path) -
 
 
 def test_sigterm_stops_a_waiting_daemon(db_path: Path) -> None:
+    assert run("store", "a/b", "1").returncode == 0
     proc = popen("daemon", "--interval-hours", "1")
     assert proc.stderr is not None
     started = proc.stderr.readline()

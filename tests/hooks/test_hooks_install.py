@@ -101,6 +101,25 @@ def test_install_merges_backs_up_and_is_idempotent(tmp_path: Path) -> None:
     ]
 
 
+def test_backups_go_to_memctl_backups_and_only_the_newest_five_stay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = settings_file(tmp_path)
+    path.parent.mkdir()
+    path.write_bytes(orjson.dumps(OTHERS))
+    made = []
+    for day in range(1, 8):  # install / uninstall alternate: each one changes the file
+        monkeypatch.setenv("MEMCTL_NOW", f"2026-01-0{day}T10:00:00Z")
+        step = "install" if day % 2 else "uninstall"
+        made.append(Path(orjson.loads(cli("hooks", step, "--json").stdout)["backup"]))
+    folder = tmp_path / ".memctl" / "backups"
+    assert {backup.parent for backup in made} == {folder}
+    assert sorted(folder.iterdir()) == made[-5:]
+    assert made[-1].name == "settings.json.memctl-20260107T100000Z.bak"
+    assert (tmp_path / ".memctl" / ".gitignore").is_file()
+    assert list(path.parent.glob("*.bak")) == []
+
+
 def test_uninstall_removes_only_memctl(tmp_path: Path) -> None:
     path = settings_file(tmp_path)
     path.parent.mkdir()
@@ -193,6 +212,7 @@ def test_crontab_example_parses_and_its_commands_run(tmp_path: Path) -> None:
         command = fields[5]
         assert "memctl daemon --once" in command
         args = command.split("memctl ", 1)[1].split()
+        assert cli("store", "a/b", "1").exit_code == 0
         done = cli(*args)
         assert done.exit_code == 0, (line, done.output)
 

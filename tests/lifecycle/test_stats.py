@@ -388,15 +388,19 @@ def test_cli_snapshot_and_history(monkeypatch: pytest.MonkeyPatch) -> None:
     assert bad.exit_code == 2
 
 
-def test_cli_stats_on_a_missing_database_creates_nothing(db_path: Path) -> None:
-    result = cli("stats", "--json")
-    assert result.exit_code == 0
-    assert json.loads(result.stdout)["database"]["exists"] is False
+def test_cli_stats_on_a_missing_database_says_so_and_creates_nothing(db_path: Path) -> None:
+    result = cli("stats")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"memctl stats: error: no memctl database at {db_path} (from MEMCTL_DB); "
+        "run `memctl init` to set this project up, or pass --db\n"
+    )
     assert not db_path.exists()
 
 
 def test_stats_process_does_not_load_the_embedding_stack(memctl_env: Path) -> None:
     """stats reports the embedding backlog without importing onnxruntime or numpy."""
+    assert cli("store", "a/b", "1").exit_code == 0
     code = (
         "import sys\n"
         "from memctl.cli import main\n"

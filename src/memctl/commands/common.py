@@ -8,15 +8,15 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
 from memctl import clock
-from memctl.errors import BadInput, InternalError, MemctlError
+from memctl.errors import BadInput, InternalError, MemctlError, NotFound
 from memctl.lifecycle.policies import Policies, find_policies_file, load_policies
 from memctl.output import Output
-from memctl.paths import DB_DIR, resolve_db
+from memctl.paths import Project, resolve_project
 from memctl.store.db import Database, open_database
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
@@ -29,7 +29,7 @@ class Settings:
 
     db_option: str | None = None
     policies_option: str | None = None
-    tenant: str = "default"
+    tenant_option: str | None = None  # --tenant or MEMCTL_TENANT
     all_tenants: bool = False
     json: bool = False
     quiet: bool = False
@@ -41,19 +41,18 @@ class Settings:
     _db: Database | None = None
 
     @functools.cached_property
+    def location(self) -> Project:
+        """The project, its database and config.yaml, as every command resolves them."""
+        return resolve_project(self.db_option)
+
+    @property
     def db_path(self) -> Path:
-        return resolve_db(self.db_option)
+        return self.location.db
 
     @property
     def project(self) -> Path:
-        """The project folder: the one holding ``.memctl/``, else the current directory."""
-        import os
-
-        if os.environ.get("CLAUDE_PROJECT_DIR"):
-            return Path(os.environ["CLAUDE_PROJECT_DIR"]).resolve()
-        if self.db_path.parent.name == DB_DIR:
-            return self.db_path.parent.parent
-        return Path.cwd()
+        """The project root (docs/addressing.md): policies and settings are found there."""
+        return self.location.root
 
     @property
     def policies_path(self) -> Path:
@@ -72,18 +71,35 @@ class Settings:
         """One stderr line about a wait (``memctl CMD: text``), unless ``-q``."""
         self.out.status(f"memctl {self.command}: {text}")
 
-    def open(self, write: bool = True, migrate: bool = True) -> Database:
-        """The database; with ``write=False`` a missing file is not created, with
-        ``migrate=False`` its schema is left as it is (``memctl migrate``)."""
+    def open(
+        self, missing: Literal["fail", "create", "empty"] = "fail", migrate: bool = True
+    ) -> Database:
+        """The database. When its file does not exist: ``missing="create"`` creates it
+        (commands that store), ``"empty"`` gives an empty in-memory one (dry runs of an
+        import), ``"fail"`` raises NotFound (exit 1): maintenance and read commands on a
+        project without a database say so instead of creating one (docs/addressing.md).
+        With ``migrate=False`` its schema is left as it is (``memctl migrate``).
+        """
         if self._db is None:
+            path = self.db_path
+            if missing == "fail" and not path.exists():
+                raise NotFound(
+                    f"no memctl database at {path} (from {self.location.describe_db()}); "
+                    "run `memctl init` to set this project up, or pass --db"
+                )
             self._db = open_database(
-                self.db_path, create=write, migrate=migrate, notify=self._schema_upgraded
+                path, create=missing == "create", migrate=migrate, notify=self._schema_upgraded
             )
         return self._db
 
     def _schema_upgraded(self, line: str) -> None:
         """Once per upgrade, by the process that ran it; on stderr even with --json."""
         self.out.status(line)
+
+    @property
+    def tenant(self) -> str:
+        """``--tenant`` > ``MEMCTL_TENANT`` > ``tenant:`` of .memctl/config.yaml > default."""
+        return self.tenant_option or self.location.tenant or "default"
 
     @property
     def scope(self) -> str | None:
@@ -106,7 +122,13 @@ PoliciesOption = Annotated[
     ),
 ]
 TenantOption = Annotated[
-    str, typer.Option("--tenant", envvar="MEMCTL_TENANT", help="Tenant (isolation boundary).")
+    str | None,
+    typer.Option(
+        "--tenant",
+        envvar="MEMCTL_TENANT",
+        help="Tenant (isolation boundary; default: config.yaml's tenant, else 'default').",
+        show_default=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
@@ -118,7 +140,7 @@ _COMMON = [
         "policies", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=PoliciesOption
     ),
     inspect.Parameter(
-        "tenant", inspect.Parameter.KEYWORD_ONLY, default="default", annotation=TenantOption
+        "tenant", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=TenantOption
     ),
     inspect.Parameter(
         "json_output", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOption
@@ -241,7 +263,7 @@ def command(
             settings = Settings(
                 db_option=kwargs.pop("db"),
                 policies_option=kwargs.pop("policies"),
-                tenant=kwargs.pop("tenant"),
+                tenant_option=kwargs.pop("tenant"),
                 all_tenants=kwargs.pop("all_tenants", False),
                 json=kwargs.pop("json_output"),
                 quiet=kwargs.pop("quiet"),

@@ -40,7 +40,7 @@ def cleanup_cmd(
     """
     from memctl.lifecycle.cleanup import cleanup
 
-    db = settings.open(write=not dry_run)
+    db = settings.open()
     with settings.out.progress() as bar:
         report = cleanup(
             db,
@@ -81,7 +81,7 @@ def decay_cmd(settings: Settings, dry_run: DryRunOption = False) -> None:
     """
     from memctl.lifecycle.decay import decay
 
-    db = settings.open(write=not dry_run)
+    db = settings.open()
     with settings.out.progress() as bar:
         report = decay(
             db, settings.policies, settings.now(), settings.scope, dry_run=dry_run, progress=bar
@@ -107,7 +107,7 @@ def prune_cmd(settings: Settings, dry_run: DryRunOption = False) -> None:
     """
     from memctl.lifecycle.prune import prune
 
-    db = settings.open(write=not dry_run)
+    db = settings.open()
     with settings.out.progress() as bar:
         report = prune(
             db, settings.policies, settings.now(), settings.scope, dry_run=dry_run, progress=bar
@@ -154,7 +154,7 @@ def archive_cmd(
     from memctl.lifecycle.archive import archive, select
 
     age = None if older_than is None else parse_duration(older_than, "--older-than")
-    db = settings.open(write=not dry_run)
+    db = settings.open()
     now = settings.now()
     memories = select(
         db, now, settings.tenant, target, older_than=age, below_importance=below_importance

@@ -116,7 +116,7 @@ def store_cmd(
         reward=reward,
         timestamp=None if timestamp is None else parse_time(timestamp, "--timestamp"),
     )
-    result = lifecycle.store(settings.open(), policies, settings.now(), request)
+    result = lifecycle.store(settings.open(missing="create"), policies, settings.now(), request)
     memory = result.memory
     if settings.json:
         settings.out.document(
@@ -155,7 +155,7 @@ def recall_cmd(
     policies = settings.policies
     ns, k = lifecycle.resolve_address(policies, path, namespace, key)
     memory = lifecycle.recall(
-        settings.open(write=False),
+        settings.open(),
         policies,
         settings.now(),
         settings.tenant,
@@ -235,7 +235,7 @@ def list_cmd(
     filters = build_filters(
         settings, pattern, namespace, agent, memory_type, tag, archived, expired, include_expired
     )
-    db = settings.open(write=False)
+    db = settings.open()
     rows = select(db, filters, sort=sort, limit=limit or None)
     total = count(db, filters) if limit and len(rows) == limit else len(rows)
     columns = ["path", "type", "imp", "updated", "expires", "value"]
@@ -298,7 +298,7 @@ def delete_cmd(
         target = f"{ns}/{k}"
     if target is None:
         raise BadInput("a PATH, a glob, or -k/--key is required")
-    db = settings.open(write=not dry_run)
+    db = settings.open()
     filters = Filters(tenant=settings.tenant, now=settings.now())
     targets = lifecycle.select_targets(db, policies, filters, target)
     if not targets:

@@ -93,7 +93,7 @@ def up_cmd(
     """
     from memctl.store import migrations
 
-    db = settings.open(write=not dry_run, migrate=False)
+    db = settings.open(missing="empty" if dry_run else "create", migrate=False)
     target = LATEST if to is None else to
     outcome = migrations.migrate(db, target, force=force, dry_run=dry_run, direction="up")
     _report(settings, outcome)
@@ -116,7 +116,7 @@ def down_cmd(
     """
     from memctl.store import migrations
 
-    db = settings.open(write=False, migrate=False)
+    db = settings.open(missing="empty", migrate=False)
     outcome = migrations.migrate(db, to, force=force, dry_run=dry_run, direction="down")
     _report(settings, outcome)
 

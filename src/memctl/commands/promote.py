@@ -27,7 +27,7 @@ def promote_cmd(
     Example: memctl promote --dry-run --format paths
     """
     policies = settings.policies
-    db = settings.open(write=not dry_run)
+    db = settings.open()
     report = promote(db, policies, settings.now(), settings.scope, dry_run=dry_run)
     if settings.json:
         settings.out.document(report.to_dict())

@@ -59,7 +59,7 @@ def search_cmd(
         include_expired=include_expired,
     )
     model = settings.policies.embedding_model
-    db = settings.open(write=False)
+    db = settings.open()
     result = search(
         db,
         query,

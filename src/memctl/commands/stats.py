@@ -71,7 +71,7 @@ def stats_cmd(
         )
     now = settings.now()
     if take_snapshot or show_history:
-        db = settings.open(write=take_snapshot)
+        db = settings.open()
         document: dict[str, Any] = {}
         if take_snapshot:
             report = snapshot(db, now, settings.scope)
@@ -88,7 +88,7 @@ def stats_cmd(
         return
     policies = settings.policies
     stats = collect_stats(
-        settings.open(write=False),
+        settings.open(),
         now,
         settings.scope,
         settings.db_path,

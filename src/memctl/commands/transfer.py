@@ -121,7 +121,7 @@ def export_cmd(
         chosen = [namespace, agent, memory_type, since]
         if any(chosen) or include_archived or include_expired or include_embeddings:
             raise BadInput("--format sqlite copies the whole database; filters do not apply")
-        summary = export_snapshot(settings.open(write=False), target, settings.scope)
+        summary = export_snapshot(settings.open(), target, settings.scope)
     else:
         if target is None and settings.json:
             raise BadInput("--json needs -o FILE (the export itself goes to stdout)")
@@ -135,7 +135,7 @@ def export_cmd(
             format=fmt,
             model=current_model(settings.policies),
         )
-        db = settings.open(write=False)
+        db = settings.open()
         with settings.out.progress() as bar:
             if target is None:
                 _to_stdout(lambda: export_stream(db, sys.stdout.buffer, options, now, bar))
@@ -195,7 +195,7 @@ def import_cmd(
             skip_invalid=skip_invalid,
             dry_run=dry_run,
         )
-        db = settings.open(write=not dry_run)
+        db = settings.open(missing="empty" if dry_run else "create")
         with settings.out.progress() as bar:
             report = import_source(db, settings.policies, settings.now(), source, options, bar)
     finally:

@@ -17,7 +17,8 @@ Merging never removes or reorders anyone else's hooks. memctl's own entries are
 recognised by their command (``... memctl hook <name>``), so installing twice changes
 nothing, installing a different choice of events leaves memctl's entries exactly that
 choice, and uninstalling removes only memctl's. The old file is backed up (mode 0600)
-before any change, and the new one is written atomically.
+before any change (into ``.memctl/backups/``, the newest five kept), and the new one is
+written atomically.
 """
 
 import copy
@@ -30,6 +31,7 @@ from typing import Any
 import orjson
 
 from memctl.errors import BadInput, StorageError
+from memctl.paths import DB_DIR, write_gitignore
 
 HOOKS: tuple[tuple[str, str, int], ...] = (
     ("SessionStart", "session-start", 10),
@@ -210,19 +212,52 @@ def render(settings: dict[str, Any]) -> bytes:
     return orjson.dumps(settings, option=orjson.OPT_INDENT_2) + b"\n"
 
 
+KEEP_BACKUPS = 5  # per settings file; older memctl backups are removed
+
+
+def backup_folder(path: Path) -> Path:
+    """Where backups of ``path`` go: ``<project>/.memctl/backups/`` for a project's
+    ``.claude/settings*.json`` (git-ignored with the database, docs/hooks.md), else
+    beside the file."""
+    if path.parent.name == ".claude":
+        return path.parent.parent / DB_DIR / "backups"
+    return path.parent
+
+
 def backup(path: Path, now: float) -> Path:
-    """Copy ``path`` next to itself as ``<name>.memctl-<UTC time>.bak`` (mode 0600)."""
+    """Copy ``path`` as ``<name>.memctl-<UTC time>.bak`` (mode 0600) into its backup
+    folder, keeping the newest ``KEEP_BACKUPS`` of that file."""
+    folder = backup_folder(path)
+    if not folder.is_dir():
+        folder.mkdir(parents=True, mode=0o700)
+        if folder.parent.name == DB_DIR:
+            write_gitignore(folder.parent)
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = path.with_name(f"{path.name}.memctl-{stamp}.bak")
+    target = folder / f"{path.name}.memctl-{stamp}.bak"
     counter = 1
     while target.exists():
         counter += 1
-        target = path.with_name(f"{path.name}.memctl-{stamp}-{counter}.bak")
+        target = folder / f"{path.name}.memctl-{stamp}-{counter}.bak"
     data = path.read_bytes()
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+    _drop_old_backups(folder, path.name)
     return target
+
+
+def _drop_old_backups(folder: Path, name: str) -> None:
+    """Remove all but the newest ``KEEP_BACKUPS`` memctl backups of ``name``.
+
+    The names sort by time (``%Y%m%dT%H%M%SZ``, then ``-2``, ``-3`` within a second)."""
+    pattern = re.compile(re.escape(name) + r"\.memctl-(\d{8}T\d{6}Z)(?:-(\d+))?\.bak")
+    found = []
+    for candidate in folder.iterdir():
+        match = pattern.fullmatch(candidate.name)
+        if match:
+            found.append((match.group(1), int(match.group(2) or 1), candidate))
+    for *_, old in sorted(found)[:-KEEP_BACKUPS]:
+        old.unlink(missing_ok=True)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -20,7 +20,7 @@ from memctl.errors import InternalError, MemctlError
 from memctl.hooks.context import HookContext, log_error
 from memctl.hooks.input import HookInput, parse_flags, read_payload
 from memctl.lifecycle.policies import find_policies_file
-from memctl.paths import DB_DIR, resolve_db
+from memctl.paths import resolve_db, resolve_project
 
 HOOKS = (
     "session-start",
@@ -39,22 +39,24 @@ def _text_flag(hook_input: HookInput, *names: str) -> str | None:
 
 
 def build_context(name: str, hook_input: HookInput) -> HookContext:
-    """Database, policies and tenant as every command resolves them (docs/addressing.md), with
-    the project taken from ``CLAUDE_PROJECT_DIR`` or the payload's ``cwd``."""
+    """Database, policies and tenant as every command resolves them (docs/addressing.md),
+    starting from ``CLAUDE_PROJECT_DIR`` or the payload's ``cwd``."""
     from memctl.commands.common import check_tenant
 
-    project = hook_input.project_dir()
-    db_path = resolve_db(_text_flag(hook_input, "db"), cwd=project)
-    if project is None:
-        project = db_path.parent.parent if db_path.parent.name == DB_DIR else Path.cwd()
-    policies_path = find_policies_file(_text_flag(hook_input, "policies"), project)
-    tenant = _text_flag(hook_input, "tenant") or os.environ.get("MEMCTL_TENANT") or "default"
+    project = resolve_project(_text_flag(hook_input, "db"), start=hook_input.project_dir())
+    policies_path = find_policies_file(_text_flag(hook_input, "policies"), project.root)
+    tenant = (
+        _text_flag(hook_input, "tenant")
+        or os.environ.get("MEMCTL_TENANT")
+        or project.tenant
+        or "default"
+    )
     check_tenant(tenant)
     all_tenants = hook_input.switch("all_tenants") and name == "memory-cleanup"
     return HookContext(
         name=name,
         input=hook_input,
-        db_path=db_path,
+        db_path=project.db,
         policies_path=policies_path,
         tenant=None if all_tenants else tenant,
         now=clock.now(),

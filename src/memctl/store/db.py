@@ -165,8 +165,13 @@ class Database:
 
 
 def _create_private_file(path: Path) -> None:
-    """Create the database file (and its folder) readable by the owner only."""
+    """Create the database file (and its folder) readable by the owner only; a
+    ``.memctl/`` folder gets its ``.gitignore`` so the database is never committed."""
+    from memctl.paths import DB_DIR, write_gitignore
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.parent.name == DB_DIR:
+        write_gitignore(path.parent)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     os.close(fd)
 
