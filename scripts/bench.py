@@ -35,7 +35,7 @@ BUDGETS = {"store": 250, "recall": 250, "search (cold)": 1000, "search (in-proce
 
 def in_process_search(db_path: Path, runs: int) -> dict[str, float]:
     from memctl.embeddings import get_embedder
-    from memctl.lifecycle.search import search
+    from memctl.search.ranking import search
     from memctl.store import open_database
     from memctl.store.memories import Filters
 

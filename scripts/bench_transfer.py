@@ -35,7 +35,7 @@ ARCHIVED_SHARE = 20  # every 20th memory is archived
 def fill(db_path: Path, count: int, embeddings: bool) -> None:
     """Child-process body: populate, archive a share, optionally add vectors."""
     from memctl.store import open_database
-    from memctl.store.memories import archive
+    from memctl.store.moves import archive
     from memctl.store.vectors import put
 
     populate(db_path, count, now=NOW)

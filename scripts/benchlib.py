@@ -97,7 +97,7 @@ def populate(
 def embed_all(db_path: Path) -> None:
     """Fill the embedding backlog of a benchmark database with the real model."""
     from memctl.embeddings import get_embedder
-    from memctl.embeddings.backlog import fill
+    from memctl.search.backlog import fill
 
     db = open_database(db_path, create=True)
     model = get_embedder("all-MiniLM-L6-v2")

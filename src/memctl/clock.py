@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from memctl import limits
 from memctl.errors import BadInput
 
+DAY = 86400.0  # seconds
+
 
 def parse_time(text: str, what: str = "time") -> float:
     """Epoch seconds (int or float) or ISO 8601 (naive means UTC) to epoch seconds,
@@ -56,7 +58,7 @@ def iso(ts: float | None) -> str | None:
 def parse_duration(text: str, what: str = "duration") -> float:
     """'90', '90s', '15m', '2h', '7d', '2w' to seconds, within ``limits.DURATION``."""
     raw = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    units = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
     try:
         value = float(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else float(raw)
     except ValueError:

@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from memctl.clock import parse_time
-from memctl.lifecycle.daemon import JOBS, DaemonLock
+from memctl.daemon.jobs import JOBS
+from memctl.daemon.lock import DaemonLock
 from memctl.lifecycle.policies import PACKAGED_POLICIES
 from memctl.store import log, open_database
 from tests.conftest import SRC, run

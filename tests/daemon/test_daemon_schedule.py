@@ -9,17 +9,13 @@ from pathlib import Path
 import pytest
 
 from memctl.clock import parse_time
-from memctl.lifecycle import daemon as daemon_module
-from memctl.lifecycle.daemon import (
-    JOBS,
-    MAX_FAILURES,
-    Daemon,
-    JobRun,
-    SimulatedClock,
-    schedule_for,
-    scheduler_clock,
-)
+from memctl.daemon import jobs
+from memctl.daemon.clocks import SimulatedClock
+from memctl.daemon.jobs import JOBS, JobCall, schedule_for
+from memctl.daemon.runner import MAX_FAILURES, Daemon, JobRun
+from memctl.errors import StorageError
 from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
+from memctl.lifecycle.schedules import fix_weekday, next_run, parse_schedule
 from memctl.store import log, open_database
 from memctl.store.db import Database
 from memctl.store.memories import Filters, select
@@ -121,28 +117,42 @@ def test_fractional_interval_and_missing_schedule_entries() -> None:
     assert schedule_for(policies, "decay", None).text == "daily at 02:00"
 
 
-def test_scheduler_clock_patches_and_restores_schedule() -> None:
-    import schedule
+def due(text: str, now: str) -> datetime:
+    plan = fix_weekday(parse_schedule(text), parse_time(now))
+    return datetime.fromtimestamp(next_run(plan, parse_time(now)), UTC)
 
-    clock = SimulatedClock(parse_time("2030-01-01T00:00:00Z"))
-    with scheduler_clock(clock):
-        assert schedule.datetime.datetime.now().year == 2030  # type: ignore[attr-defined]
-    assert schedule.datetime.datetime.now().year < 2030  # type: ignore[attr-defined]
+
+def test_next_run_is_the_next_slot_strictly_after_now() -> None:
+    monday = "2026-03-02T00:30:00Z"
+    assert due("every 15 minutes", monday) == datetime(2026, 3, 2, 0, 45, tzinfo=UTC)
+    assert due("every minute", monday) == datetime(2026, 3, 2, 0, 31, tzinfo=UTC)
+    assert due("daily at 02:00", monday) == datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    assert due("daily at 00:30", monday) == datetime(2026, 3, 3, 0, 30, tzinfo=UTC)
+    assert due("daily at 00:00", monday) == datetime(2026, 3, 3, 0, 0, tzinfo=UTC)
+    assert due("every 2 days", monday) == datetime(2026, 3, 4, 0, 30, tzinfo=UTC)
+    assert due("weekly", monday) == datetime(2026, 3, 9, 0, 30, tzinfo=UTC)
+    assert due("weekly on sunday at 04:00", monday) == datetime(2026, 3, 8, 4, 0, tzinfo=UTC)
+    assert due("weekly on monday at 00:00", monday) == datetime(2026, 3, 9, 0, 0, tzinfo=UTC)
+    assert due("weekly on monday at 01:00", monday) == datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    # `weekly at HH:MM` without a day: the weekday the daemon started on
+    assert due("weekly at 00:00", monday) == datetime(2026, 3, 9, 0, 0, tzinfo=UTC)
+    assert due("weekly at 23:00", monday) == datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
 
 
 def test_three_consecutive_failures_are_an_error(
     db: Database, policies_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = daemon_module._JOB_TABLE["prune"]
-    monkeypatch.setitem(
-        daemon_module._JOB_TABLE, "prune", ("memctl.no_such_module", "prune", "policies")
-    )
+    def broken(call: JobCall) -> jobs.Report:
+        raise StorageError("disk on fire")
+
+    original = jobs.REGISTRY["prune"]
+    monkeypatch.setitem(jobs.REGISTRY, "prune", broken)
     clock = SimulatedClock(parse_time(START))
     seen = []
     for _ in range(MAX_FAILURES):  # a new daemon each time: cron's --once runs
         (run,) = [r for r in make_daemon(db, policies_file, clock).run_once() if r.job == "prune"]
         seen.append((run.outcome, run.consecutive_failures, run.alarming))
-        assert "job prune is not available" in (run.error or "")
+        assert run.error == "disk on fire"
     assert seen == [("error", 1, False), ("error", 2, False), ("error", 3, True)]
     # other jobs kept running
     others = log.recent(db, limit=100, action="daemon")
@@ -151,7 +161,7 @@ def test_three_consecutive_failures_are_an_error(
     done = cli("daemon", "--once", "--job", "prune")
     assert done.exit_code == 3
     assert "prune error: failed (4 in a row)" in done.stderr
-    daemon_module._JOB_TABLE["prune"] = original  # (monkeypatch.undo would drop MEMCTL_DB)
+    jobs.REGISTRY["prune"] = original  # (monkeypatch.undo would drop MEMCTL_DB)
     ok = cli("daemon", "--once", "--job", "prune")
     assert ok.exit_code == 0, ok.output
     assert make_daemon(db, policies_file, clock).failures["prune"] == 0

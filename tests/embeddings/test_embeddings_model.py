@@ -9,7 +9,7 @@ import pytest
 
 from memctl.embeddings import DEFAULT_MODEL, get_embedder
 from memctl.embeddings.reference import reference_vectors
-from memctl.lifecycle.search import search
+from memctl.search.ranking import search
 from memctl.store import open_database
 from memctl.store.memories import Filters
 from tests.conftest import cli, run

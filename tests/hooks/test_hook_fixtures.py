@@ -216,7 +216,7 @@ def test_session_end_expires_stale_coordination(keyword_only: Path, db_path: Pat
     assert done.returncode == 0, done.stderr
     result = orjson.loads(done.stdout)
     assert result["expired_coordination"] == 2
-    assert result["cleanup"] == "cleanup"  # memctl.lifecycle.cleanup did it
+    assert result["cleanup"] == "cleanup"  # memctl.lifecycle.expiry.cleanup did it
     archived = paths(db_path, archived=True)
     assert "coordination/other-session/task1" in archived
 

@@ -7,8 +7,8 @@ import pytest
 
 from memctl.lifecycle import batching
 from memctl.lifecycle.batching import Batcher
-from memctl.store import lifecycle as sql
 from memctl.store import open_database
+from memctl.store.bulk import commit_watcher
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_fixed_size_from_env(monkeypatch: pytest.MonkeyPatch, pauses: list[float
 def test_longer_pauses_while_others_commit(db_path: Path, pauses: list[float]) -> None:
     mine = open_database(db_path, create=True)
     other = open_database(db_path, create=True)
-    watcher = sql.commit_watcher(mine)
+    watcher = commit_watcher(mine)
     assert watcher() is False
     with mine.write():
         mine.execute(

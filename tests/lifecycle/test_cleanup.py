@@ -15,8 +15,8 @@ from lifecycle_support import (
     put,
 )
 
-from memctl.lifecycle.cleanup import cleanup, patterns_of
-from memctl.store import lifecycle as sql
+from memctl.lifecycle.expiry import cleanup
+from memctl.store import expiry as sql
 from memctl.store import log
 from tests.conftest import cli
 
@@ -200,7 +200,7 @@ def test_rule_in_sql_equals_policies_for_path(db_path: Path, path: str) -> None:
     policies = packaged()
     db = open_db(db_path)
     put(db, policies, T0, path, value=1, ttl_seconds=1)
-    rows = sql.expired_rows(db, "default", T0 + 10, None, patterns_of(policies))
+    rows = sql.expired_rows(db, "default", T0 + 10, None, policies.patterns())
     assert len(rows) == 1
     rule = rows[0][2]
     expected = policies.for_path(path)

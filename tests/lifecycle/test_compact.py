@@ -16,9 +16,8 @@ from lifecycle_support import (
 )
 
 from memctl.lifecycle.compact import compact
-from memctl.store import lifecycle as sql
-from memctl.store import log, vectors
-from memctl.store import memories as store
+from memctl.store import compact as sql
+from memctl.store import log, moves, vectors
 from memctl.store.columns import VEC_TABLE
 from memctl.store.db import Database
 from tests.conftest import cli
@@ -50,9 +49,9 @@ def test_rebuild_after_heavy_deletion_keeps_vectors(db_path: Path) -> None:
     db = open_db(db_path)
     ids = fill(db, 3000)
     with db.write():  # scattered deletions: vec0 frees only chunks that become empty
-        store.purge(db, [i for n, i in enumerate(ids) if n % 3])
+        moves.purge(db, [i for n, i in enumerate(ids) if n % 3])
     with db.write():  # some archived rows too: their flag must survive the rebuild
-        store.archive(db, ids[:300:3], "archived", T0)
+        moves.archive(db, ids[:300:3], "archived", T0)
     before = sql.vec_stats(db)
     assert before.chunks == 3 and before.rows == 1000 and before.dead_slots > 1024
     expected = {seed: neighbours(db, seed) for seed in range(3)}
@@ -90,7 +89,7 @@ def test_readers_keep_working_during_compaction(db_path: Path) -> None:
     db = open_db(db_path)
     ids = fill(db, 1500)
     with db.write():
-        store.purge(db, [i for n, i in enumerate(ids) if n % 2])
+        moves.purge(db, [i for n, i in enumerate(ids) if n % 2])
     expected = neighbours(db, 7)
     reader = open_db(db_path)
     with reader.read():  # a reader in the middle of a snapshot while compaction runs

@@ -145,13 +145,13 @@ def test_kill_prune(archived_db: Path, tmp_path: Path, point: str) -> None:
 
 @pytest.fixture(scope="module")
 def fragmented_db(base_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from memctl.store import memories as store
+    from memctl.store import moves
 
     path = copy_db(base_db, tmp_path_factory.mktemp("kill-compact") / "fragmented.db")
     db = open_db(path)
     ids = [r[0] for r in db.all("SELECT id FROM memories ORDER BY id")]
     with db.write():
-        store.purge(db, [i for n, i in enumerate(ids) if n % 4])
+        moves.purge(db, [i for n, i in enumerate(ids) if n % 4])
     db.close()
     return path
 

@@ -13,10 +13,9 @@ from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import PACKAGED_POLICIES, Policies, load_policies, parse_policies
 from memctl.lifecycle.promote import promote
 from memctl.models import Memory
-from memctl.store import log
+from memctl.store import Database, log, open_database
 from memctl.store import memories as sql
 from memctl.store import promote as promote_sql
-from memctl.store.db import Database, open_database
 from tests.conftest import cli
 
 DAY = 86400.0

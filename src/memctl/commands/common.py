@@ -3,7 +3,6 @@ built from them, and the error handling that turns library errors into exit code
 
 import functools
 import inspect
-import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,11 +14,11 @@ import typer
 from memctl import clock
 from memctl.errors import BadInput, InternalError, MemctlError, NotFound
 from memctl.lifecycle.policies import Policies, find_policies_file, load_policies
+from memctl.lifecycle.values import check_tenant
 from memctl.output import Output
 from memctl.paths import Project, resolve_project
-from memctl.store.db import Database, open_database
+from memctl.store import Database, open_database
 
-_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -152,12 +151,6 @@ _COMMON = [
         "debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOption
     ),
 ]
-
-
-def check_tenant(tenant: str) -> str:
-    if not _TENANT.fullmatch(tenant):
-        raise BadInput(f"tenant {tenant!r} must be 1-64 letters, digits, '_', '.', '@' or '-'")
-    return tenant
 
 
 def check_format(given: str | None, json: bool, offered: Sequence[str]) -> str:

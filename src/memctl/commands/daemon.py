@@ -44,8 +44,11 @@ def daemon_cmd(
 
     Example: memctl daemon --once --all-tenants
     """
+    from memctl.daemon.clocks import SystemClock
+    from memctl.daemon.jobs import JOBS
+    from memctl.daemon.lock import DaemonLock
+    from memctl.daemon.runner import Daemon, JobRun
     from memctl.errors import BadInput
-    from memctl.lifecycle.daemon import JOBS, Daemon, DaemonLock, JobRun, SystemClock
     from memctl.lifecycle.policies import load_policies
 
     if interval_hours is not None:

@@ -38,7 +38,7 @@ def cleanup_cmd(
 
     Example: memctl cleanup --namespace coordination --dry-run
     """
-    from memctl.lifecycle.cleanup import cleanup
+    from memctl.lifecycle.expiry import cleanup
 
     db = settings.open()
     with settings.out.progress() as bar:

@@ -14,7 +14,7 @@ from memctl.lifecycle import memories as lifecycle
 from memctl.lifecycle.globs import check_glob
 from memctl.lifecycle.values import check_text, decode_utf8, parse_value
 from memctl.models import Memory
-from memctl.output import FORMATS, short, when
+from memctl.output import FORMATS, when
 from memctl.store.memories import SORTS, Filters, count, select
 
 app = typer.Typer()
@@ -47,10 +47,6 @@ def parse_metadata(text: str | None) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise BadInput("--metadata must be a JSON object")
     return data
-
-
-def memory_line(memory: Memory) -> str:
-    return f"{memory.path}  {short(memory.value)}"
 
 
 @command(app, "store")

@@ -42,7 +42,7 @@ def search_cmd(
     Example: memctl search "how do we rotate login tokens" -k 5 --explain
     """
     from memctl.embeddings import get_embedder
-    from memctl.lifecycle.search import MODES, search
+    from memctl.search.ranking import MODES, search
 
     if mode not in MODES:
         raise BadInput(f"--mode must be one of {', '.join(MODES)}")
@@ -130,7 +130,7 @@ def reindex_cmd(
     Example: memctl reindex --all
     """
     from memctl.embeddings import get_embedder
-    from memctl.embeddings.backlog import fill, forget
+    from memctl.search.backlog import fill, forget
     from memctl.store import vectors
 
     limits.check(limit, "--limit", limits.COUNT)

@@ -9,16 +9,8 @@ from memctl import limits
 from memctl.clock import iso
 from memctl.commands.common import Settings, command
 from memctl.errors import BadInput
-from memctl.lifecycle.stats import (
-    FALLBACK_DAYS,
-    Breakdown,
-    SnapshotReport,
-    SnapshotRow,
-    Stats,
-    collect_stats,
-    history,
-    snapshot,
-)
+from memctl.stats.figures import FALLBACK_DAYS, Breakdown, Stats, collect_stats
+from memctl.stats.snapshots import SnapshotReport, SnapshotRow, history, snapshot
 
 app = typer.Typer()
 TOP_ROWS = 15  # rows per breakdown table in human output (--json has them all)

@@ -6,7 +6,9 @@ import os
 from collections.abc import Callable
 from typing import Protocol
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+from memctl.embeddings.model_files import DEFAULT_MODEL
+
+__all__ = ["DEFAULT_MODEL", "Embedder", "get_embedder"]
 
 
 def no_runtime_telemetry() -> None:

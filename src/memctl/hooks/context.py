@@ -1,9 +1,8 @@
 """Everything one hook call works with: its input, database, policies, tenant and clock,
-plus the steps several hooks share (coordination cleanup, the session's current task)."""
+plus the steps several hooks share (coordination cleanup, the session's current task).
+Hooks change memories only through ``lifecycle`` (as commands do)."""
 
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from memctl.hooks.input import HookInput
 from memctl.lifecycle.policies import Policies, load_policies
 from memctl.lifecycle.session_summary import CURRENT_TASK  # session/<id>/current-task
-from memctl.store.db import Database, open_database
+from memctl.store import Database, open_database
 
 COORDINATION_GLOB = "coordination*"
 MAX_TEXT_CHARS = 16_000  # longer messages and tool output are cut (values stay small)
@@ -74,61 +73,22 @@ def clip_value(value: Any, limit: int = MAX_TEXT_CHARS) -> Any:
     return value if len(text) <= limit else clip(text, limit)
 
 
-def cleanup_function() -> Callable[..., Any] | None:
-    """``memctl.lifecycle.cleanup.cleanup`` when that module is installed, else None."""
-    try:
-        from memctl.lifecycle.cleanup import cleanup
-    except ImportError:
-        return None
-    return cleanup
-
-
 def clean_coordination(ctx: HookContext) -> dict[str, Any]:
     """Lazy cleanup of expired coordination data (``coordination*`` namespaces)."""
-    from memctl.store.sessions import count_expired
+    from memctl.lifecycle.expiry import cleanup_due
 
-    if not count_expired(ctx.db, ctx.tenant, COORDINATION_GLOB, ctx.now):
-        # the usual case: one indexed count, no write, no log row
+    report = cleanup_due(ctx.db, ctx.policies, ctx.now, ctx.tenant, COORDINATION_GLOB)
+    if report is None:
         return {"count": 0, "via": "none due"}
-    cleanup = cleanup_function()
-    if cleanup is not None:
-        report = cleanup(ctx.db, ctx.policies, ctx.now, ctx.tenant, namespace=COORDINATION_GLOB)
-        return {"count": int(report.count), "via": "cleanup"}
-    return {"count": expire_coordination(ctx), "via": "fallback"}
-
-
-def expire_coordination(ctx: HookContext, limit: int = 5000) -> int:
-    """Expire coordination memories past their TTL whose strategy is not ``manual``."""
-    from memctl.lifecycle.memories import expire
-    from memctl.store import log
-    from memctl.store.memories import Filters, select
-
-    started = time.perf_counter()
-    filters = Filters(tenant=ctx.tenant, namespace=COORDINATION_GLOB, expired="only", now=ctx.now)
-    with ctx.db.write():
-        found = select(ctx.db, filters, sort="path", limit=limit)
-        due = [m for m in found if ctx.policies.for_path(m.path).cleanup_strategy != "manual"]
-        if not due:
-            return 0
-        count = expire(ctx.db, due, ctx.policies, ctx.now)
-        log.record(
-            ctx.db,
-            "expired",
-            tenant=ctx.tenant,
-            started_at=ctx.now,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            count=count,
-            details={"trigger": f"hook {ctx.name}", "namespace": COORDINATION_GLOB},
-        )
-    return count
+    return {"count": report.count, "via": "cleanup"}
 
 
 def current_task(ctx: HookContext, session_id: str) -> dict[str, Any] | None:
     """What pre-task recorded as this session's current task, if anything."""
-    from memctl.store.memories import get
+    from memctl.lifecycle.memories import peek
 
-    memory = get(ctx.db, ctx.scoped_tenant, "session", f"{session_id}/{CURRENT_TASK}")
-    if memory is None or memory.is_expired(ctx.now) or not isinstance(memory.value, dict):
+    memory = peek(ctx.db, ctx.now, ctx.scoped_tenant, "session", f"{session_id}/{CURRENT_TASK}")
+    if memory is None or not isinstance(memory.value, dict):
         return None
     return memory.value
 
@@ -136,23 +96,11 @@ def current_task(ctx: HookContext, session_id: str) -> dict[str, Any] | None:
 def log_error(ctx: HookContext, message: str) -> None:
     """Record a hook failure in the lifecycle log (best effort: the database may be the
     thing that failed)."""
-    from contextlib import suppress
+    from memctl.lifecycle.runs import record_error
 
-    from memctl.store import log
-
-    with suppress(Exception), ctx.db.write():
-        log.record(
-            ctx.db,
-            "hook",
-            tenant=ctx.tenant,
-            started_at=ctx.now,
-            duration_ms=0.0,
-            count=0,
-            details={
-                "hook": ctx.name,
-                "event": ctx.input.event,
-                "session_id": ctx.input.session_id,
-            },
-            outcome="error",
-            error=message,
-        )
+    try:
+        db = ctx.db
+    except Exception:
+        return
+    details = {"hook": ctx.name, "event": ctx.input.event, "session_id": ctx.input.session_id}
+    record_error(db, "hook", tenant=ctx.tenant, now=ctx.now, error=message, details=details)

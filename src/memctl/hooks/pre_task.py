@@ -104,7 +104,7 @@ def find_context(
     context hook (pre-task, session-start). Hybrid when the model is prepared here, else
     keyword-only (said on stderr by the caller, counted in the lifecycle log); at most
     ``limit`` hits, none of the session's own bookkeeping nor any ``exclude`` rejects."""
-    from memctl.lifecycle.search import search
+    from memctl.search.ranking import search
     from memctl.store.memories import Filters
 
     result = PreTaskResult(query=query)

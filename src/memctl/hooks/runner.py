@@ -20,6 +20,7 @@ from memctl.errors import InternalError, MemctlError
 from memctl.hooks.context import HookContext, log_error
 from memctl.hooks.input import HookInput, parse_flags, read_payload
 from memctl.lifecycle.policies import find_policies_file
+from memctl.lifecycle.values import check_tenant
 from memctl.paths import resolve_db, resolve_project
 
 HOOKS = (
@@ -41,8 +42,6 @@ def _text_flag(hook_input: HookInput, *names: str) -> str | None:
 def build_context(name: str, hook_input: HookInput) -> HookContext:
     """Database, policies and tenant as every command resolves them (docs/addressing.md),
     starting from ``CLAUDE_PROJECT_DIR`` or the payload's ``cwd``."""
-    from memctl.commands.common import check_tenant
-
     project = resolve_project(_text_flag(hook_input, "db"), start=hook_input.project_dir())
     policies_path = find_policies_file(_text_flag(hook_input, "policies"), project.root)
     tenant = (

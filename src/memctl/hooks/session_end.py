@@ -12,40 +12,6 @@ import time
 from typing import Any
 
 from memctl.hooks.context import HookContext, clean_coordination, clip
-from memctl.store import log
-from memctl.store import memories as sql
-from memctl.store.sessions import ids_at_path, ids_under
-
-ARCHIVE_REASON = "session-end"
-
-
-def scratch_ids(ctx: HookContext, session_id: str) -> list[int]:
-    tenant = ctx.scoped_tenant
-    found = set(ids_at_path(ctx.db, tenant, f"session/{session_id}"))
-    found.update(ids_under(ctx.db, tenant, f"session/{session_id}/"))
-    found.update(ids_under(ctx.db, tenant, f"coordination/{session_id}/"))
-    return sorted(found)
-
-
-def archive_scratch(ctx: HookContext, session_id: str) -> list[str]:
-    """Archive the session's scratch memories in one transaction; their paths."""
-    started = time.perf_counter()
-    with ctx.db.write():
-        ids = scratch_ids(ctx, session_id)
-        if not ids:
-            return []
-        paths = [m.path for m in sql.get_many(ctx.db, ids).values()]
-        count = sql.archive(ctx.db, ids, ARCHIVE_REASON, ctx.now)
-        log.record(
-            ctx.db,
-            "archived",
-            tenant=ctx.scoped_tenant,
-            started_at=ctx.now,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            count=count,
-            details={"trigger": "hook session-end", "session_id": session_id},
-        )
-    return sorted(paths)
 
 
 def summary_fields(ctx: HookContext) -> dict[str, Any]:
@@ -63,6 +29,7 @@ def summary_fields(ctx: HookContext) -> dict[str, Any]:
 
 def run(ctx: HookContext) -> dict[str, Any]:
     from memctl.lifecycle.session_summary import summarize, summary_value
+    from memctl.lifecycle.sessions import archive_session
 
     started = time.perf_counter()
     session_id = ctx.input.session_id
@@ -75,7 +42,7 @@ def run(ctx: HookContext) -> dict[str, Any]:
         if session_id
         else None
     )
-    archived = archive_scratch(ctx, session_id) if session_id else []
+    archived = archive_session(ctx.db, ctx.now, ctx.scoped_tenant, session_id) if session_id else []
     result["archived"] = len(archived)
     result["archived_paths"] = archived[:100]
     cleaned = clean_coordination(ctx)

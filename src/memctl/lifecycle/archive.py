@@ -15,13 +15,14 @@ from typing import Any
 from memctl import limits
 from memctl.errors import BadInput, NotFound
 from memctl.lifecycle.batching import Batcher
+from memctl.lifecycle.expiry import expires_at
 from memctl.lifecycle.globs import check_glob, is_glob
-from memctl.lifecycle.memories import check_path, expires_at
+from memctl.lifecycle.memories import check_path
 from memctl.lifecycle.policies import Policies
 from memctl.models import Memory
-from memctl.store import lifecycle as sql
-from memctl.store import log
-from memctl.store import memories as store
+from memctl.store import archive as sql
+from memctl.store import log, memories, moves
+from memctl.store.bulk import commit_watcher, present_ids
 from memctl.store.db import Database
 
 
@@ -60,7 +61,7 @@ def select(
     if target is None and older_than is None and below_importance is None:
         raise BadInput("give a PATH or glob, --older-than or --below-importance")
     limits.check_optional(below_importance, "--below-importance", limits.IMPORTANCE)
-    filters = store.Filters(tenant=tenant, now=now, expired="include")
+    filters = memories.Filters(tenant=tenant, now=now, expired="include")
     path = None
     if target is not None:
         if is_glob(target):
@@ -69,14 +70,13 @@ def select(
         else:
             path = check_path(target)
     with db.read():
-        memories: list[Memory] = sql.select_active(
+        return sql.select_active(
             db,
             filters,
             path=path,
             created_before=None if older_than is None else now - older_than,
             importance_below=below_importance,
         )
-    return memories
 
 
 def archive(
@@ -96,14 +96,14 @@ def archive(
     path_of = {m.id: m.path for m in memories}
     ids = [m.id for m in memories]
     moved: list[int] = []
-    batches = [ids] if dry_run else Batcher(others_committed=sql.commit_watcher(db)).slices(ids)
+    batches = [ids] if dry_run else Batcher(others_committed=commit_watcher(db)).slices(ids)
     for batch in batches:
         if dry_run:
             moved.extend(batch)
             continue
         with db.write():
-            present = sql.present_ids(db, batch)
-            store.archive(db, present, reason, now)
+            present = present_ids(db, batch)
+            moves.archive(db, present, reason, now)
         moved.extend(present)
     for memory_id in moved:
         ns = namespace_of[memory_id]
@@ -152,8 +152,8 @@ def find_archived(db: Database, tenant: str | None, target: str) -> list[Memory]
     return found
 
 
-def _refuse_active(db: Database, memories: Sequence[Memory]) -> None:
-    active = sql.active_ids_at(db, [(m.tenant, m.namespace, m.key) for m in memories])
+def _refuse_active(db: Database, found: Sequence[Memory]) -> None:
+    active = sql.active_ids_at(db, [(m.tenant, m.namespace, m.key) for m in found])
     if active:
         paths = ", ".join(sorted(active)[:5]) + (" ..." if len(active) > 5 else "")
         raise BadInput(
@@ -178,14 +178,14 @@ def restore(
     with db.read():
         _refuse_active(db, found)
     ids: list[int] = []
-    for batch in Batcher(others_committed=sql.commit_watcher(db)).slices(found):
+    for batch in Batcher(others_committed=commit_watcher(db)).slices(found):
         expiry = {m.id: expires_at(policies.for_path(m.path), ttl, now) for m in batch}
         with db.write():
             _refuse_active(db, batch)
-            sql.restore(db, expiry)
+            moves.restore(db, expiry)
         ids.extend(expiry)
     with db.read():
-        restored = store.get_many(db, ids)
+        restored = memories.get_many(db, ids)
     result = [restored[i] for i in ids if i in restored]
     with db.write():
         log.record(

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from memctl import clock
-from memctl.store import lifecycle as sql
+from memctl.store import compact as sql
 from memctl.store import log
 from memctl.store.db import Database
 

@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memctl.lifecycle.batching import Batcher
-from memctl.lifecycle.cleanup import patterns_of
 from memctl.lifecycle.policies import Decay, Policies, Policy
 from memctl.progress import NoProgress, Progress
-from memctl.store import lifecycle as sql
+from memctl.store import decay as sql
 from memctl.store import log
+from memctl.store.bulk import bulk_session, commit_watcher, id_bounds
 from memctl.store.db import Database
 
 ID_SPAN = 2000  # ids in the first write transaction; then sized by time (lifecycle.batching)
@@ -89,8 +89,8 @@ def decay(
     started = time.perf_counter()
     progress = progress or NoProgress()
     report = DecayReport(dry_run=dry_run, tenant=tenant)
-    sql.bulk_session(db)
-    patterns = patterns_of(policies)
+    bulk_session(db)
+    patterns = policies.patterns()
     groups = rate_groups(policies)
     if dry_run:
         with db.read():
@@ -107,11 +107,11 @@ def decay(
         report.duration_ms = (time.perf_counter() - started) * 1000
         return report
     with db.read():
-        lo, hi = sql.id_bounds(db)
+        lo, hi = id_bounds(db)
     progress.start(hi - lo + 1, "decaying (ids)")
-    for first, last in Batcher(
-        ID_SPAN, hi=MAX_SPAN, others_committed=sql.commit_watcher(db)
-    ).ranges(lo, hi):
+    for first, last in Batcher(ID_SPAN, hi=MAX_SPAN, others_committed=commit_watcher(db)).ranges(
+        lo, hi
+    ):
         with db.write():
             for rates, rules in groups:
                 report.count += sql.decay_range(

@@ -11,6 +11,7 @@ import orjson
 
 from memctl import limits
 from memctl.errors import BadInput, NotFound
+from memctl.lifecycle.expiry import expire, expires_at
 from memctl.lifecycle.globs import check_glob, is_glob
 from memctl.lifecycle.policies import Policies, Policy
 from memctl.lifecycle.values import (
@@ -23,7 +24,7 @@ from memctl.lifecycle.values import (
     serialize,
 )
 from memctl.models import Memory, StoreResult
-from memctl.store import log
+from memctl.store import log, moves
 from memctl.store import memories as sql
 from memctl.store.db import Database
 
@@ -102,21 +103,6 @@ def validate_request(req: StoreRequest) -> None:
     for text, what in ((req.type, "type"), (req.agent_id, "agent"), (req.session_id, "session")):
         if text is not None:
             check_text(text, what)
-
-
-def expires_at(policy: Policy, ttl_seconds: float | None, written_at: float) -> float | None:
-    ttl = policy.ttl_seconds if ttl_seconds is None else ttl_seconds
-    return limits.clamp_time(written_at + ttl) if ttl > 0 else None
-
-
-def expire(db: Database, memories: list[Memory], policies: Policies, now: float) -> int:
-    """Move expired memories out per their policy's ``on_expire`` (inside a write)."""
-    to_archive: list[int] = []
-    to_delete: list[int] = []
-    for memory in memories:
-        archive = policies.for_path(memory.path).on_expire == "archive"
-        (to_archive if archive else to_delete).append(memory.id)
-    return sql.archive(db, to_archive, "expired", now) + sql.purge(db, to_delete)
 
 
 def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> StoreResult:
@@ -328,6 +314,13 @@ def recall(
     return memory
 
 
+def peek(db: Database, now: float, tenant: str, namespace: str, key: str) -> Memory | None:
+    """One live memory, or None if absent or expired; unlike ``recall`` no access is
+    recorded and nothing is expired (the hooks read their own notes this way)."""
+    memory = sql.get(db, tenant, namespace, key)
+    return None if memory is None or memory.is_expired(now) else memory
+
+
 def select_targets(
     db: Database, policies: Policies, filters: sql.Filters, target: str
 ) -> list[Memory]:
@@ -350,7 +343,7 @@ def delete(
     started = time.perf_counter()
     ids = [m.id for m in memories]
     with db.write():
-        count = sql.purge(db, ids) if hard else sql.archive(db, ids, "deleted", now)
+        count = moves.purge(db, ids) if hard else moves.archive(db, ids, "deleted", now)
         log.record(
             db,
             "deleted" if hard else "archived",

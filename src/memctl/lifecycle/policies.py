@@ -97,6 +97,21 @@ class Policies:
                 return namespace, key
         return "default", path
 
+    # Set-based jobs compute each row's rule in SQL (``store.rules.rule_case``): rule
+    # ``i`` is ``rules[i]`` and index ``len(rules)`` stands for the defaults.
+
+    def patterns(self) -> list[str]:
+        """The rules' path globs, in order (what ``store.rules.rule_case`` tests)."""
+        return [rule.pattern or "" for rule in self.rules]
+
+    def by_index(self, index: int) -> Policy:
+        """The policy of a rule index as computed in SQL (``len(rules)``: the defaults)."""
+        return self.rules[index] if index < len(self.rules) else self.defaults
+
+    def indexed(self) -> list[Policy]:
+        """Every rule, then the defaults: position ``i`` is rule index ``i``."""
+        return [*self.rules, self.defaults]
+
 
 # ---------------------------------------------------------------- resolution
 

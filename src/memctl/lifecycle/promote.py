@@ -21,14 +21,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from memctl.clock import iso
+from memctl.clock import DAY, iso
 from memctl.errors import BadInput
 from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import Policies
 from memctl.models import Memory
-from memctl.store import log
-from memctl.store import memories as sql
-from memctl.store import promote as promote_sql
+from memctl.store import log, memories
+from memctl.store import promote as sql
 from memctl.store.db import Database
 
 ACTION = "promoted"
@@ -91,9 +90,9 @@ class PromoteReport:
         }
 
 
-def rule_of(policies: Policies) -> promote_sql.Rule:
+def rule_of(policies: Policies) -> sql.Rule:
     p = policies.promotion
-    return promote_sql.Rule(
+    return sql.Rule(
         min_importance=p.min_importance,
         min_access_count=p.min_access_count,
         min_age_days=p.min_age_days,
@@ -164,7 +163,7 @@ def promote(
     report = PromoteReport(0, 0.0, dry_run, tenant, rule.target_namespace)
     try:
         with db.read():
-            rows = promote_sql.candidates(db, rule, now, tenant)
+            rows = sql.candidates(db, rule, now, tenant)
         by_id = {
             int(row["id"]): PromoteItem(
                 id=int(row["id"]),
@@ -174,7 +173,7 @@ def promote(
                 type=row["type"],
                 importance=float(row["importance"]),
                 access_count=int(row["access_count"]),
-                age_days=(now - float(row["created_at"])) / promote_sql.DAY,
+                age_days=(now - float(row["created_at"])) / DAY,
             )
             for row in rows
         }
@@ -218,18 +217,18 @@ def _promote_batch(
     policies: Policies,
     now: float,
     tenant: str | None,
-    rule: promote_sql.Rule,
+    rule: sql.Rule,
     ids: Sequence[int],
     by_id: dict[int, PromoteItem],
     report: PromoteReport,
 ) -> None:
     """Copy one batch and mark its originals, in one short write transaction."""
     with db.write():
-        eligible = promote_sql.still_eligible(db, rule, now, tenant, ids)
-        memories = sql.get_many(db, eligible)
+        eligible = sql.still_eligible(db, rule, now, tenant, ids)
+        found = memories.get_many(db, eligible)
         done: list[int] = []
         for memory_id in eligible:
-            memory = memories[memory_id]
+            memory = found[memory_id]
             item = by_id[memory_id]
             try:
                 with db.savepoint("promote_copy"):
@@ -242,4 +241,4 @@ def _promote_batch(
             item.copy_id = result.memory.id
             done.append(memory_id)
             report.items.append(item)
-        promote_sql.mark_promoted(db, done, now)
+        sql.mark_promoted(db, done, now)

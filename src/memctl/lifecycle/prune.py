@@ -17,13 +17,13 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from memctl.clock import DAY
 from memctl.lifecycle.batching import Batcher
-from memctl.lifecycle.cleanup import patterns_of, rule_policy
-from memctl.lifecycle.policies import Policies, Policy
+from memctl.lifecycle.policies import Policies
 from memctl.progress import NoProgress, Progress
-from memctl.store import lifecycle as sql
-from memctl.store import log
-from memctl.store import memories as store
+from memctl.store import log, moves
+from memctl.store import prune as sql
+from memctl.store.bulk import bulk_session, commit_watcher, present_ids
 from memctl.store.db import Database
 
 
@@ -45,17 +45,13 @@ class PruneReport:
         return data
 
 
-def _all_policies(policies: Policies) -> list[Policy]:
-    return [*policies.rules, policies.defaults]
-
-
 def _active_limits(
     policies: Policies,
 ) -> tuple[dict[int, float], dict[int, float], dict[int, int]]:
     max_age: dict[int, float] = {}
     min_reward: dict[int, float] = {}
     max_entries: dict[int, int] = {}
-    for index, policy in enumerate(_all_policies(policies)):
+    for index, policy in enumerate(policies.indexed()):
         if policy.max_age_days is not None:
             max_age[index] = float(policy.max_age_days)
         if policy.min_reward is not None:
@@ -78,9 +74,9 @@ def prune(
     ``progress`` hears of each write batch (two phases: archiving, then purging)."""
     started = time.perf_counter()
     report = PruneReport(dry_run=dry_run, tenant=tenant)
-    sql.bulk_session(db)
+    bulk_session(db)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "purged": 0})
-    patterns = patterns_of(policies)
+    patterns = policies.patterns()
     bar = NoProgress() if dry_run or progress is None else progress
     _prune_active(db, policies, now, tenant, patterns, dry_run, report, counts, bar)
     _purge_archives(db, policies, now, tenant, patterns, dry_run, report, counts, bar)
@@ -126,15 +122,15 @@ def _prune_active(
     why_of = {memory_id: why for memory_id, _, why in rows}
     namespace_of = {memory_id: ns for memory_id, ns, _ in rows}
     ids = [memory_id for memory_id, _, _ in rows]
-    batches = [ids] if dry_run else Batcher(others_committed=sql.commit_watcher(db)).slices(ids)
+    batches = [ids] if dry_run else Batcher(others_committed=commit_watcher(db)).slices(ids)
     progress.start(len(ids), "pruning: archiving")
     for batch in batches:
         if dry_run:
             moved = list(batch)
         else:
             with db.write():
-                moved = sql.present_ids(db, batch)
-                store.archive(db, moved, "pruned", now)
+                moved = present_ids(db, batch)
+                moves.archive(db, moved, "pruned", now)
         for memory_id in moved:
             counts[namespace_of[memory_id]]["archived"] += 1
             report.by_rule[why_of[memory_id]] = report.by_rule.get(why_of[memory_id], 0) + 1
@@ -153,33 +149,32 @@ def _purge_archives(
     counts: dict[str, dict[str, int]],
     progress: Progress,
 ) -> None:
-    every = _all_policies(policies)
-    loosest = max(now - p.archive_retention_days * sql.DAY for p in every)
+    loosest = max(now - p.archive_retention_days * DAY for p in policies.indexed())
     with db.read():
         rows = sql.old_archive_rows(db, tenant, loosest, patterns)
     by_rule: dict[int, list[int]] = defaultdict(list)
     namespace_of: dict[int, str] = {}
     for memory_id, ns, rule, archived_at, importance in rows:
-        policy = rule_policy(policies, rule)
-        if archived_at >= now - policy.archive_retention_days * sql.DAY:
+        policy = policies.by_index(rule)
+        if archived_at >= now - policy.archive_retention_days * DAY:
             continue
         if importance >= policy.keep_archived_importance:
             report.kept_important += 1
             continue
         by_rule[rule].append(memory_id)
         namespace_of[memory_id] = ns
-    batcher = Batcher(others_committed=sql.commit_watcher(db))
+    batcher = Batcher(others_committed=commit_watcher(db))
     progress.start(sum(len(ids) for ids in by_rule.values()), "pruning: purging archives")
     for rule, ids in sorted(by_rule.items()):
-        policy = rule_policy(policies, rule)
-        cutoff = now - policy.archive_retention_days * sql.DAY
+        policy = policies.by_index(rule)
+        cutoff = now - policy.archive_retention_days * DAY
         for batch in [ids] if dry_run else batcher.slices(ids):
             if dry_run:
                 gone = list(batch)
             else:
                 with db.write():
                     gone = sql.still_purgeable(db, batch, cutoff, policy.keep_archived_importance)
-                    store.purge(db, gone, archived=True)
+                    moves.purge(db, gone, archived=True)
             for memory_id in gone:
                 counts[namespace_of[memory_id]]["purged"] += 1
             report.purged += len(gone)

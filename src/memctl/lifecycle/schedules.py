@@ -3,10 +3,17 @@
 every N minutes|hours|days|weeks    every minute|hour|day|week
 hourly | daily | weekly             daily at HH:MM
 weekly on monday [at HH:MM]
+
+``next_run`` says when a job on a schedule is due next. Times are local, like cron:
+"daily at 02:00" is 02:00 on this machine's clock. The rules are those of the
+``schedule`` library the daemon used before (kept so existing set-ups run at the same
+moments): the next slot strictly after now; ``every N <unit>`` counts from now; a
+weekday or ``at`` pins the slot, then whole periods are added until it is in the future.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
@@ -56,3 +63,27 @@ def parse_schedule(text: str) -> Schedule:
         if not _AT.fullmatch(at):
             raise ValueError(f"time {at!r} is not HH:MM")
     return Schedule(text=text, every=every, unit=unit, at=at or None, day=day)
+
+
+def fix_weekday(plan: Schedule, now: float) -> Schedule:
+    """``weekly at HH:MM`` with no day runs on the weekday the daemon started (``now``)."""
+    if plan.unit == "week" and plan.at and not plan.day:
+        return replace(plan, day=_DAYS[datetime.fromtimestamp(now).weekday()])
+    return plan
+
+
+def next_run(plan: Schedule, now: float) -> float:
+    """The first time after ``now`` (epoch seconds) at which ``plan`` is due."""
+    current = datetime.fromtimestamp(now)  # naive local time, as cron reads it
+    moment = current
+    if plan.day is not None:
+        moment += timedelta(days=(_DAYS.index(plan.day) - moment.weekday()) % 7)
+    if plan.at is not None:
+        hour, minute = (int(part) for part in plan.at.split(":"))
+        moment = moment.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    period = timedelta(weeks=1) if plan.day is not None else timedelta(seconds=plan.seconds)
+    if plan.every != 1:
+        moment += period
+    while moment <= current:
+        moment += period
+    return moment.timestamp()

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ from memctl.lifecycle.policies import Policy
 
 MAX_VALUE_BYTES = 1024 * 1024  # serialized JSON; documented in the README
 MAX_PATH_CHARS = 1024
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 _PUNCTUATION = str.maketrans('{}[]"', "     ")
 
 
@@ -21,6 +23,13 @@ def check_text(text: str, what: str) -> str:
     except UnicodeEncodeError:
         raise BadInput(f"{what} is not valid UTF-8") from None
     return text
+
+
+def check_tenant(tenant: str) -> str:
+    """A tenant name: 1-64 letters, digits, ``_``, ``.``, ``@`` or ``-`` (not first)."""
+    if not _TENANT.fullmatch(tenant):
+        raise BadInput(f"tenant {tenant!r} must be 1-64 letters, digits, '_', '.', '@' or '-'")
+    return tenant
 
 
 def decode_utf8(raw: bytes, what: str) -> str:

@@ -1,18 +1,20 @@
-"""SQL for memories: the active table, the archive, and their keyword/vector index rows.
+"""SQL for memories: read, write and select them, with their keyword-index rows (moves
+between the tables are in ``moves``).
 
-Ids are unique across ``memories`` and ``archive`` (AUTOINCREMENT, and an archived row
-keeps its id), so the FTS and vec0 rows of a memory follow it through archive and
-restore untouched but for vec0's ``archived`` flag.
+``Filters`` and ``where_clause`` are the one description of "which memories" that
+``list``, ``search``, export and the lifecycle commands share; expired memories are
+left out unless asked for.
 """
 
 import gzip
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from memctl.models import Memory
+from memctl.store.batch import chunks, marks
 from memctl.store.columns import (
     ARCHIVE_COLUMNS,
     EMBEDDING_TABLE,
@@ -26,7 +28,6 @@ from memctl.store.db import Database
 
 _SELECT = ", ".join(MEMORY_COLUMNS)
 _SELECT_ARCHIVE = ", ".join(ARCHIVE_COLUMNS)
-BATCH = 500  # rows per statement batch: short write transactions (NOTES-sqlite.md)
 
 
 def decode_value(blob: bytes, compressed: bool) -> Any:
@@ -76,10 +77,8 @@ def get_many(db: Database, ids: Sequence[int], archived: bool = False) -> dict[i
     """Memories by id (active or archived), in one query per batch."""
     table, cols = ("archive", _SELECT_ARCHIVE) if archived else ("memories", _SELECT)
     out: dict[int, Memory] = {}
-    for start in range(0, len(ids), BATCH):
-        chunk = list(ids[start : start + BATCH])
-        marks = ",".join("?" * len(chunk))
-        for row in db.all(f"SELECT {cols} FROM {table} WHERE id IN ({marks})", chunk):
+    for chunk in chunks(ids):
+        for row in db.all(f"SELECT {cols} FROM {table} WHERE id IN ({marks(chunk)})", chunk):
             out[row["id"]] = row_to_memory(row)
     return out
 
@@ -115,45 +114,6 @@ def record_access(db: Database, memory_id: int, now: float, boost: float) -> Non
         "importance = min(10.0, importance + ?) WHERE id = ?",
         (now, boost, memory_id),
     )
-
-
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
-    items = list(ids)
-    for start in range(0, len(items), BATCH):
-        yield items[start : start + BATCH]
-
-
-def archive(db: Database, ids: Sequence[int], reason: str, now: float) -> int:
-    """Move memories to the archive (call inside a write transaction). Returns the count."""
-    moved = 0
-    fields = ", ".join(MEMORY_COLUMNS)
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        # vec0 plans `memory_id IN (...)` as a full scan; one lookup per id is ~10x faster,
-        # and doing it before the row moves (which evict its pages) another ~5x.
-        db.executemany(
-            f"UPDATE {VEC_TABLE} SET archived = 1 WHERE memory_id = ?", [(i,) for i in chunk]
-        )
-        db.execute(
-            f"INSERT INTO archive ({fields}, archived_at, archive_reason) "
-            f"SELECT {fields}, ?, ? FROM memories WHERE id IN ({marks})",
-            [now, reason, *chunk],
-        )
-        moved += db.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk).rowcount
-    return moved
-
-
-def purge(db: Database, ids: Sequence[int], archived: bool = False) -> int:
-    """Delete memories (active or archived) and their index rows for good."""
-    table = "archive" if archived else "memories"
-    removed = 0
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        removed += db.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk).rowcount
-        db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
-        db.executemany(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", [(i,) for i in chunk])
-        db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE memory_id IN ({marks})", chunk)
-    return removed
 
 
 @dataclass
@@ -236,12 +196,6 @@ def count(db: Database, filters: Filters) -> int:
     where, params = where_clause(filters)
     table = "archive" if filters.archived else "memories"
     return int(db.scalar(f"SELECT count(*) FROM {table} WHERE {where}", params))
-
-
-def select_ids(db: Database, filters: Filters) -> list[int]:
-    where, params = where_clause(filters)
-    table = "archive" if filters.archived else "memories"
-    return [row[0] for row in db.all(f"SELECT id FROM {table} WHERE {where} ORDER BY id", params)]
 
 
 def content_hash_of(db: Database, memory_id: int) -> str | None:

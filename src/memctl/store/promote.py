@@ -5,10 +5,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from memctl.clock import DAY
+from memctl.store.batch import chunks, marks
 from memctl.store.db import Database
-from memctl.store.memories import BATCH
-
-DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,10 @@ def still_eligible(
     """The subset of ``ids`` that still meets the rules (re-checked inside the write
     transaction: another process may have changed or promoted them since)."""
     out: list[int] = []
-    for start in range(0, len(ids), BATCH):
-        chunk = list(ids[start : start + BATCH])
+    for chunk in chunks(ids):
         where, params = _where(rule, now, tenant)
-        marks = ",".join("?" * len(chunk))
         rows = db.all(
-            f"SELECT id FROM memories WHERE id IN ({marks}) AND {where} ORDER BY id",
+            f"SELECT id FROM memories WHERE id IN ({marks(chunk)}) AND {where} ORDER BY id",
             [*chunk, *params],
         )
         out.extend(int(row[0]) for row in rows)
@@ -82,10 +79,8 @@ def still_eligible(
 def mark_promoted(db: Database, ids: Sequence[int], now: float) -> int:
     """Set ``promoted_at`` on the originals (call inside a write transaction)."""
     marked = 0
-    for start in range(0, len(ids), BATCH):
-        chunk = list(ids[start : start + BATCH])
-        marks = ",".join("?" * len(chunk))
+    for chunk in chunks(ids):
         marked += db.execute(
-            f"UPDATE memories SET promoted_at = ? WHERE id IN ({marks})", [now, *chunk]
+            f"UPDATE memories SET promoted_at = ? WHERE id IN ({marks(chunk)})", [now, *chunk]
         ).rowcount
     return marked

@@ -4,10 +4,10 @@
 from collections.abc import Sequence
 from typing import Any
 
+from memctl.clock import DAY
 from memctl.store.db import Database
 from memctl.store.log import KEYWORD_FALLBACK
 
-DAY = 86400.0
 # age buckets (upper bounds in days, exclusive); the last bucket is open-ended
 AGE_LIMITS_DAYS = (1, 7, 30, 90)
 _EXPIRED = "(expires_at IS NOT NULL AND expires_at <= :now)"

@@ -12,6 +12,7 @@ into the KNN (tenant, model, archived, exact namespace), ``k`` at most 4096.
 
 from typing import Any
 
+from memctl.store.batch import chunks, marks
 from memctl.store.columns import EMBEDDING_TABLE, VEC_TABLE, text_key
 from memctl.store.db import Database
 
@@ -49,9 +50,9 @@ def pending_count(db: Database, model_id: str, tenant: str | None = None) -> int
 def pending_ids(db: Database, ids: list[int], model_id: str) -> set[int]:
     if not ids:
         return set()
-    marks = ",".join("?" * len(ids))
     rows = db.all(
-        f"SELECT id FROM memories WHERE id IN ({marks}) AND {_BACKLOG}", [*ids, model_id, model_id]
+        f"SELECT id FROM memories WHERE id IN ({marks(ids)}) AND {_BACKLOG}",
+        [*ids, model_id, model_id],
     )
     return {row[0] for row in rows}
 
@@ -117,11 +118,10 @@ def knn(
 def load(db: Database, ids: list[int]) -> dict[int, tuple[str, bytes]]:
     """Float vectors (model id, float32 bytes) of the given memories that have one."""
     out: dict[int, tuple[str, bytes]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk in chunks(ids):
         for row in db.all(
-            f"SELECT memory_id, model, vector FROM {EMBEDDING_TABLE} WHERE memory_id IN ({marks})",
+            f"SELECT memory_id, model, vector FROM {EMBEDDING_TABLE} "
+            f"WHERE memory_id IN ({marks(chunk)})",
             chunk,
         ):
             out[int(row[0])] = (str(row[1]), bytes(row[2]))
@@ -184,7 +184,3 @@ def forget_some(db: Database, tenant: str | None, limit: int) -> int:
         db.executemany(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", [(i,) for i in ids])
         db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE memory_id IN ({marks})", ids)
     return len(ids)
-
-
-def vector_count(db: Database) -> int:
-    return int(db.scalar(f"SELECT count(*) FROM {VEC_TABLE}"))

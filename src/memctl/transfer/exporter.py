@@ -15,7 +15,7 @@ from memctl import __version__
 from memctl.clock import iso
 from memctl.errors import BadInput
 from memctl.progress import NoProgress, Progress
-from memctl.store import transfer as store
+from memctl.store import transfer as sql
 from memctl.store.columns import EMBEDDING_DIM
 from memctl.store.db import Database
 from memctl.store.memories import Filters
@@ -66,16 +66,16 @@ def export_stream(
     active = replace(options.filters, archived=False)
     archived = replace(options.filters, archived=True)
     with db.read():
-        counts = {"memories": store.count_rows(db, active, options.since), "archived": 0}
+        counts = {"memories": sql.count_rows(db, active, options.since), "archived": 0}
         if options.include_archived:
-            counts["archived"] = store.count_rows(db, archived, options.since)
+            counts["archived"] = sql.count_rows(db, archived, options.since)
         counts["total"] = counts["memories"] + counts["archived"]
         if options.filters.tenant is not None:
             tenants = [options.filters.tenant]
         else:
-            found = store.tenants(db, active, options.since)
+            found = sql.tenants(db, active, options.since)
             if options.include_archived:
-                found |= store.tenants(db, archived, options.since)
+                found |= sql.tenants(db, archived, options.since)
             tenants = sorted(found)
         header = _header(options, now, counts, tenants)
         progress.start(counts["total"], "exporting")
@@ -83,7 +83,7 @@ def export_stream(
         def rows() -> Iterator[dict[str, Any]]:
             parts = [active, archived] if options.include_archived else [active]
             for filters in parts:
-                for memory, vector in store.iter_rows(
+                for memory, vector in sql.iter_rows(
                     db, filters, options.since, options.include_embeddings
                 ):
                     yield fmt.record_dict(memory, vector)
@@ -131,14 +131,14 @@ def export_snapshot(db: Database, target: Path, tenant: str | None) -> ExportSum
     temp = temp_sibling(target)
     os.close(create_private(temp))
     try:
-        store.snapshot(db, temp)
-        tenants = store.snapshot_tenants(temp)
+        sql.snapshot(db, temp)
+        tenants = sql.snapshot_tenants(temp)
         if tenant is not None and tenants - {tenant}:
             raise BadInput(
                 "the database holds other tenants' memories and a sqlite snapshot copies "
                 "the whole database: add --all-tenants"
             )
-        counts = store.snapshot_counts(temp)
+        counts = sql.snapshot_counts(temp)
         publish(temp, target)
     except BaseException:
         for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):

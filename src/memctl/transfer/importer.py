@@ -19,7 +19,6 @@ memory is a conflict (``overwrite`` replaces it, otherwise it is skipped).
 """
 
 import gzip
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,8 +29,10 @@ import orjson
 from memctl import limits
 from memctl.errors import BadInput
 from memctl.lifecycle import memories as lifecycle
+from memctl.lifecycle.expiry import expire, expires_at
 from memctl.lifecycle.policies import Policies, Policy
 from memctl.lifecycle.values import (
+    check_tenant,
     check_text,
     content_hash,
     is_number,
@@ -41,9 +42,8 @@ from memctl.lifecycle.values import (
 )
 from memctl.models import Memory
 from memctl.progress import NoProgress, Progress
-from memctl.store import log
-from memctl.store import memories as sql
-from memctl.store import transfer as store
+from memctl.store import log, moves
+from memctl.store import transfer as sql
 from memctl.store.columns import EMBEDDING_DIM
 from memctl.store.db import Database
 from memctl.transfer.memctl_format import TIME_FIELDS
@@ -53,7 +53,6 @@ BATCH = 500
 ON_CONFLICT = ("skip", "overwrite", "merge")
 MAX_LISTED = 50  # invalid records listed in the report
 SAME_TIME = 1e-3  # seconds: times equal after an ISO round trip
-_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # as commands.common.check_tenant
 
 Path3 = tuple[str, str, str]
 
@@ -153,7 +152,7 @@ def import_source(
     writer = _Writer(db, policies, now, options, report, current_model(policies))
     progress.start(valid, "importing")
     try:
-        with store.import_cache(db), db.write():
+        with sql.import_cache(db), db.write():
             written = writer.run(_valid_records(source, policies, options), progress)
             if written != valid:
                 raise BadInput(f"{source.path} changed during the import; nothing imported")
@@ -185,8 +184,8 @@ def import_source(
 
 def check_record(record: Record, policies: Policies, options: ImportOptions) -> None:
     """Everything about one record that can be known before writing (raises BadInput)."""
-    if options.all_tenants and record.tenant is not None and not _TENANT.fullmatch(record.tenant):
-        raise BadInput(f"tenant {record.tenant!r} is not a valid tenant name")
+    if options.all_tenants and record.tenant is not None:
+        check_tenant(record.tenant)
     lifecycle.check_path_part(record.namespace, "namespace")
     lifecycle.check_path_part(record.key, "key")
     serialize(record.value)
@@ -213,9 +212,9 @@ def check_record(record: Record, policies: Policies, options: ImportOptions) -> 
         orjson.dumps(record.conflicts)
     except TypeError as exc:
         raise BadInput(f"metadata or conflicts cannot be stored as JSON: {exc}") from None
-    if record.embedding is not None and len(record.embedding) != store.VECTOR_BYTES:
+    if record.embedding is not None and len(record.embedding) != sql.VECTOR_BYTES:
         raise BadInput(
-            f"embedding has {len(record.embedding)} bytes; expected {store.VECTOR_BYTES} "
+            f"embedding has {len(record.embedding)} bytes; expected {sql.VECTOR_BYTES} "
             f"({EMBEDDING_DIM} float32)"
         )
     path = f"{record.namespace}/{record.key}"
@@ -360,14 +359,14 @@ class _Writer:
 
     def run(self, records: Iterator[Record], progress: Progress) -> int:
         """Write every record; returns how many were processed."""
-        self.next_id = first = store.next_id(self.db)
+        self.next_id = first = sql.next_id(self.db)
         processed = 0
         for batch in _batches(records):
             self._batch(batch)
             processed += len(batch)
             progress.advance(len(batch))
         if self.next_id > first:
-            store.reserve_ids(self.db, self.next_id - 1)
+            sql.reserve_ids(self.db, self.next_id - 1)
         return processed
 
     def _finish(self, record: Record, policy: Policy) -> None:
@@ -378,16 +377,15 @@ class _Writer:
         if record.updated_at is None:
             record.updated_at = record.created_at
         if record.policy_ttl:
-            ttl = policy.ttl_seconds
-            record.expires_at = limits.clamp_time(record.updated_at + ttl) if ttl > 0 else None
+            record.expires_at = expires_at(policy, None, record.updated_at)
 
     def _batch(self, batch: list[Record]) -> None:
         opts, report = self.options, self.report
         policies = {id(r): self.policies.for_path(f"{r.namespace}/{r.key}") for r in batch}
         for record in batch:
             self._finish(record, policies[id(record)])
-        live = store.find_live(self.db, [_path(r) for r in batch if not r.archived])
-        archived = store.find_archived(self.db, [_path(r) for r in batch if r.archived])
+        live = sql.find_live(self.db, [_path(r) for r in batch if not r.archived])
+        archived = sql.find_archived(self.db, [_path(r) for r in batch if r.archived])
         inserts: list[Record] = []
         purge_live: list[int] = []
         purge_archived: list[int] = []
@@ -427,9 +425,9 @@ class _Writer:
             else:
                 merges.append((record, existing))
         if to_expire:
-            lifecycle.expire(self.db, to_expire, self.policies, self.now)
-        sql.purge(self.db, purge_live)
-        sql.purge(self.db, purge_archived, archived=True)
+            expire(self.db, to_expire, self.policies, self.now)
+        moves.purge(self.db, purge_live)
+        moves.purge(self.db, purge_archived, archived=True)
         self._insert(inserts, policies)
         for record, existing in merges:
             self._merge(record, existing, policies[id(record)])
@@ -470,10 +468,10 @@ class _Writer:
                 self.report.backlog += 1
             if record.expires_at is not None and record.expires_at <= self.now:
                 self.report.expired_on_arrival += 1
-        store.insert_rows(self.db, rows[False], archived=False)
-        store.insert_rows(self.db, rows[True], archived=True)
-        store.insert_texts(self.db, texts)
-        store.insert_vectors(self.db, vectors)
+        sql.insert_rows(self.db, rows[False], archived=False)
+        sql.insert_rows(self.db, rows[True], archived=True)
+        sql.insert_texts(self.db, texts)
+        sql.insert_vectors(self.db, vectors)
 
     def _row(
         self, memory_id: int, record: Record, policy: Policy, vector: bytes | None

@@ -20,8 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from memctl.embeddings import Embedder
-from memctl.embeddings.backlog import fill
 from memctl.models import Hit, SearchResult
+from memctl.search.backlog import fill
 from memctl.store import keyword, vectors
 from memctl.store.db import Database
 from memctl.store.memories import Filters, get_many

@@ -1,12 +1,23 @@
-"""Cleanup: move expired memories out per their policy (docs/expiry.md).
+"""Expiry, in one place (docs/expiry.md): when a memory expires, and how expired
+memories leave the active table.
 
-``lazy`` and ``scheduled`` rules are cleaned by every run, ``manual`` ones only with
-``force``. ``on_expire: archive`` moves a memory to the archive with reason
-``expired``; ``delete`` purges it. Expired rows are found in one read (their rule is
-computed in SQL), then moved in short write transactions, each of
-which re-checks that its rows are still expired (batches are sized by time, see
-``lifecycle.batching``): a kill between batches leaves every
-memory either active or archived, and a concurrent store that refreshed a memory wins.
+- ``expires_at``: the expiry of a write (its TTL, else the path's policy TTL; 0 = never),
+  used by store, restore and import alike.
+- ``expiry_action``: what happens to an expired memory: ``on_expire: archive`` moves it
+  to the archive with reason ``expired``, ``delete`` purges it; a ``manual`` rule is
+  left alone unless forced.
+- ``expire``: move given memories out now (store and recall expire lazily; import
+  replaces an expired memory).
+- ``cleanup``: the scheduled sweep (``memctl cleanup``, the daemon, the hooks).
+  ``lazy`` and ``scheduled`` rules are cleaned by every run, ``manual`` ones only with
+  ``force``. Expired rows are found in one read (their rule is computed in SQL), then
+  moved in short write transactions, each of which re-checks that its rows are still
+  expired (batches are sized by time, see ``lifecycle.batching``): a kill between
+  batches leaves every memory either active or archived, and a concurrent store that
+  refreshed a memory wins.
+
+Expired memories are invisible everywhere until they are moved (``store.memories``
+filters them out by ``expires_at``).
 """
 
 import time
@@ -14,15 +25,42 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from memctl import limits
 from memctl.errors import BadInput
 from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.globs import check_glob
 from memctl.lifecycle.policies import Policies, Policy
+from memctl.models import Memory
 from memctl.progress import NoProgress, Progress
-from memctl.store import lifecycle as sql
-from memctl.store import log
-from memctl.store import memories as store
+from memctl.store import expiry as sql
+from memctl.store import log, moves
+from memctl.store.bulk import bulk_session, commit_watcher
 from memctl.store.db import Database
+
+
+def expires_at(policy: Policy, ttl_seconds: float | None, written_at: float) -> float | None:
+    """When a memory written at ``written_at`` expires: ``ttl_seconds`` if given, else the
+    policy's TTL; a TTL of 0 means never (None)."""
+    ttl = policy.ttl_seconds if ttl_seconds is None else ttl_seconds
+    return limits.clamp_time(written_at + ttl) if ttl > 0 else None
+
+
+def expiry_action(policy: Policy, force: bool = True) -> str | None:
+    """``archive`` or ``delete`` (the policy's ``on_expire``), or None for a ``manual``
+    rule when not forced (cleanup leaves those for ``--force``)."""
+    if policy.cleanup_strategy == "manual" and not force:
+        return None
+    return policy.on_expire
+
+
+def expire(db: Database, expired: list[Memory], policies: Policies, now: float) -> int:
+    """Move expired memories out per their policy's ``on_expire`` (inside a write)."""
+    to_archive: list[int] = []
+    to_delete: list[int] = []
+    for memory in expired:
+        archive = expiry_action(policies.for_path(memory.path)) == "archive"
+        (to_archive if archive else to_delete).append(memory.id)
+    return moves.archive(db, to_archive, "expired", now) + moves.purge(db, to_delete)
 
 
 @dataclass
@@ -42,15 +80,6 @@ class CleanupReport:
         data = asdict(self)
         data["duration_ms"] = round(self.duration_ms, 1)
         return data
-
-
-def rule_policy(policies: Policies, index: int) -> Policy:
-    """The policy of a rule index as computed by ``store.lifecycle.rule_case``."""
-    return policies.rules[index] if index < len(policies.rules) else policies.defaults
-
-
-def patterns_of(policies: Policies) -> list[str]:
-    return [rule.pattern or "" for rule in policies.rules]
 
 
 def cleanup(
@@ -73,14 +102,11 @@ def cleanup(
         if problem:
             raise BadInput(f"bad namespace pattern {namespace!r}: {problem}")
     report = CleanupReport(dry_run=dry_run, force=force, tenant=tenant, namespace=namespace)
-    sql.bulk_session(db)
+    bulk_session(db)
     with db.read():
-        rows = sql.expired_rows(db, tenant, now, namespace, patterns_of(policies))
+        rows = sql.expired_rows(db, tenant, now, namespace, policies.patterns())
     # per rule: None (manual, not forced: left alone) or its on_expire action
-    action_of = {
-        index: None if policy.cleanup_strategy == "manual" and not force else policy.on_expire
-        for index, policy in enumerate([*policies.rules, policies.defaults])
-    }
+    action_of = {i: expiry_action(p, force) for i, p in enumerate(policies.indexed())}
     to_move: list[tuple[int, str, str]] = []  # (id, namespace, archive|delete)
     for memory_id, ns, rule in rows:
         action = action_of[rule]
@@ -94,12 +120,12 @@ def cleanup(
             counts[ns]["archived" if action == "archive" else "deleted"] += 1
     else:
         progress.start(len(to_move), "cleaning up")
-        for batch in Batcher(others_committed=sql.commit_watcher(db)).slices(to_move):
+        for batch in Batcher(others_committed=commit_watcher(db)).slices(to_move):
             with db.write():
                 live = set(sql.still_expired(db, [m for m, _, _ in batch], now))
                 moved = [row for row in batch if row[0] in live]
-                store.archive(db, [m for m, _, a in moved if a == "archive"], "expired", now)
-                store.purge(db, [m for m, _, a in moved if a == "delete"])
+                moves.archive(db, [m for m, _, a in moved if a == "archive"], "expired", now)
+                moves.purge(db, [m for m, _, a in moved if a == "delete"])
             for _, ns, action in moved:
                 counts[ns]["archived" if action == "archive" else "deleted"] += 1
             progress.advance(len(batch))
@@ -128,3 +154,14 @@ def cleanup(
                 },
             )
     return report
+
+
+def cleanup_due(
+    db: Database, policies: Policies, now: float, tenant: str | None, namespace: str
+) -> CleanupReport | None:
+    """``cleanup`` of the namespaces matching ``namespace`` (a glob) if any memory there
+    has expired, else None: the hooks' lazy coordination cleanup, which in the usual
+    case costs one indexed count, no write and no log row."""
+    if not sql.count_expired(db, tenant, namespace, now):
+        return None
+    return cleanup(db, policies, now, tenant, namespace=namespace)

@@ -1,6 +1,10 @@
 """The embedding backlog: memories stored without waiting for the model get their vectors
 here, in batches, with no write transaction held while the model runs."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from memctl.embeddings import Embedder
 from memctl.lifecycle.values import search_text
 from memctl.progress import Progress
@@ -58,3 +62,38 @@ def forget(db: Database, tenant: str | None) -> int:
         if done == 0:
             return total
         total += done
+
+
+@dataclass
+class EmbedReport:
+    count: int = 0
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "model": self.model}
+
+
+def embed_pending(
+    db: Database,
+    model: str,
+    limit: int,
+    tenant: str | None,
+    on_prepare: Callable[[str], None] | None = None,
+) -> EmbedReport:
+    """Fill the backlog of the policies' ``embedding.model`` with at most ``limit``
+    memories (the daemon's ``embed`` job); the model is prepared first if this machine
+    has none (``on_prepare`` is told)."""
+    if model == "none":
+        return EmbedReport(0, None)
+    from memctl.embeddings.model_files import model_id
+
+    # Loading the model costs ~0.4 s: skip it when nothing is pending. (The id assumes
+    # 384 dimensions; for another model the guess finds everything pending and loads it.)
+    if not vectors.pending(db, model_id(model, 384), 1, tenant):
+        return EmbedReport(0, None)
+    from memctl.embeddings import get_embedder
+
+    embedder = get_embedder(model, on_prepare)
+    if embedder is None:
+        return EmbedReport(0, None)
+    return EmbedReport(fill(db, embedder, limit, tenant), embedder.model_id)

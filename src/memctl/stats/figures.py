@@ -1,4 +1,4 @@
-"""``stats`` figures and the daily analytics snapshots (docs/daemon.md).
+"""``stats`` figures (docs/daemon.md).
 
 Everything is computed by a handful of GROUP BY queries (``memctl.store.stats``) inside
 one read transaction, then rolled up here over the groups (never over memories).
@@ -10,23 +10,17 @@ yet moved out by cleanup (the expiry backlog); *archived* = in the archive.
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from memctl.clock import iso
+from memctl.clock import DAY, iso
 from memctl.embeddings.health import KeywordFallbacks, keyword_fallbacks
-from memctl.store import log
 from memctl.store import stats as sql
 from memctl.store.db import Database
 
-SNAPSHOT_ACTION = "snapshot"
 IMPORTANCE_LABELS = tuple(f"{b}-{b + 1}" for b in range(1, 10))  # 1-2 … 9-10
 AGE_LABELS = ("<1d", "1-7d", "7-30d", "30-90d", ">90d")
 FALLBACK_DAYS = 7  # keyword-only hook calls are counted over the last week
-DAY_S = 86400.0
 
 
 @dataclass
@@ -90,7 +84,7 @@ class Storage:
 
 
 @dataclass
-class JobRun:
+class JobStatus:
     """The last run of one lifecycle action and its history of failures. The daemon's
     runs (logged as action ``daemon``) appear per job as ``daemon:<job>``."""
 
@@ -142,7 +136,7 @@ class Stats:
     oldest_expiry: float | None
     expiry_backlog_by_namespace: dict[str, int]
     embedding_backlog: int | None
-    jobs: list[JobRun] = field(default_factory=list)
+    jobs: list[JobStatus] = field(default_factory=list)
     model_prepared: bool | None = None  # the ONNX export is on this machine (None: off)
     keyword_fallbacks: KeywordFallbacks = field(default_factory=lambda: KeywordFallbacks(0))
 
@@ -170,7 +164,7 @@ class Stats:
             "embedding_backlog": {"count": self.embedding_backlog, "model": self.embedding_model},
             "model_prepared": self.model_prepared,
             "keyword_fallbacks": {
-                "since": iso(self.generated_at - FALLBACK_DAYS * DAY_S),
+                "since": iso(self.generated_at - FALLBACK_DAYS * DAY),
                 **self.keyword_fallbacks.to_dict(),
             },
             "jobs": [job.to_dict() for job in self.jobs],
@@ -241,7 +235,7 @@ def collect_stats(
         dist_rows = sql.distributions(db, now, tenant)
         job_rows = sql.job_runs(db, tenant)
         database = _database_info(db, db_path)
-    fallbacks = keyword_fallbacks(db, tenant, now - FALLBACK_DAYS * DAY_S)
+    fallbacks = keyword_fallbacks(db, tenant, now - FALLBACK_DAYS * DAY)
 
     def dims(key: str) -> list[Breakdown]:
         return _breakdowns(
@@ -292,7 +286,7 @@ def collect_stats(
             None if model_id is None else sum(int(row["unembedded"] or 0) for row in active_rows)
         ),
         jobs=[
-            JobRun(
+            JobStatus(
                 action=row["job"],
                 tenant=row["tenant"],
                 last_run_at=float(row["started_at"]),
@@ -310,172 +304,3 @@ def collect_stats(
         model_prepared=model_prepared,
         keyword_fallbacks=fallbacks,
     )
-
-
-# ---------------------------------------------------------------- daily snapshots
-
-
-@dataclass
-class SnapshotRow:
-    """One day's analytics for one tenant / namespace / agent ('' = no agent)."""
-
-    day: str
-    tenant: str
-    namespace: str
-    agent_id: str
-    counts_by_type: dict[str, int]
-    total: int  # active memories at snapshot time
-    avg_importance: float
-    accesses: int  # active memories read that day (accessed_at on that UTC day)
-    expirations: int  # moved to the archive that day because they expired
-    archives: int  # moved to the archive that day for any other reason
-    bytes: int  # stored bytes of the active memories
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "day": self.day,
-            "tenant": self.tenant,
-            "namespace": self.namespace,
-            "agent_id": self.agent_id,
-            "counts_by_type": self.counts_by_type,
-            "total": self.total,
-            "avg_importance": round(self.avg_importance, 4),
-            "accesses": self.accesses,
-            "expirations": self.expirations,
-            "archives": self.archives,
-            "bytes": self.bytes,
-        }
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        return (
-            self.day,
-            self.tenant,
-            self.namespace,
-            self.agent_id,
-            orjson.dumps(self.counts_by_type, option=orjson.OPT_SORT_KEYS).decode(),
-            self.total,
-            self.avg_importance,
-            self.accesses,
-            self.expirations,
-            self.archives,
-            self.bytes,
-        )
-
-
-@dataclass
-class SnapshotReport:
-    count: int  # rows written
-    duration_ms: float
-    day: str
-    tenant: str | None
-    rows: list[SnapshotRow] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": SNAPSHOT_ACTION,
-            "day": self.day,
-            "tenant": self.tenant,
-            "count": self.count,
-            "duration_ms": round(self.duration_ms, 3),
-            "rows": [row.to_dict() for row in self.rows],
-        }
-
-
-def utc_day(now: float) -> tuple[str, float]:
-    """The UTC date of ``now`` (YYYY-MM-DD) and the epoch seconds of its midnight."""
-    moment = datetime.fromtimestamp(now, UTC)
-    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight.date().isoformat(), midnight.timestamp()
-
-
-def snapshot(db: Database, now: float, tenant: str | None) -> SnapshotReport:
-    """Record today's analytics rows (day = UTC date of ``now``) for ``tenant`` (None:
-    every tenant). Idempotent per day: a second run the same day replaces the rows.
-
-    The figures are read in one read transaction; the day's rows are then replaced in
-    one short write transaction (with the lifecycle-log entry, action ``snapshot``).
-    """
-    started = time.perf_counter()
-    day, day_start = utc_day(now)
-    try:
-        with db.read():
-            found = sql.snapshot_rows(db, now, day_start, tenant)
-        rows = [
-            SnapshotRow(
-                day=day,
-                tenant=row["tenant"],
-                namespace=row["namespace"],
-                agent_id=row["agent"],
-                counts_by_type={
-                    k: int(v) for k, v in orjson.loads(row["counts_by_type"] or "{}").items() if v
-                },
-                total=int(row["total"] or 0),
-                avg_importance=float(row["avg_importance"] or 0.0),
-                accesses=int(row["accesses"] or 0),
-                expirations=int(row["expirations"] or 0),
-                archives=int(row["archives"] or 0),
-                bytes=int(row["bytes"] or 0),
-            )
-            for row in found
-        ]
-        with db.write():
-            written = sql.replace_snapshot(db, day, tenant, [row.as_tuple() for row in rows])
-            duration = (time.perf_counter() - started) * 1000
-            log.record(
-                db,
-                SNAPSHOT_ACTION,
-                tenant=tenant,
-                started_at=now,
-                duration_ms=duration,
-                count=written,
-                details={"day": day},
-            )
-    except Exception as exc:
-        log.record_failure(
-            db,
-            SNAPSHOT_ACTION,
-            tenant=tenant,
-            started_at=now,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            error=exc,
-        )
-        raise
-    return SnapshotReport(written, duration, day, tenant, rows)
-
-
-def history(
-    db: Database, tenant: str | None, days: int, now: float | None = None
-) -> list[SnapshotRow]:
-    """Snapshot rows of the last ``days`` days, newest first: the days up to the UTC
-    date of ``now``, or, without ``now``, up to the latest recorded snapshot."""
-    if days < 1:
-        return []
-    with db.read():
-        if now is None:
-            latest = sql.latest_snapshot_day(db, tenant)
-            if latest is None:
-                return []
-            last = datetime.fromisoformat(latest).replace(tzinfo=UTC)
-        else:
-            last = datetime.fromtimestamp(now, UTC)
-        # no snapshot predates 1970 (limits.TIME): a longer span reads the same rows,
-        # and a span past year 1 would overflow datetime
-        span = min(days - 1, (last.date() - date(1970, 1, 1)).days)
-        first_day = (last - timedelta(days=span)).date().isoformat()
-        rows = sql.snapshots_between(db, first_day, last.date().isoformat(), tenant)
-    return [
-        SnapshotRow(
-            day=row["day"],
-            tenant=row["tenant"],
-            namespace=row["namespace"],
-            agent_id=row["agent_id"],
-            counts_by_type=orjson.loads(row["counts_by_type"]),
-            total=int(row["total"]),
-            avg_importance=float(row["avg_importance"]),
-            accesses=int(row["accesses"]),
-            expirations=int(row["expirations"]),
-            archives=int(row["archives"]),
-            bytes=int(row["bytes"]),
-        )
-        for row in rows
-    ]

@@ -15,13 +15,14 @@ import pytest
 
 from memctl.clock import parse_time
 from memctl.lifecycle import memories as lifecycle
+from memctl.lifecycle.expiry import expire
 from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import PACKAGED_POLICIES, Policies, load_policies
-from memctl.lifecycle.stats import collect_stats, history, snapshot, utc_day
 from memctl.lifecycle.values import pack, serialize
 from memctl.models import Memory
-from memctl.store import log, vectors
-from memctl.store.db import Database, open_database
+from memctl.stats.figures import collect_stats
+from memctl.stats.snapshots import history, snapshot, utc_day
+from memctl.store import Database, log, open_database, vectors
 from tests.conftest import SRC, cli
 
 DAY = 86400.0
@@ -250,7 +251,7 @@ def test_snapshot_rows_match_the_day(
     # today: one read, one expiry moved to the archive (reason 'expired')
     lifecycle.recall(db, policies, T0, "default", "notes", "b")
     with db.write():
-        lifecycle.expire(db, [seeded["tmp"]], policies, T0)
+        expire(db, [seeded["tmp"]], policies, T0)
 
     report = snapshot(db, T0, "default")
 

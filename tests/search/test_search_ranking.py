@@ -7,7 +7,7 @@ import numpy as np
 
 from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
-from memctl.lifecycle.search import Ranked, fts_query, score, search
+from memctl.search.ranking import Ranked, fts_query, score, search
 from memctl.store import open_database
 from memctl.store.memories import Filters
 

@@ -1,0 +1,202 @@
+"""The daemon loop: runs the jobs on their schedules (or all at once with ``--once``).
+
+Runs: each job run is one lifecycle-log row (action ``daemon``, details ``job``,
+``trigger``, the job's report, ``consecutive_failures``) and one stderr line. A failing
+job never stops the others; a job failing ``MAX_FAILURES`` times in a row (counted across
+processes from the log, so cron's ``--once`` runs count too) is reported as an error.
+
+policies.yaml is re-read for every job run (a fixed file takes effect at the next run; a
+broken one fails the runs, logged), but the schedules themselves are read at start.
+Schedules are in local time, like cron ("daily at 02:00" is 02:00 on this machine's
+clock); ``lifecycle.schedules.next_run`` says when a job is due next.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from memctl import clock as memctl_clock
+from memctl.daemon.clocks import Clock
+from memctl.daemon.jobs import JOBS, REGISTRY, JobCall, schedule_for
+from memctl.errors import MemctlError
+from memctl.lifecycle.policies import Policies
+from memctl.lifecycle.schedules import Schedule, fix_weekday, next_run
+from memctl.store import log
+from memctl.store.db import Database
+
+MAX_FAILURES = 3
+LOG_ACTION = "daemon"
+
+
+@dataclass
+class JobRun:
+    """One run of one job."""
+
+    job: str
+    started_at: float  # the daemon clock's time
+    duration_ms: float = 0.0
+    count: int = 0
+    outcome: str = "ok"  # ok | error
+    error: str | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+    consecutive_failures: int = 0
+    trigger: str = "schedule"
+
+    @property
+    def alarming(self) -> bool:
+        """Failed ``MAX_FAILURES`` times (or more) in a row: reported as an error."""
+        return self.consecutive_failures >= MAX_FAILURES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "started_at": memctl_clock.iso(self.started_at),
+            "duration_ms": round(self.duration_ms, 1),
+            "count": self.count,
+            "outcome": self.outcome,
+            "error": self.error,
+            "consecutive_failures": self.consecutive_failures,
+            "trigger": self.trigger,
+            "report": self.report,
+        }
+
+
+class Daemon:
+    """Runs the jobs for one database, on schedule or all at once."""
+
+    def __init__(
+        self,
+        db: Database,
+        load_policies: Callable[[], Policies],
+        tenant: str | None,
+        clock: Clock,
+        *,
+        interval_hours: float | None = None,
+        jobs: tuple[str, ...] = JOBS,
+        on_run: Callable[[JobRun], None] = lambda run: None,
+        on_note: Callable[[str], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.load_policies = load_policies
+        self.tenant = tenant
+        self.clock = clock
+        self.interval_hours = interval_hours
+        self.jobs = jobs
+        self.on_run = on_run
+        self.on_note = on_note
+        self.stop_requested = False
+        self.current_job: str | None = None
+        self.runs: list[JobRun] = []
+        self.failures = self._failures_from_log()
+
+    def request_stop(self) -> None:
+        """Finish the current job, then stop (what SIGTERM/SIGINT do)."""
+        self.stop_requested = True
+
+    def _failures_from_log(self) -> dict[str, int]:
+        """Consecutive failures per job so far, from the newest log rows backwards."""
+        failures = dict.fromkeys(self.jobs, 0)
+        settled: set[str] = set()
+        for row in log.recent(self.db, limit=50 * len(self.jobs), action=LOG_ACTION):
+            job = row["details"].get("job")
+            if job not in failures or job in settled:
+                continue
+            if row["tenant"] != self.tenant:
+                continue
+            if row["outcome"] == "error":
+                failures[job] += 1
+            else:
+                settled.add(job)
+        return failures
+
+    def run_job(self, name: str, trigger: str = "schedule") -> JobRun:
+        """Run one job now, never raising; logged to the lifecycle log and ``on_run``."""
+        now = self.clock.now()
+        run = JobRun(job=name, started_at=now, trigger=trigger)
+        self.current_job = name
+        started = time.perf_counter()
+        try:
+            call = JobCall(self.db, self.load_policies(), now, self.tenant, self.on_note)
+            report = REGISTRY[name](call)
+            run.count = int(report.count or 0)
+            run.report = report.to_dict()
+            self.failures[name] = 0
+        except Exception as exc:  # one job's failure never stops the daemon
+            run.outcome = "error"
+            run.error = str(exc) if isinstance(exc, MemctlError) else repr(exc)
+            self.failures[name] = self.failures.get(name, 0) + 1
+        finally:
+            self.current_job = None
+        run.duration_ms = (time.perf_counter() - started) * 1000
+        run.consecutive_failures = self.failures.get(name, 0)
+        self._record(run)
+        self.runs.append(run)
+        self.on_run(run)
+        return run
+
+    def _record(self, run: JobRun) -> None:
+        details: dict[str, Any] = {
+            "job": run.job,
+            "trigger": run.trigger,
+            "report": run.report,
+            "consecutive_failures": run.consecutive_failures,
+        }
+        try:
+            with self.db.write():
+                log.record(
+                    self.db,
+                    LOG_ACTION,
+                    tenant=self.tenant,
+                    started_at=run.started_at,
+                    duration_ms=run.duration_ms,
+                    count=run.count,
+                    details=details,
+                    outcome=run.outcome,
+                    error=run.error,
+                )
+        except MemctlError as exc:  # the log is best effort; stderr still has the run
+            run.report.setdefault("log_error", str(exc))
+
+    def run_once(self) -> list[JobRun]:
+        """Every job once, in order (``--once``); stops early on a stop request."""
+        done = []
+        for name in self.jobs:
+            if self.stop_requested:
+                break
+            done.append(self.run_job(name, trigger="once"))
+        return done
+
+    def schedules(self) -> dict[str, Schedule]:
+        policies = self.load_policies()
+        return {job: schedule_for(policies, job, self.interval_hours) for job in self.jobs}
+
+    def run_forever(self, until: float | None = None) -> list[JobRun]:
+        """Run jobs on their schedules until a stop request (or the clock reaches
+        ``until``: simulated runs). Returns the runs made.
+
+        Each job's next run is computed from the clock when the daemon starts and again
+        after the job ran; jobs due together run in the order of their due times, then
+        of ``JOBS``. A job missed while another ran (or the machine slept) runs once,
+        not once per missed slot.
+        """
+        first = len(self.runs)
+        started = self.clock.now()
+        plans = {job: fix_weekday(plan, started) for job, plan in self.schedules().items()}
+        due = {job: next_run(plan, started) for job, plan in plans.items()}
+        while not self.stop_requested:
+            now = self.clock.now()
+            if until is not None and now >= until:
+                break
+            for job in sorted((j for j in due if due[j] <= now), key=lambda j: due[j]):
+                if not self.stop_requested:
+                    self.run_job(job)
+                due[job] = next_run(plans[job], self.clock.now())
+            if self.stop_requested:
+                break
+            nap = max(0.0, min(due.values()) - self.clock.now()) if due else 60.0
+            nap = min(nap, self.clock.max_nap)
+            if until is not None:
+                nap = min(nap, max(0.0, until - self.clock.now()))
+            self.clock.sleep(nap, lambda: self.stop_requested)
+        return self.runs[first:]

@@ -1,0 +1,2 @@
+"""Search: rank memories for a query (``ranking``: keyword + vector fusion) and keep
+their vectors current (``backlog``: the embedding backlog)."""

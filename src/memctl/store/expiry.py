@@ -1,0 +1,61 @@
+"""SQL for expiry: which active memories have expired (cleanup reads them with their
+policy rule, then re-checks each batch inside its write) and the hooks' cheap check."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from memctl.store.batch import marks
+from memctl.store.columns import sqlite_glob
+from memctl.store.db import Database
+from memctl.store.rules import namespace_clause, rule_case, tenant_clause
+
+
+def expired_rows(
+    db: Database, tenant: str | None, now: float, namespace: str | None, patterns: Sequence[str]
+) -> list[tuple[int, str, int]]:
+    """(id, namespace, rule index) of every expired active memory, in id order (neighbouring
+    ids share vec0 chunks, which keeps the index updates of one batch local)."""
+    params: dict[str, Any] = {"now": now}
+    case, case_params = rule_case(patterns)
+    params.update(case_params)
+    sql = f"""
+        SELECT id, namespace, {case} AS rule
+        FROM memories
+        WHERE {tenant_clause(tenant, params)}
+          AND {namespace_clause(namespace, params)}
+          AND expires_at IS NOT NULL AND expires_at <= :now
+        ORDER BY id
+    """
+    return [(int(r[0]), str(r[1]), int(r[2])) for r in db.all(sql, params)]
+
+
+def still_expired(db: Database, ids: Sequence[int], now: float) -> list[int]:
+    """The subset of ``ids`` still active and expired (a store may have refreshed some
+    since they were read); call inside the write transaction that moves them."""
+    if not ids:
+        return []
+    rows = db.all(
+        f"""
+        SELECT id FROM memories
+        WHERE id IN ({marks(ids)}) AND expires_at IS NOT NULL AND expires_at <= ?
+        """,
+        [*ids, now],
+    )
+    return [int(r[0]) for r in rows]
+
+
+def count_expired(db: Database, tenant: str | None, namespace_glob: str, now: float) -> int:
+    """How many active memories in namespaces matching ``namespace_glob`` are expired.
+
+    The unary ``+`` keeps SQLite on the expiry index: a GLOB range on the path index
+    would visit every memory of the namespace (27 ms at 100k against well under 1 ms).
+    """
+    sql = """
+        SELECT count(*) FROM memories
+        WHERE expires_at IS NOT NULL AND expires_at <= ? AND +namespace GLOB ?
+    """
+    params: list[Any] = [now, sqlite_glob(namespace_glob)]
+    if tenant is not None:
+        sql += " AND tenant = ?"
+        params.append(tenant)
+    return int(db.scalar(sql, params))

@@ -1,0 +1,71 @@
+"""Moving memories between the active table and the archive, or out for good, with their
+keyword and vector rows. Call inside a write transaction.
+
+Ids are unique across ``memories`` and ``archive`` (AUTOINCREMENT, and an archived row
+keeps its id), so the FTS and vec0 rows of a memory follow it through archive and
+restore untouched but for vec0's ``archived`` flag.
+"""
+
+from collections.abc import Sequence
+
+from memctl.store.batch import chunks, marks
+from memctl.store.columns import EMBEDDING_TABLE, FTS_TABLE, MEMORY_COLUMNS, VEC_TABLE
+from memctl.store.db import Database
+
+_COLUMNS = ", ".join(MEMORY_COLUMNS)
+
+
+def archive(db: Database, ids: Sequence[int], reason: str, now: float) -> int:
+    """Move memories to the archive with ``reason``. Returns the count."""
+    moved = 0
+    for chunk in chunks(ids):
+        # vec0 plans `memory_id IN (...)` as a full scan; one lookup per id is ~10x faster,
+        # and doing it before the row moves (which evict its pages) another ~5x.
+        db.executemany(
+            f"UPDATE {VEC_TABLE} SET archived = 1 WHERE memory_id = ?", [(i,) for i in chunk]
+        )
+        db.execute(
+            f"""
+            INSERT INTO archive ({_COLUMNS}, archived_at, archive_reason)
+            SELECT {_COLUMNS}, ?, ? FROM memories WHERE id IN ({marks(chunk)})
+            """,
+            [now, reason, *chunk],
+        )
+        moved += db.execute(f"DELETE FROM memories WHERE id IN ({marks(chunk)})", chunk).rowcount
+    return moved
+
+
+def purge(db: Database, ids: Sequence[int], archived: bool = False) -> int:
+    """Delete memories (active or archived) and their index rows for good."""
+    table = "archive" if archived else "memories"
+    removed = 0
+    for chunk in chunks(ids):
+        where = f"IN ({marks(chunk)})"
+        removed += db.execute(f"DELETE FROM {table} WHERE id {where}", chunk).rowcount
+        db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid {where}", chunk)
+        db.executemany(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", [(i,) for i in chunk])
+        db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE memory_id {where}", chunk)
+    return removed
+
+
+def restore(db: Database, expiry: dict[int, float | None]) -> int:
+    """Move archived memories back to the active table with their own id and every
+    field, setting ``expires_at`` per id."""
+    moved = 0
+    for chunk in chunks(list(expiry)):
+        db.execute(
+            f"""
+            INSERT INTO memories ({_COLUMNS})
+            SELECT {_COLUMNS} FROM archive WHERE id IN ({marks(chunk)})
+            """,
+            chunk,
+        )
+        db.executemany(
+            "UPDATE memories SET expires_at = ? WHERE id = ?",
+            [(expiry[i], i) for i in chunk],
+        )
+        moved += db.execute(f"DELETE FROM archive WHERE id IN ({marks(chunk)})", chunk).rowcount
+        db.executemany(  # one lookup per id: vec0 scans the whole table for IN (...)
+            f"UPDATE {VEC_TABLE} SET archived = 0 WHERE memory_id = ?", [(i,) for i in chunk]
+        )
+    return moved
