@@ -21,7 +21,8 @@ RANKS = {
     "errors": 0,
     "clock": 1,
     "paths": 1,
-    "output": 1,
+    "output": 2,
+    "progress": 1,
     "models": 2,
     "store": 3,
     "embeddings": 3,
@@ -37,7 +38,10 @@ RANKS = {
 }
 # What hooks may use from the store: opening it and the query filter. Every change a
 # hook makes goes through lifecycle/ (as a command's does).
-HOOKS_FROM_STORE = {"memctl.store": {"open_database", "Database"}, "memctl.store.memories": {"Filters"}}
+HOOKS_FROM_STORE = {
+    "memctl.store": {"open_database", "Database"},
+    "memctl.store.memories": {"Filters"},
+}
 
 
 def module_name(path: Path) -> str:
