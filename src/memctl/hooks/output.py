@@ -179,8 +179,8 @@ def print_pre_task(result: PreTaskResult, fmt: str, event: str | None, quiet: bo
 
 def fallback_line(hook: str, reason: str) -> None:
     """One stderr line when semantic matching was off (stdout stays Claude Code's JSON)."""
-    from memctl.embeddings.health import NOT_PREPARED
     from memctl.embeddings.model_files import EXPORT_TAKES
+    from memctl.search.health import NOT_PREPARED
 
     why = (
         "the embedding model is not prepared on this machine (run `memctl model prepare` "

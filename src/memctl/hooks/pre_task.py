@@ -58,8 +58,8 @@ def hook_embedder(model: str) -> tuple[Any, str | None]:
         return None, None  # embeddings are off by policy: nothing to report
     try:
         from memctl.embeddings import get_embedder
-        from memctl.embeddings.health import NOT_PREPARED
         from memctl.embeddings.model_files import is_prepared
+        from memctl.search.health import NOT_PREPARED
 
         if not is_prepared(model):
             return None, NOT_PREPARED
@@ -112,7 +112,7 @@ def find_context(
     mode = "keyword" if ctx.input.text("mode") == "keyword" else "hybrid"
     embedder, result.fallback = hook_embedder(model) if mode == "hybrid" else (None, None)
     if result.fallback:
-        from memctl.embeddings.health import record_keyword_fallback
+        from memctl.search.health import record_keyword_fallback
 
         record_keyword_fallback(ctx.db, ctx.tenant, ctx.now, ctx.name, result.fallback)
     found = search(

@@ -112,6 +112,21 @@ def record_error(
         _write(db, run)
 
 
+def count_occurrence(
+    db: Database,
+    action: str,
+    *,
+    tenant: str | None,
+    now: float,
+    window_s: float,
+    details: dict[str, Any],
+) -> None:
+    """One more occurrence of a frequent event (e.g. a hook's keyword-only search),
+    counted into its latest log row while that row is younger than ``window_s``."""
+    with db.write():
+        log.count_occurrence(db, action, tenant=tenant, now=now, window_s=window_s, details=details)
+
+
 def recent(db: Database, limit: int = 20, action: str | None = None) -> list[dict[str, Any]]:
     """The newest log rows (of one action), newest first."""
     return log.recent(db, limit, action)

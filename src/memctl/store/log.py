@@ -8,7 +8,7 @@ import orjson
 from memctl.store.db import Database
 
 # Hook calls that searched by keyword only because the embedding model was not usable
-# (embeddings.health). Not a job: stats lists these apart from the lifecycle runs.
+# (search.health). Not a job: stats lists these apart from the lifecycle runs.
 KEYWORD_FALLBACK = "keyword-fallback"
 
 

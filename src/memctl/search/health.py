@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memctl.clock import iso
+from memctl.lifecycle.runs import count_occurrence
 from memctl.store import log
 from memctl.store.db import Database
 
@@ -41,15 +42,14 @@ def record_keyword_fallback(
     db: Database, tenant: str | None, now: float, hook: str, reason: str
 ) -> None:
     """Count one hook call that had to match by keyword only, and why."""
-    with db.write():
-        log.count_occurrence(
-            db,
-            log.KEYWORD_FALLBACK,
-            tenant=tenant,
-            now=now,
-            window_s=WINDOW_S,
-            details={"hook": hook, "reason": reason, "last_at": now},
-        )
+    count_occurrence(
+        db,
+        log.KEYWORD_FALLBACK,
+        tenant=tenant,
+        now=now,
+        window_s=WINDOW_S,
+        details={"hook": hook, "reason": reason, "last_at": now},
+    )
 
 
 def keyword_fallbacks(db: Database, tenant: str | None, since: float) -> KeywordFallbacks:

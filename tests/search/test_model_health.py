@@ -8,10 +8,10 @@ import orjson
 import pytest
 
 from memctl.embeddings import DEFAULT_MODEL, onnx
-from memctl.embeddings.health import WINDOW_S, keyword_fallbacks, record_keyword_fallback
 from memctl.embeddings.model_files import ONNX_NAME, prepared_dir
 from memctl.lifecycle.daemon import call_job
 from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
+from memctl.search.health import WINDOW_S, keyword_fallbacks, record_keyword_fallback
 from memctl.store import log, open_database
 from tests.conftest import MODEL_DIR, cli, run
 
