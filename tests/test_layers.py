@@ -2,7 +2,8 @@
 imports in a cycle, and a few rules that keep each concern in one room.
 
 Imports are read with ``ast`` from every module under ``src/memctl`` (function-level
-imports included: a lazy import is still a dependency).
+imports included: a lazy import is still a dependency; ``if TYPE_CHECKING:`` imports
+are not, since they never run).
 """
 
 import ast
@@ -19,22 +20,23 @@ PACKAGE = SRC / "memctl"
 RANKS = {
     "memctl": 0,  # the package itself: __version__
     "errors": 0,
-    "clock": 1,
-    "paths": 1,
-    "output": 2,
-    "progress": 1,
-    "models": 2,
-    "store": 3,
-    "embeddings": 3,
-    "lifecycle": 4,
-    "search": 5,
-    "transfer": 5,
-    "stats": 6,  # reports on search's health too
-    "daemon": 7,
-    "hooks": 8,
-    "commands": 9,
-    "cli": 10,
-    "__main__": 11,
+    "limits": 1,
+    "clock": 2,
+    "paths": 2,
+    "progress": 2,
+    "models": 3,
+    "output": 3,
+    "store": 4,
+    "embeddings": 4,
+    "lifecycle": 5,
+    "search": 6,
+    "transfer": 6,
+    "stats": 7,  # reports on search's health too
+    "daemon": 8,
+    "hooks": 9,
+    "commands": 10,
+    "cli": 11,
+    "__main__": 12,
 }
 # What hooks may use from the store: opening it and the query filter. Every change a
 # hook makes goes through lifecycle/ (as a command's does).
@@ -73,11 +75,23 @@ def resolve(module: str, node: ast.ImportFrom) -> str:
     return f"{base}.{node.module}" if node.module else base
 
 
+def runtime_nodes(tree: ast.Module) -> list[ast.AST]:
+    """Every node except those under ``if TYPE_CHECKING:``."""
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+        for stmt in node.body
+        for inner in ast.walk(stmt)
+    }
+    return [node for node in ast.walk(tree) if id(node) not in typing_only]
+
+
 def imports(module: str, tree: ast.Module) -> list[tuple[str, str | None, str | None]]:
     """(imported module, imported name or None, alias or None) for every memctl import;
     ``from memctl.store import vectors`` counts as an import of ``memctl.store.vectors``."""
     found: list[tuple[str, str | None, str | None]] = []
-    for node in ast.walk(tree):
+    for node in runtime_nodes(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] == "memctl":

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from memctl.clock import DAY, iso
-from memctl.embeddings.health import KeywordFallbacks, keyword_fallbacks
+from memctl.search.health import KeywordFallbacks, keyword_fallbacks
 from memctl.store import stats as sql
 from memctl.store.db import Database
 
