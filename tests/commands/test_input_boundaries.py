@@ -23,7 +23,7 @@ from memctl.lifecycle.globs import check_glob, glob_match
 from memctl.lifecycle.policies import parse_policies
 from memctl.store.columns import sqlite_glob
 from memctl.store.db import DRIVER, connect
-from memctl.store.lifecycle import rule_case
+from memctl.store.rules import rule_case
 from tests.conftest import run
 
 T0 = 1_800_000_000

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from lifecycle_support import DAY, HOUR, T0, open_db, policies_from, put
 
-from memctl.lifecycle.cleanup import cleanup
 from memctl.lifecycle.decay import decay
+from memctl.lifecycle.expiry import cleanup
 from memctl.lifecycle.prune import prune
 from tests.conftest import run
 from tests.terminal import on_terminal

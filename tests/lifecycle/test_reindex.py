@@ -7,8 +7,8 @@ import orjson
 import pytest
 from lifecycle_support import MODEL, T0, add_vectors, invariants, open_db, packaged, put
 
-from memctl.embeddings.backlog import forget
 from memctl.lifecycle.archive import archive
+from memctl.search.backlog import forget
 from memctl.store import memories as store
 from memctl.store import vectors
 from memctl.store.db import Database

@@ -7,9 +7,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from memctl.daemon.jobs import REGISTRY, JobCall
 from memctl.embeddings import DEFAULT_MODEL, onnx
 from memctl.embeddings.model_files import ONNX_NAME, prepared_dir
-from memctl.lifecycle.daemon import call_job
 from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
 from memctl.search.health import WINDOW_S, keyword_fallbacks, record_keyword_fallback
 from memctl.store import log, open_database
@@ -135,7 +135,8 @@ def test_daemon_embedding_job_passes_the_news_on(quick_export: list[str], db_pat
     notes: list[str] = []
     db = open_database(db_path, create=False)
     try:
-        report = call_job("embed", db, load_policies(PACKAGED_POLICIES), T0, None, notes.append)
+        call = JobCall(db, load_policies(PACKAGED_POLICIES), T0, None, notes.append)
+        report = REGISTRY["embed"](call)
     finally:
         db.close()
     assert report.count == 1

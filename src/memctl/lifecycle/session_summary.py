@@ -21,7 +21,7 @@ from memctl.clock import iso
 from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import Policies
 from memctl.models import Memory, StoreResult
-from memctl.store import memories as sql
+from memctl.store import memories
 from memctl.store.db import Database
 from memctl.store.sessions import ids_under
 
@@ -41,7 +41,7 @@ def _cut(value: Any, limit: int = MAX_TEXT) -> str:
 
 
 def _log(db: Database, tenant: str, session_id: str, now: float) -> list[dict[str, Any]]:
-    memory = sql.get(db, tenant, SESSION_NAMESPACE, f"{session_id}/{TASKS}")
+    memory = memories.get(db, tenant, SESSION_NAMESPACE, f"{session_id}/{TASKS}")
     if memory is None or memory.is_expired(now) or not isinstance(memory.value, dict):
         return []
     tasks = memory.value.get("tasks")
@@ -151,7 +151,7 @@ def summary_value(
     rewards = [t["reward"] for t in tasks if isinstance(t.get("reward"), (int, float))]
     scratch = sorted(
         m.path
-        for m in sql.get_many(
+        for m in memories.get_many(
             db,
             sorted(
                 set(ids_under(db, tenant, f"{SESSION_NAMESPACE}/{session_id}/"))
@@ -212,14 +212,14 @@ def summarize(
 
 def latest_summary(db: Database, tenant: str, now: float) -> Memory | None:
     """The most recently written session summary of ``tenant``."""
-    found = sql.select(
-        db, sql.Filters(tenant=tenant, namespace=SUMMARY_NAMESPACE, now=now), limit=1
+    found = memories.select(
+        db, memories.Filters(tenant=tenant, namespace=SUMMARY_NAMESPACE, now=now), limit=1
     )
     return found[0] if found else None
 
 
 def session_summary(db: Database, tenant: str, session_id: str) -> Memory | None:
-    return sql.get(db, tenant, SUMMARY_NAMESPACE, session_id)
+    return memories.get(db, tenant, SUMMARY_NAMESPACE, session_id)
 
 
 def episodes_of(summary: Memory | None) -> set[str]:
