@@ -42,11 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from memctl.embeddings import DEFAULT_MODEL, Embedder, get_embedder  # noqa: E402
-from memctl.search.backlog import fill  # noqa: E402
 from memctl.lifecycle.memories import StoreRequest, store  # noqa: E402
 from memctl.lifecycle.policies import PACKAGED_POLICIES, Policies, load_policies  # noqa: E402
-from memctl.search.ranking import search  # noqa: E402
 from memctl.lifecycle.values import search_text  # noqa: E402
+from memctl.search.backlog import fill  # noqa: E402
+from memctl.search.ranking import search  # noqa: E402
 from memctl.store import open_database  # noqa: E402
 from memctl.store.db import Database  # noqa: E402
 from memctl.store.memories import Filters  # noqa: E402

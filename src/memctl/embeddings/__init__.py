@@ -2,26 +2,12 @@
 torch only to export) is imported by ``get_embedder`` and only by commands that need
 vectors (docs/embeddings.md)."""
 
-import os
 from collections.abc import Callable
 from typing import Protocol
 
 from memctl.embeddings.model_files import DEFAULT_MODEL
 
 __all__ = ["DEFAULT_MODEL", "Embedder", "get_embedder"]
-
-
-def no_runtime_telemetry() -> None:
-    """Keep ONNX Runtime from writing outside memctl's folders; call before it loads.
-
-    Its official wheels start Microsoft's 1DS telemetry when the runtime initializes:
-    every model-using command wrote ``$HOME/.cache/Microsoft/DeveloperTools/.onnxruntime/``
-    ``deviceid`` and ``onnxruntime.db`` (+ -wal/-shm, an ``events`` table) and left
-    ``$TMPDIR/.ses``. ``ORT_DISABLE_TELEMETRY=1`` before initialization stops all three
-    for the process (onnxruntime's Privacy.md, "Disabling Telemetry"; checked by
-    tests/embeddings/test_no_stray_files.py). Set unconditionally: docs/reliability.md
-    allows no writes there."""
-    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 
 class Embedder(Protocol):

@@ -9,8 +9,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from memctl.embeddings import no_runtime_telemetry
 from memctl.embeddings.model_files import ONNX_NAME, prepared_dir, source_dir
+from memctl.embeddings.telemetry import no_runtime_telemetry
 
 __all__ = ["ONNX_NAME", "export_onnx"]
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from memctl.embeddings import no_runtime_telemetry
 from memctl.embeddings.export import ONNX_NAME, export_onnx
 from memctl.embeddings.model_files import (
     EXPORT_TAKES,
@@ -21,6 +20,7 @@ from memctl.embeddings.model_files import (
     prepared_dir,
     source_dir,
 )
+from memctl.embeddings.telemetry import no_runtime_telemetry
 
 BATCH = 32
 
