@@ -16,7 +16,7 @@ from memctl.daemon.jobs import JOBS
 from memctl.daemon.lock import DaemonLock
 from memctl.lifecycle.policies import PACKAGED_POLICIES
 from memctl.store import log, open_database
-from tests.conftest import SRC, run
+from tests.conftest import SRC, cli, run
 
 sys.path.insert(0, str(SRC.parent / "scripts"))
 import benchlib
@@ -96,31 +96,64 @@ def test_a_second_daemon_exits_3_with_a_clear_message(db_path: Path) -> None:
     with DaemonLock(db_path):
         second = run("daemon", "--once")
     assert second.returncode == 3
-    assert "another memctl daemon" in second.stderr
+    assert "a memctl daemon (pid" in second.stderr and "is already running" in second.stderr
     assert f"pid {os.getpid()}" in second.stderr
     assert len(second.stderr.strip().splitlines()) == 1
     assert run("daemon", "--once").returncode == 0  # the lock is free again
 
 
-def test_sigterm_mid_job_finishes_it_and_leaves_a_consistent_db(db_path: Path) -> None:
-    total = 40_000
-    fill_expired(db_path, total)
-    proc = popen("daemon", "--once")
-    conn = sqlite3.connect(db_path, timeout=30)
+def test_an_overlapping_once_run_waits_for_the_first(db_path: Path) -> None:
+    """Two cron lines that overlap: the second waits for the first's lock, then runs."""
+    assert run("store", "k/v", "1").returncode == 0
+    first = DaemonLock(db_path, role="once")
+    first.acquire()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if conn.execute("SELECT count(*) FROM archive").fetchone()[0]:
-                break  # cleanup has committed its first batch: it is mid-job
-            time.sleep(0.01)
+        second = popen("daemon", "--once", "--job", "cleanup", "--wait", "60")
+        assert second.stderr is not None
+        line = second.stderr.readline()  # blocks until it is waiting: no sleep here
+        assert line == (
+            f"memctl daemon: a memctl daemon --once run (pid {os.getpid()}) holds this "
+            "database's lock; waiting up to 60 s for it to finish\n"
+        )
+        assert second.poll() is None
     finally:
-        conn.close()
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    assert "SIGTERM received; finishing cleanup, then stopping" in err
-    assert "memctl daemon: cleanup ok: 40000" in err
-    assert "decay" not in err  # nothing after the current job
+        first.release()
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert "memctl daemon: cleanup ok" in err
+
+
+def test_sigterm_mid_job_finishes_it_and_leaves_a_consistent_db(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command as cron runs it (in-process, its real signal handlers), with SIGTERM
+    sent to this process between cleanup's first and second batch: deterministic,
+    where a signal timed from outside needed 40,000 rows to land mid-job (59 s loaded).
+    test_sigterm_stops_a_waiting_daemon checks the same handlers in a real process."""
+    from memctl.lifecycle import batching
+
+    total = 600
+    fill_expired(db_path, total)
+    monkeypatch.setenv("MEMCTL_LIFECYCLE_BATCH", "100")  # six batches
+    after = batching.Batcher._after
+    sent = []
+
+    def signal_after_first_batch(self: batching.Batcher, *args: float) -> None:
+        if not sent:
+            sent.append(len(self.sizes))
+            os.kill(os.getpid(), signal.SIGTERM)
+        after(self, *args)
+
+    monkeypatch.setattr(batching.Batcher, "_after", signal_after_first_batch)
+    previous = signal.getsignal(signal.SIGTERM)
+    done = cli("daemon", "--once", "--json")
+    assert signal.getsignal(signal.SIGTERM) is previous  # handlers restored
+    assert done.exit_code == 0, done.stderr
+    assert sent == [0]
+    assert "SIGTERM received; finishing cleanup, then stopping" in done.stderr
+    result = orjson.loads(done.stdout)
+    assert result["stopped_by_signal"] is True
+    assert [(r["job"], r["count"]) for r in result["runs"]] == [("cleanup", total)]
     assert consistency(db_path) == {"active": 0, "archived": total, "both": 0, "fts": total}
 
 

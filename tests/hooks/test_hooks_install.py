@@ -1,11 +1,5 @@
 """`memctl hooks install|uninstall` and the shipped scripts (settings snippet, cron, systemd)."""
 
-import configparser
-import os
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -186,68 +180,3 @@ def test_project_and_file_options(tmp_path: Path) -> None:
     local = tmp_path / "settings.local.json"
     assert cli("hooks", "install", "--file", str(local)).exit_code == 0
     assert memctl_commands(read(local))
-
-
-# ------------------------------------------------------------------ shipped scripts
-
-CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\d+(-\d+)?))*$")
-
-
-def cron_lines() -> list[str]:
-    text = (SCRIPTS / "crontab.example").read_text()
-    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-
-
-def test_crontab_example_parses_and_its_commands_run(tmp_path: Path) -> None:
-    lines = cron_lines()
-    assert lines
-    limits = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
-    for line in lines:
-        fields = line.split(None, 5)
-        assert len(fields) == 6, line
-        for field, (low, high) in zip(fields[:5], limits, strict=True):
-            assert CRON_FIELD.match(field), (field, line)
-            for number in re.findall(r"\d+", field.split("/")[0]):
-                assert low <= int(number) <= high, line
-        command = fields[5]
-        assert "memctl daemon --once" in command
-        args = command.split("memctl ", 1)[1].split()
-        assert cli("store", "a/b", "1").exit_code == 0
-        done = cli(*args)
-        assert done.exit_code == 0, (line, done.output)
-
-
-def test_systemd_units() -> None:
-    service = SCRIPTS / "systemd" / "memctl-maintenance.service"
-    timer = SCRIPTS / "systemd" / "memctl-maintenance.timer"
-    for unit in (service, timer):
-        parser = configparser.ConfigParser(strict=True, interpolation=None)
-        parser.read_string(unit.read_text())
-        assert "Unit" in parser
-    parsed = configparser.ConfigParser(interpolation=None)
-    parsed.read_string(service.read_text())
-    assert parsed["Service"]["Type"] == "oneshot"
-    assert parsed["Service"]["ExecStart"].endswith("memctl daemon --once --all-tenants -q")
-    parsed_timer = configparser.ConfigParser(interpolation=None)
-    parsed_timer.read_string(timer.read_text())
-    assert parsed_timer["Timer"]["Unit"] == service.name
-    assert parsed_timer["Install"]["WantedBy"] == "timers.target"
-
-
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
-def test_systemd_analyze_verify(tmp_path: Path) -> None:
-    memctl = Path(sys.executable).parent / "memctl"
-    exe = str(memctl) if memctl.exists() else shutil.which("memctl")
-    assert exe
-    for name in ("memctl-maintenance.service", "memctl-maintenance.timer"):
-        text = (SCRIPTS / "systemd" / name).read_text().replace("/usr/local/bin/memctl", exe)
-        (tmp_path / name).write_text(text)
-    done = subprocess.run(
-        ["systemd-analyze", "verify", "memctl-maintenance.service", "memctl-maintenance.timer"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr

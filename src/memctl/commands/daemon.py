@@ -10,6 +10,7 @@ from memctl import limits
 from memctl.commands.common import Settings, command
 
 app = typer.Typer()
+WAIT_SECONDS = limits.Range(0, 86_400, "0 to 86400 seconds (a day)")
 INTERVAL_HOURS = limits.Range(1 / 60, 24 * 365, "one minute (0.0167) to a year (8760) in hours")
 
 
@@ -27,6 +28,14 @@ def daemon_cmd(
             show_default=False,
         ),
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help="Seconds to wait for a --once run that holds the database's lock "
+            "(overlapping cron lines run one after the other); 0 = give up at once.",
+        ),
+    ] = 60.0,
     job: Annotated[
         list[str] | None,
         typer.Option(
@@ -39,20 +48,25 @@ def daemon_cmd(
 ) -> None:
     """Run cleanup, decay, prune, promote, embedding, snapshot and compaction on schedule.
 
-    One daemon per database (a second exits with code 3). SIGTERM/SIGINT finish the
-    current job and exit 0. --once exits 3 if a job has now failed 3 times in a row.
+    At start, the jobs that are due run at once (never run on this database, or missed
+    their latest scheduled time); then each runs on its schedule. --interval-hours is
+    whole minutes, at least one. One daemon per database: a run finding a --once run
+    holding the lock waits for it (--wait), one finding a daemon exits 3. SIGTERM/SIGINT
+    finish the current job and exit 0. --once exits 3 if a job has now failed 3 times
+    in a row.
 
     Example: memctl daemon --once --all-tenants
     """
     from memctl.daemon.clocks import SystemClock
     from memctl.daemon.jobs import JOBS
-    from memctl.daemon.lock import DaemonLock
+    from memctl.daemon.lock import DaemonLock, LockHolder
     from memctl.daemon.runner import Daemon, JobRun
     from memctl.errors import BadInput
     from memctl.lifecycle.policies import load_policies
 
     if interval_hours is not None:
         limits.check(interval_hours, "--interval-hours", INTERVAL_HOURS)
+    limits.check(wait, "--wait", WAIT_SECONDS)
     unknown = [name for name in job or [] if name not in JOBS]
     if unknown:
         raise BadInput(f"unknown job {unknown[0]!r}; jobs: {', '.join(JOBS)}")
@@ -71,7 +85,15 @@ def daemon_cmd(
         sys.stderr.write(f"memctl daemon: {text}\n")
         sys.stderr.flush()
 
-    with DaemonLock(settings.db_path):
+    def on_wait(holder: LockHolder) -> None:
+        settings.out.status(
+            f"memctl daemon: {holder.described} holds this database's lock; "
+            f"waiting up to {wait:g} s for it to finish"
+        )
+
+    lock = DaemonLock(settings.db_path, role="once" if once else "daemon")
+    lock.acquire(wait, SystemClock(), on_wait)
+    try:
         daemon = Daemon(
             db,
             lambda: load_policies(policies_path),
@@ -93,6 +115,8 @@ def daemon_cmd(
                 runs = daemon.run_forever()
         finally:
             restore_signal_handlers(previous)
+    finally:
+        lock.release()
     if settings.json:
         settings.out.document(
             {

@@ -68,7 +68,11 @@ DEFAULT_SCHEDULE = {
 
 
 def schedule_for(policies: Policies, job: str, interval_hours: float | None) -> Schedule:
-    """The job's schedule: ``--interval-hours``, else policies.yaml, else the default."""
+    """The job's schedule: ``--interval-hours``, else policies.yaml, else the default.
+
+    ``--interval-hours`` becomes whole minutes (0.5 is every 30 minutes, 1/3 every 20);
+    the command refuses under a minute (``commands.daemon.INTERVAL_HOURS``) rather than
+    round it up."""
     if interval_hours is not None:
         minutes = max(1, round(interval_hours * 60))
         if minutes % 60 == 0:

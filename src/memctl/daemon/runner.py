@@ -171,9 +171,39 @@ class Daemon:
         policies = self.load_policies()
         return {job: schedule_for(policies, job, self.interval_hours) for job in self.jobs}
 
+    def last_runs(self) -> dict[str, float]:
+        """When each job last ran on this database for this tenant scope (any trigger,
+        any outcome: a failing job is retried by its schedule, not by every restart)."""
+        last: dict[str, float] = {}
+        for row in log.recent(self.db, limit=50 * len(self.jobs), action=LOG_ACTION):
+            job = row["details"].get("job")
+            if job in self.jobs and job not in last and row["tenant"] == self.tenant:
+                last[job] = float(row["started_at"])
+        return last
+
+    def due_at_start(self, plans: dict[str, Schedule], now: float) -> list[str]:
+        """The jobs a starting daemon runs at once, in ``JOBS`` order: never run here,
+        or their latest scheduled time passed since their last run (a daemon down over
+        02:00 runs decay when it is back, as anacron or systemd's Persistent= timers
+        do). Fixed times (``daily at``, ``weekly on``) look back one period from the
+        next one; intervals look back one interval from now."""
+        last = self.last_runs()
+        due = []
+        for job in self.jobs:
+            plan = plans[job]
+            if job not in last:
+                due.append(job)
+            elif plan.at or plan.day:
+                if last[job] < next_run(plan, now) - plan.seconds:
+                    due.append(job)
+            elif last[job] <= now - plan.seconds:
+                due.append(job)
+        return due
+
     def run_forever(self, until: float | None = None) -> list[JobRun]:
-        """Run jobs on their schedules until a stop request (or the clock reaches
-        ``until``: simulated runs). Returns the runs made.
+        """Run the jobs due at start (``due_at_start``), then each on its schedule until
+        a stop request (or the clock reaches ``until``: simulated runs). Returns the runs
+        made.
 
         Each job's next run is computed from the clock when the daemon starts and again
         after the job ran; jobs due together run in the order of their due times, then
@@ -184,6 +214,10 @@ class Daemon:
         started = self.clock.now()
         plans = {job: fix_weekday(plan, started) for job, plan in self.schedules().items()}
         due = {job: next_run(plan, started) for job, plan in plans.items()}
+        for job in self.due_at_start(plans, started):
+            if self.stop_requested:
+                break
+            self.run_job(job, trigger="start")
         while not self.stop_requested:
             now = self.clock.now()
             if until is not None and now >= until:
