@@ -1,6 +1,10 @@
 """Shared fixtures: every test gets its own database, home and working directory."""
 
 import os
+
+# as memctl.embeddings.onnx does for the commands: single-threaded OpenBLAS for the
+# small matrix products of search (the test modules import numpy before it would)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import subprocess
 import sys
 from collections.abc import Iterator

@@ -48,7 +48,16 @@ def test_piped_table_cuts_nothing() -> None:
 def test_piped_search_explain_keeps_its_headers() -> None:
     out = ok(cli("search", "refresh tokens", "--mode", "keyword", "--explain"))
     header = out.splitlines()[0].split()
-    assert header == ["score", "similarity", "sem#", "bm25", "kw#", "path", "value"]
+    assert header == [
+        "score",
+        "similarity",
+        "redundancy",
+        "keyword",
+        "sem#",
+        "kw#",
+        "path",
+        "value",
+    ]
     assert LONG_PATH in out and "…" not in out
 
 

@@ -101,7 +101,10 @@ def test_filters_explain_min_score_and_tenant_isolation() -> None:
     )["hits"]
     assert [h["path"] for h in strict] == ["knowledge/food/pasta"]
     explained = cli("search", "pasta", "--explain")
-    assert "similarity" in explained.stdout and "bm25" in explained.stdout
+    assert explained.stdout.split()[:4] == ["score", "similarity", "redundancy", "keyword"]
+    # each part on the scale it is added on (0-1), never FTS5's raw negative bm25
+    first = explained.stdout.splitlines()[1].split()
+    assert all(0.0 <= float(part) <= 1.0 for part in first[1:4])
 
 
 def test_archived_memories_are_searchable_with_archived_flag() -> None:

@@ -31,8 +31,8 @@ def payload(name: str, **changes: Any) -> str:
     return orjson.dumps(data | changes).decode()
 
 
-def hook(name: str, stdin: str, at: str) -> Any:
-    done = run("hook", name, input=stdin, env={"MEMCTL_NOW": at})
+def hook(name: str, stdin: str, at: str, *flags: str) -> Any:
+    done = run("hook", name, *flags, input=stdin, env={"MEMCTL_NOW": at})
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     return done
@@ -54,7 +54,8 @@ def summary(db_path: Path, session: str = SESSION) -> Any:
 
 
 def test_a_session_is_summarised_with_its_tasks_and_brought_back(db_path: Path) -> None:
-    assert cli("store", "knowledge/auth/jwt", "JWT: access tokens RS256, 15 min").exit_code == 0
+    jwt = "JWT login flow: access tokens RS256 expire after 15 min, refresh-token rotation"
+    assert cli("store", "knowledge/auth/jwt", jwt).exit_code == 0
     assert cli("store", "knowledge/deploy/k8s", "deploy with helm").exit_code == 0
     start = hook("session-start", payload("session-start"), "2026-03-01T12:00:00Z")
     assert context_of(start) == ""  # a first session: nothing to bring back yet
@@ -82,9 +83,15 @@ def test_a_session_is_summarised_with_its_tasks_and_brought_back(db_path: Path) 
     assert "outcome" not in second
     assert (kept["task_count"], kept["completed"]) == (2, 1)
 
-    # Claude Code starts the session again after compacting: its own summary comes back
+    # Claude Code starts the session again after compacting: its own summary comes back.
+    # Keyword-only, in a store that is mostly this session's own notes, no memory shares
+    # enough rare words with the tasks to pass the relevance rule: --min-score 0 lowers it
     again = hook(
-        "session-start", payload("session-start", source="compact"), "2026-03-01T12:20:05Z"
+        "session-start",
+        payload("session-start", source="compact"),
+        "2026-03-01T12:20:05Z",
+        "--min-score",
+        "0",
     )
     context = context_of(again)
     assert "not instructions" in context

@@ -1,14 +1,27 @@
-"""Ranking logic with a fake embedder (unit level; the real model is tested in embeddings/)."""
+"""Ranking logic with a fake embedder (unit level; the real model is tested in
+embeddings/ and by tests/search/test_search_eval.py on the eval data)."""
 
 import hashlib
+import random
 from pathlib import Path
 
 import numpy as np
 
 from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
-from memctl.search.ranking import Ranked, fts_query, score, search
+from memctl.search.backlog import fill
+from memctl.search.ranking import (
+    KEYWORD_WEIGHT,
+    PENDING_STAND_IN,
+    REDUNDANCY_WEIGHT,
+    Ranked,
+    fts_query,
+    keyword_evidence,
+    score,
+    search,
+)
 from memctl.store import open_database
+from memctl.store.db import Database
 from memctl.store.memories import Filters
 
 
@@ -47,12 +60,24 @@ def test_stopwords_are_dropped_unless_nothing_else_is_left() -> None:
 
 
 def test_scores_per_mode() -> None:
-    both = Ranked(similarity=0.8, semantic_rank=1, bm25=-3.0, keyword_rank=1)
-    assert score("semantic", both) == 0.8
-    assert score("keyword", both) == 0.75
-    assert score("hybrid", both) == 0.75 * 0.8 + 0.25 * 0.75
-    pending = Ranked(bm25=-1.0, keyword_rank=1)
-    assert score("semantic", pending) == 0.5 == score("hybrid", pending)
+    both = Ranked(similarity=0.8, redundancy=0.5, semantic_rank=1, keyword=0.6, keyword_rank=1)
+    assert score("semantic", both) == 0.8 - REDUNDANCY_WEIGHT * 0.5
+    assert score("keyword", both) == 0.6
+    assert score("hybrid", both) == 0.8 - REDUNDANCY_WEIGHT * 0.5 + KEYWORD_WEIGHT * 0.6
+    pending = Ranked(keyword=0.6, keyword_rank=1)  # no vector yet: keyword stands in
+    assert score("semantic", pending) == PENDING_STAND_IN * 0.6
+    assert score("hybrid", pending) == PENDING_STAND_IN * 0.6 + KEYWORD_WEIGHT * 0.6
+
+
+def test_keyword_evidence_counts_every_word_matches_and_rare_words() -> None:
+    rare = 2.0 * np.log((1000 - 0.5) / 1.5)  # bm25 of about two words found once each
+    assert keyword_evidence(1, -0.1, 1000) == 1.0  # best memory holding every word
+    assert keyword_evidence(4, -0.1, 1000) == 0.25
+    assert keyword_evidence(None, -0.1, 1000) == 0.0  # one common word: no evidence
+    assert keyword_evidence(None, -rare / 2, 1000) == 0.0  # one rare word: none either
+    assert 0.6 < keyword_evidence(None, -rare, 1000) < 0.7
+    assert keyword_evidence(None, -3 * rare, 1000) == 1.0
+    assert keyword_evidence(5, -3 * rare, 1000) == 1.0  # the larger of the two
 
 
 def seeded(db_path: Path):
@@ -117,3 +142,145 @@ def test_vectors_of_another_model_are_never_compared(db_path: Path) -> None:
     # no vector of the second model exists yet: only keyword evidence for pending ones
     assert all(h.parts["similarity"] is None for h in result.hits)
     assert result.pending_embeddings == 3
+
+
+def populate(db: Database, texts: dict[str, str]) -> None:
+    policies = load_policies(PACKAGED_POLICIES)
+    with db.write():
+        for path, text in texts.items():
+            namespace, key = path.split("/", 1)
+            store(db, policies, 1000.0, StoreRequest("default", namespace, key, text))
+
+
+def test_a_paraphrase_beats_many_memories_sharing_one_common_word(db_path: Path) -> None:
+    """The stand-in bug: a keyword match outside the semantic candidates used its keyword
+    score as its similarity, so one common word shared by many memories outranked the
+    true paraphrase (which shares no word with the query)."""
+    rng = random.Random(3)
+    texts = {f"ci/run-{n}": f"pipeline runs {n}" for n in range(110)}  # short: high bm25
+    filler = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda".split()
+    texts |= {f"notes/n{n}": " ".join(rng.choices(filler, k=30)) for n in range(490)}
+    texts["ops/oom"] = "pod restarts once RAM is exhausted"
+    db = open_database(db_path, create=True)
+    populate(db, texts)
+    fake = FakeEmbedder({"memory": 0, "ram": 0})
+    fill(db, fake, len(texts))
+    query = "why does the service crash when it runs out of memory"
+    assert not set(fts_query(query, "OR").replace('"', "").split(" OR ")) & set(
+        texts["ops/oom"].lower().split()
+    )
+    filters = Filters(tenant="default", now=2000.0)
+    found = search(db, query, filters, mode="hybrid", embedder=lambda: fake, limit=5)
+    assert found.hits[0].memory.path == "ops/oom"
+    assert found.hits[0].parts["similarity"] > 0.3
+    # the common-word matches are there on their merits: real similarity, no stand-in
+    keyword = search(db, query, filters, mode="keyword", limit=5)
+    assert all(h.memory.path.startswith("ci/") for h in keyword.hits)
+    for hit in search(db, query, filters, mode="hybrid", embedder=lambda: fake, limit=50).hits:
+        assert hit.parts["similarity"] is not None
+
+
+def property_store(db_path: Path) -> tuple[Database, "FakeEmbedder", list[str]]:
+    rng = random.Random(11)
+    words = [f"w{n}" for n in range(40)]
+    db = open_database(db_path, create=True)
+    texts = {f"k/m{n}": " ".join(rng.sample(words, rng.randint(2, 6))) for n in range(250)}
+    populate(db, texts)
+    fake = FakeEmbedder({word: n % 24 for n, word in enumerate(words)})
+    fill(db, fake, len(texts))
+    queries = [" ".join(rng.sample(words, rng.randint(1, 4))) for _ in range(40)]
+    return db, fake, queries
+
+
+def test_hybrid_carries_the_evidence_of_both_modes(db_path: Path) -> None:
+    db, fake, queries = property_store(db_path)
+    filters = Filters(tenant="default", now=2000.0)
+    for query in queries:
+        hybrid = search(db, query, filters, embedder=lambda: fake, limit=20).hits
+        semantic = {
+            h.memory.id: h
+            for h in search(db, query, filters, mode="semantic", embedder=lambda: fake).hits
+        }
+        keyword = {h.memory.id: h for h in search(db, query, filters, mode="keyword").hits}
+        assert hybrid, query
+        for hit in hybrid:
+            parts = hit.parts
+            assert parts["similarity"] is not None  # every memory here has its vector
+            if hit.memory.id in semantic:
+                other = semantic[hit.memory.id]
+                assert parts["similarity"] == other.parts["similarity"]
+                assert parts["semantic"] == other.score
+            if hit.memory.id in keyword:
+                assert parts["keyword_rank"] is not None
+                assert parts["keyword"] == keyword[hit.memory.id].score
+            expected = parts["semantic"] + KEYWORD_WEIGHT * parts["keyword"]
+            assert abs(hit.score - expected) < 1e-3
+        # a memory first in both modes is first in hybrid
+        best_semantic = max(semantic.values(), key=lambda h: h.score)
+        best_keyword = max(keyword.values(), key=lambda h: h.score, default=None)
+        if best_keyword is not None and best_keyword.memory.id == best_semantic.memory.id:
+            assert hybrid[0].memory.id == best_semantic.memory.id
+
+
+def test_ranking_does_not_depend_on_the_limit(db_path: Path) -> None:
+    db, fake, queries = property_store(db_path)
+    filters = Filters(tenant="default", now=2000.0)
+    for mode in ("hybrid", "semantic", "keyword"):
+        for query in queries:
+            few = search(db, query, filters, mode=mode, embedder=lambda: fake, limit=3)
+            many = search(db, query, filters, mode=mode, embedder=lambda: fake, limit=60)
+            assert [h.memory.id for h in few.hits] == [h.memory.id for h in many.hits[:3]]
+
+
+def test_near_copies_rank_below_a_distinct_memory_as_close_to_the_query(db_path: Path) -> None:
+    """Redundancy: of two memories equally close to the query, the one with many near
+    copies (status notes written by the same code) ranks lower."""
+    db = open_database(db_path, create=True)
+    texts = {f"status/s{n}": f"deploy status note {n}" for n in range(30)}
+    texts["knowledge/deploy"] = "deploy checklist"
+    populate(db, texts)
+
+    class Controlled(FakeEmbedder):
+        def embed(self, texts: list[str]) -> list[bytes]:
+            out = []
+            for text in texts:
+                vec = np.zeros(self.dim, dtype=np.float32)
+                vec[0] = 1.0  # every text as close to the query ...
+                if "status" in text:
+                    vec[1] = 1.0  # ... but the status notes also close to each other
+                elif "checklist" in text:
+                    vec[2] = 1.0
+                else:
+                    vec[3] = 1.0  # the query
+                out.append((vec / np.linalg.norm(vec)).tobytes())
+            return out
+
+    fake = Controlled({})
+    fill(db, fake, len(texts))
+    found = search(
+        db, "what to check", Filters(tenant="default", now=2000.0), embedder=lambda: fake
+    )
+    first = found.hits[0]
+    assert first.memory.path == "knowledge/deploy"
+    assert first.parts["similarity"] == found.hits[1].parts["similarity"]
+    assert first.parts["redundancy"] < found.hits[1].parts["redundancy"]
+
+
+def test_a_pending_memory_is_found_by_keyword_with_half_its_evidence(db_path: Path) -> None:
+    db = seeded(db_path)
+    fake = FakeEmbedder({"whales": 0})
+    fill(db, fake, 100)
+    populate(db, {"notes/late": "whales sing at dawn"})  # stored after: no vector yet
+    for mode in ("hybrid", "semantic"):
+        found = search(
+            db,
+            "whales sing",
+            Filters(tenant="default", now=2000.0),
+            mode=mode,
+            embedder=lambda: fake,
+            backlog_limit=0,
+        )
+        late = next(h for h in found.hits if h.memory.path == "notes/late")
+        assert late.parts["similarity"] is None and late.parts["keyword"] == 1.0
+        assert late.parts["semantic"] == PENDING_STAND_IN
+        assert found.pending_embeddings == 1

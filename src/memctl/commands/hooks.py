@@ -77,9 +77,11 @@ def session_end_cmd(ctx: typer.Context) -> None:
 
 @hook_app.command("pre-task", context_settings=_FREE_ARGS)
 def pre_task_cmd(ctx: typer.Context) -> None:
-    """Expire stale coordination data, then print the memories most relevant to the task
+    """Expire stale coordination data, then print the memories relevant to the task
     (--description, or stdin 'prompt') as Claude Code's additionalContext JSON;
-    --format text for plain text, --format memctl (or --json) for scored hits; --limit N.
+    --format text for plain text, --format memctl (or --json) for scored hits. Only
+    memories scoring 0.5 or more (--min-score), at most --limit N (5) of them and
+    --max-chars N (4000) characters of text, none the session stored in the last minute.
 
     Example: memctl hook pre-task --description "add refresh-token rotation" --format text
     """

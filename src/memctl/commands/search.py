@@ -31,7 +31,10 @@ def search_cmd(
     min_score: Annotated[
         float, typer.Option("--min-score", help="Drop hits scoring below this (0-1).")
     ] = 0.0,
-    explain: Annotated[bool, typer.Option("--explain", help="Show the score parts.")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain", help="Show the score's parts on the scale they are added on."),
+    ] = False,
     archived: Annotated[
         bool, typer.Option("--archived", help="Search the archive instead.")
     ] = False,
@@ -71,7 +74,7 @@ def search_cmd(
     )
     columns = ["score", "path", "value"]
     if explain:
-        columns[1:1] = ["similarity", "sem#", "bm25", "kw#"]
+        columns[1:1] = ["similarity", "redundancy", "keyword", "sem#", "kw#"]
 
     def cells(hit: Hit) -> list[object]:
         row: list[object] = [f"{hit.score:.3f}", hit.memory.path, hit.memory.value]
@@ -79,8 +82,9 @@ def search_cmd(
             p = hit.parts
             row[1:1] = [
                 "" if p["similarity"] is None else f"{p['similarity']:.3f}",
+                "" if p["redundancy"] is None else f"{p['redundancy']:.3f}",
+                f"{p['keyword']:.3f}",
                 p["semantic_rank"] or "",
-                "" if p["bm25"] is None else f"{p['bm25']:.2f}",
                 p["keyword_rank"] or "",
             ]
         return row
@@ -101,12 +105,19 @@ def search_cmd(
             "pending_embeddings": result.pending_embeddings,
             "hits": [record(h) for h in result.hits],
         },
-        justify={"score": "right", "similarity": "right", "bm25": "right"},
+        justify={
+            "score": "right",
+            "similarity": "right",
+            "redundancy": "right",
+            "keyword": "right",
+        },
     )
     if settings.json:
         return
     if not result.hits:
         settings.out.note("no matches")
+    elif explain:
+        settings.out.note(explain_note(result.mode))
     if result.pending_embeddings:
         settings.out.note(
             f"{result.pending_embeddings} memories await embedding (matched by "
@@ -150,3 +161,16 @@ def reindex_cmd(
         settings.out.document({"embedded": done, "pending": left, "model": model.model_id})
     else:
         settings.out.line(f"embedded {done} memories with {model.model_id}; {left} pending")
+
+
+def explain_note(mode: str) -> str:
+    """How ``--explain``'s parts add up to the score in ``mode``."""
+    from memctl.search.ranking import KEYWORD_WEIGHT, PENDING_STAND_IN, REDUNDANCY_WEIGHT
+
+    semantic = f"similarity - {REDUNDANCY_WEIGHT:g} x redundancy"
+    pending = f"; no similarity yet (pending embedding): {PENDING_STAND_IN:g} x keyword"
+    if mode == "keyword":
+        return "score = keyword"
+    if mode == "semantic":
+        return f"score = {semantic}{pending}"
+    return f"score = {semantic} + {KEYWORD_WEIGHT:g} x keyword{pending}"

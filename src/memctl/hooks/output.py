@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from memctl.hooks.pre_task import PreTaskResult
+from memctl.search.relevance import memory_text
 
 if TYPE_CHECKING:
     from memctl.hooks.session_start import SessionStartResult
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 # Events whose hookSpecificOutput accepts additionalContext (Claude Code hooks reference).
 CONTEXT_EVENTS = ("UserPromptSubmit", "SessionStart", "PostToolUse", "PreToolUse")
 DEFAULT_EVENT = "UserPromptSubmit"
-MAX_MEMORY_CHARS = 1200
 MAX_CONTEXT_CHARS = 8000
 _BACKTICKS = re.compile(r"`+")
 
@@ -32,11 +32,6 @@ def write_json(data: Any) -> None:
 def write_text(text: str) -> None:
     if text:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def memory_text(value: Any) -> str:
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    return text if len(text) <= MAX_MEMORY_CHARS else text[: MAX_MEMORY_CHARS - 1] + "…"
 
 
 def hit_entries(result: PreTaskResult, budget: int = MAX_CONTEXT_CHARS) -> list[str]:

@@ -23,9 +23,8 @@ from memctl.hooks.context import HookContext, clean_coordination, clip
 from memctl.lifecycle.session_summary import CURRENT_TASK
 from memctl.models import Hit
 
-DEFAULT_LIMIT = 5
-DEFAULT_MIN_SCORE = 0.2  # hybrid scores are 0-1: paraphrases ~0.25+, unrelated ~0.05-0.15
 BACKLOG_LIMIT = 8  # memories embedded per call at most: the daemon embeds the rest
+MAX_LIMIT = 50
 
 
 @dataclass
@@ -69,24 +68,37 @@ def hook_embedder(model: str) -> tuple[Any, str | None]:
 
 
 def limit_of(ctx: HookContext) -> int:
+    """``--limit`` (``-k``, ``--top-k``): memories injected at most, 1-50 (default 5)."""
+    from memctl.search.relevance import DEFAULT_LIMIT
+
     raw = ctx.input.flag("limit", "k", "top_k")
     try:
         value = int(raw) if isinstance(raw, str) else DEFAULT_LIMIT
     except ValueError:
         value = DEFAULT_LIMIT
-    return max(1, min(value, 50))
+    return max(1, min(value, MAX_LIMIT))
 
 
-def min_score_of(ctx: HookContext, semantic: bool) -> float:
-    """``--min-score``; by default 0.2 with vectors, none keyword-only (bm25 is near 0 in
-    a small store, where a word in common is already the best evidence there is)."""
-    default = DEFAULT_MIN_SCORE if semantic else 0.0
+def max_chars_of(ctx: HookContext) -> int:
+    """``--max-chars``: characters of memory text injected at most (default 4000)."""
+    from memctl.search.relevance import DEFAULT_MAX_CHARS
+
+    raw = ctx.input.flag("max_chars")
+    try:
+        value = int(raw) if isinstance(raw, str) else DEFAULT_MAX_CHARS
+    except ValueError:
+        value = DEFAULT_MAX_CHARS
+    return max(1, value)
+
+
+def min_score_of(ctx: HookContext) -> float | None:
+    """``--min-score`` (0-1) instead of the calibrated relevance threshold; None if not
+    given (or not a number: a hook never fails over a flag)."""
     raw = ctx.input.flag("min_score")
     try:
-        value = float(raw) if isinstance(raw, str) else default
+        return max(0.0, min(float(raw), 1.0)) if isinstance(raw, str) else None
     except ValueError:
-        value = default
-    return max(0.0, min(value, 1.0))
+        return None
 
 
 def is_task_scratch(hit: Hit) -> bool:
@@ -100,11 +112,12 @@ def is_task_scratch(hit: Hit) -> bool:
 def find_context(
     ctx: HookContext, query: str, limit: int, exclude: Callable[[Hit], bool] | None = None
 ) -> PreTaskResult:
-    """The memories relevant to ``query`` as hook context: the relevance rule of every
-    context hook (pre-task, session-start). Hybrid when the model is prepared here, else
-    keyword-only (said on stderr by the caller, counted in the lifecycle log); at most
-    ``limit`` hits, none of the session's own bookkeeping nor any ``exclude`` rejects."""
-    from memctl.search.ranking import search
+    """The memories relevant to ``query`` as hook context, by the relevance rule of
+    every context hook (``search.relevance.relevant_context``). Hybrid when the model
+    is prepared here, else keyword-only (said on stderr by the caller, counted in the
+    lifecycle log); at most ``limit`` hits and ``--max-chars`` of text, none of the
+    session's own bookkeeping nor any ``exclude`` rejects."""
+    from memctl.search.relevance import relevant_context
     from memctl.store.memories import Filters
 
     result = PreTaskResult(query=query)
@@ -115,21 +128,21 @@ def find_context(
         from memctl.search.health import record_keyword_fallback
 
         record_keyword_fallback(ctx.db, ctx.tenant, ctx.now, ctx.name, result.fallback)
-    found = search(
+    found = relevant_context(
         ctx.db,
         query,
         Filters(tenant=ctx.scoped_tenant, now=ctx.now),
-        limit=limit + 2,
-        mode=mode,
-        min_score=min_score_of(ctx, semantic=embedder is not None),
+        now=ctx.now,
         embedder=lambda: embedder,
+        mode=mode,
+        limit=limit,
+        max_chars=max_chars_of(ctx),
+        min_score=min_score_of(ctx),
+        session_id=ctx.input.session_id,
+        exclude=lambda hit: is_task_scratch(hit) or (exclude is not None and exclude(hit)),
         backlog_limit=BACKLOG_LIMIT,
     )
-    result.hits = [
-        hit
-        for hit in found.hits
-        if not is_task_scratch(hit) and not (exclude is not None and exclude(hit))
-    ][:limit]
+    result.hits = found.hits
     result.mode = "hybrid" if found.model else "keyword"
     result.pending_embeddings = found.pending_embeddings
     return result
