@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +47,7 @@ from memctl.lifecycle.policies import PACKAGED_POLICIES, Policies, load_policies
 from memctl.lifecycle.values import search_text  # noqa: E402
 from memctl.search.backlog import fill  # noqa: E402
 from memctl.search.ranking import search  # noqa: E402
+from memctl.search.relevance import RELEVANCE, relevant_context  # noqa: E402
 from memctl.store import open_database  # noqa: E402
 from memctl.store.db import Database  # noqa: E402
 from memctl.store.memories import Filters  # noqa: E402
@@ -432,50 +433,51 @@ def evaluate_store(
     return runs
 
 
-PreTask = Callable[[Database, str, Filters, Embedder], list[str]]
-
-
-def pre_task_paths(db: Database, query: str, filters: Filters, embedder: Embedder) -> list[str]:
-    """What `hook pre-task` injects for ``query`` (paths), with its default settings."""
-    from memctl.hooks.pre_task import DEFAULT_LIMIT, DEFAULT_MIN_SCORE
-
-    found = search(
-        db,
-        query,
-        filters,
-        limit=DEFAULT_LIMIT + 2,
-        min_score=DEFAULT_MIN_SCORE,
-        embedder=lambda: embedder,
-        backlog_limit=8,
-    )
-    return [h.memory.path for h in found.hits][:DEFAULT_LIMIT]
-
-
 def evaluate_pre_task(
-    name: str, db: Database, by_path: dict[str, str], queries: list[Query], embedder: Embedder
-) -> dict[str, Any]:
+    db: Database,
+    by_path: dict[str, str],
+    queries: list[Query],
+    embedder: Embedder,
+    min_score: float | None = None,
+) -> dict[str, int]:
+    """Counts of what `hook pre-task` would inject (its rule, ``relevant_context``, with
+    its defaults unless ``min_score`` replaces the threshold)."""
     filters = Filters(tenant=TENANT, now=NOW)
-    silent_none = none = 0
-    injected = relevant_injected = answered = answerable = 0
+    counts = dict.fromkeys(
+        ("none", "silent_none", "answerable", "answered", "injected", "right"), 0
+    )
     for q in queries:
-        ids = [by_path.get(p, "?") for p in pre_task_paths(db, q.text, filters, embedder)]
+        found = relevant_context(
+            db, q.text, filters, now=NOW, embedder=lambda: embedder, min_score=min_score
+        )
+        ids = [by_path.get(h.memory.path, "?") for h in found.hits]
+        counts["injected"] += len(ids)
         if q.kind == "none":
-            none += 1
-            silent_none += not ids
-            injected += len(ids)
+            counts["none"] += 1
+            counts["silent_none"] += not ids
             continue
-        answerable += 1
-        hits = sum(i in q.answers for i in ids)
-        injected += len(ids)
-        relevant_injected += hits
-        answered += hits > 0
+        right = sum(i in q.answers for i in ids)
+        counts["answerable"] += 1
+        counts["right"] += right
+        counts["answered"] += right > 0
+    return counts
+
+
+def pre_task_figures(counts: dict[str, int]) -> dict[str, float]:
     return {
-        "store": name,
-        "no-answer queries with nothing injected": silent_none / max(none, 1),
-        "precision of injected memories": relevant_injected / max(injected, 1),
-        "answerable queries with a right memory injected": answered / max(answerable, 1),
-        "memories injected per query": injected / max(none + answerable, 1),
+        "silent on no-answer": counts["silent_none"] / max(counts["none"], 1),
+        "precision": counts["right"] / max(counts["injected"], 1),
+        "answered": counts["answered"] / max(counts["answerable"], 1),
+        "injected per query": counts["injected"] / max(counts["none"] + counts["answerable"], 1),
     }
+
+
+def add_counts(rows: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for key, value in row.items():
+            total[key] += value
+    return dict(total)
 
 
 # --- report ----------------------------------------------------------------------------
@@ -515,7 +517,7 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
 
 
 def merge_runs(runs: list[Run], store: str) -> list[Run]:
-    """Runs of several stores (the small ones) pooled per mode."""
+    """Runs of several stores (the small ones) pooled per mode, in mode order."""
     merged: dict[str, Run] = {}
     for run in runs:
         target = merged.setdefault(run.mode, Run(store, run.mode))
@@ -534,6 +536,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--sweep",
+        type=float,
+        nargs="*",
+        default=[],
+        help="pre-task thresholds to try besides the default (calibration)",
+    )
     args = parser.parse_args()
 
     policies = load_policies(PACKAGED_POLICIES)
@@ -555,18 +564,15 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     modes = args.modes.split(",")
     wanted = args.stores.split(",")
-    all_runs: list[Run] = []
-    pre_task: list[dict[str, Any]] = []
+    # (group, store name, database, path -> item id, its queries)
+    stores: list[tuple[str, str, Database, dict[str, str], list[Query]]] = []
     report: dict[str, Any] = {"model": embedder.model_id}
     if "small" in wanted:
-        small_runs = []
         for name, items in data.memories.items():
             db, by_path, _ = build_store(workdir / f"small-{name}.db", items, policies, embedder)
-            queries = [q for q in data.queries if q.store == name]
-            small_runs += evaluate_store(name, db, by_path, queries, embedder, modes)
-            pre_task.append(evaluate_pre_task(name, db, by_path, queries, embedder))
-            db.close()
-        all_runs += merge_runs(small_runs, "small")
+            stores.append(
+                ("small", name, db, by_path, [q for q in data.queries if q.store == name])
+            )
     if "large" in wanted:
         avoid = set(
             re.findall(
@@ -578,16 +584,22 @@ def main() -> None:
         items += distractors(args.distractors, args.seed, avoid)
         started = time.perf_counter()
         db, by_path, rate = build_store(workdir / "large.db", items, policies, embedder)
+        count = int(db.scalar("SELECT count(*) FROM memories"))
         report["large_store"] = {
-            "memories": len(items),
+            "memories": count,
             "embedding_throughput_per_s": round(rate, 1),
             "build_s": round(time.perf_counter() - started, 1),
         }
-        print(f"large store: {len(items)} memories, embedded at {rate:.0f} memories/s")
-        all_runs += evaluate_store("large", db, by_path, data.queries, embedder, modes)
-        pre_task.append(evaluate_pre_task("large", db, by_path, data.queries, embedder))
-        db.close()
+        print(f"large store: {count} memories (written {len(items)}), embedded at {rate:.0f}/s")
+        stores.append(("large", "large", db, by_path, data.queries))
 
+    all_runs: list[Run] = []
+    for group in ("small", "large"):
+        runs = []
+        for g, name, db, by_path, queries in stores:
+            if g == group:
+                runs += evaluate_store(name, db, by_path, queries, embedder, modes)
+        all_runs += merge_runs(runs, group)
     for half in (None, "calibrate", "holdout"):
         rows = summarize(all_runs, half)
         print_table(f"retrieval ({half or 'all queries'})", rows)
@@ -609,13 +621,38 @@ def main() -> None:
             f"  k-stable {entry['k_stable']}"
         )
     report["latency"] = latency
-    print("\npre-task (default settings)")
-    for entry in pre_task:
-        print(
-            f"{entry['store']:<8} "
-            + "; ".join(f"{k} {v:.2f}" for k, v in entry.items() if k != "store")
-        )
+
+    thresholds: list[float | None] = [None, *args.sweep]
+    print(f"\npre-task (relevant_context; default threshold {RELEVANCE})")
+    header = ("store", "half", "threshold", "silent", "precision", "answered", "injected")
+    print(f"{header[0]:<8} {header[1]:<10} " + " ".join(f"{h:>9}" for h in header[2:]))
+    pre_task = []
+    for group in ("small", "large"):
+        for threshold in thresholds:
+            for half in ("all", "calibrate", "holdout"):
+                counts = add_counts(
+                    evaluate_pre_task(
+                        db,
+                        by_path,
+                        [q for q in queries if half == "all" or q.half == half],
+                        embedder,
+                        threshold,
+                    )
+                    for g, _, db, by_path, queries in stores
+                    if g == group
+                )
+                if not counts:
+                    continue
+                figures = pre_task_figures(counts)
+                shown = RELEVANCE if threshold is None else threshold
+                pre_task.append({"store": group, "half": half, "threshold": shown, **figures})
+                print(
+                    f"{group:<8} {half:<10} {shown:>9.2f} "
+                    + " ".join(f"{v:>9.2f}" for v in figures.values())
+                )
     report["pre_task"] = pre_task
+    for _, _, db, _, _ in stores:
+        db.close()
     if args.json:
         args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
 
