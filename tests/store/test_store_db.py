@@ -90,3 +90,21 @@ def test_locked_database_times_out_as_storage_error(db_path: Path, monkeypatch) 
     with pytest.raises(StorageError, match="locked"), waiter.write():
         pass
     holder.execute("ROLLBACK")
+
+
+def test_disk_io_error_on_a_full_disk_says_disk_full(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite reports "disk I/O error" when a completely full disk leaves no room for the
+    -wal/-shm files (reproduced on a full tmpfs, which a test cannot mount): the free
+    space of the database's file system decides what the message says."""
+    from memctl.store import db as dbmod
+
+    error = DRIVER.OperationalError("disk I/O error")
+    monkeypatch.setattr(dbmod, "free_bytes", lambda path: 4096)
+    assert (
+        str(dbmod._storage_error(error, db_path)) == f"database {db_path}: disk full (4 KiB free)"
+    )
+    monkeypatch.setattr(dbmod, "free_bytes", lambda path: 10 << 30)
+    assert str(dbmod._storage_error(error, db_path)) == f"database {db_path}: disk I/O error"
+    assert dbmod.free_bytes(db_path) is not None  # statvfs of the real folder works

@@ -48,6 +48,19 @@ def vec_extension_path() -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / "vec0")
 
 
+DISK_FULL_BYTES = 1 << 20
+
+
+def free_bytes(path: Path) -> int | None:
+    """Bytes free to this user on the file system holding ``path`` (None if unknown)."""
+    folder = path if path.is_dir() else path.parent
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return None
+    return info.f_bavail * info.f_frsize
+
+
 def _storage_error(exc: Exception, path: Path) -> StorageError:
     text = str(exc)
     if "locked" in text or "busy" in text:
@@ -56,6 +69,13 @@ def _storage_error(exc: Exception, path: Path) -> StorageError:
         return StorageError(f"database {path} is corrupt or not a SQLite file")
     if "disk is full" in text or "full" in text:
         return StorageError(f"database {path}: disk full")
+    if "disk I/O error" in text:
+        # On a completely full disk SQLite cannot even create the -wal/-shm files and
+        # says "disk I/O error" (reproduced on a full tmpfs); the free space tells them
+        # apart from a failing disk.
+        free = free_bytes(path)
+        if free is not None and free < DISK_FULL_BYTES:
+            return StorageError(f"database {path}: disk full ({free // 1024} KiB free)")
     if "readonly" in text or "unable to open" in text:
         return StorageError(f"database {path} cannot be opened for writing: {text}")
     return StorageError(f"database {path}: {text}")
