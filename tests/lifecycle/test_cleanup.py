@@ -16,8 +16,10 @@ from lifecycle_support import (
 )
 
 from memctl.lifecycle.expiry import cleanup
+from memctl.lifecycle.policies import NARROW_OVER
 from memctl.store import expiry as sql
 from memctl.store import log
+from memctl.store.rules import namespaces
 from tests.conftest import cli
 
 POLICIES = """
@@ -206,3 +208,27 @@ def test_rule_in_sql_equals_policies_for_path(db_path: Path, path: str) -> None:
     expected = policies.for_path(path)
     got = policies.rules[rule] if rule < len(policies.rules) else policies.defaults
     assert got == expected
+
+
+def test_many_rules_are_narrowed_to_reachable_ones_and_match_the_same(db_path: Path) -> None:
+    """Beyond NARROW_OVER rules, rules no stored namespace can reach are left out of the
+    SQL; the rule of every row is still the one ``for_path`` picks (first match wins)."""
+    rules = [f"team{i}/*" for i in range(200)]
+    rules[150:150] = ["*/late", "team1*", "team12/sub/*", "tea*/x"]
+    text = "namespaces:\n" + "".join(f"  - namespace: '{p}'\n    ttl_seconds: 1\n" for p in rules)
+    policies = policies_from(text)
+    assert len(policies.rules) > NARROW_OVER
+    db = open_db(db_path)
+    paths = ["team12/sub/a", "team12/x", "team199/late", "team7/late", "other/late", "tea/x"]
+    for path in paths:
+        put(db, policies, T0, path, value=1, ttl_seconds=1)
+    with db.read():
+        patterns = policies.patterns(lambda: namespaces(db, "default"))
+        rows = sql.expired_rows(db, "default", T0 + 10, None, patterns)
+    kept = [p for p in patterns if p is not None]
+    assert 0 < len(kept) < 20  # team1*, team7/*, team12/*, team199/*, */late, tea*/x ...
+    assert len(rows) == len(paths)
+    for (_, _, rule), path in zip(sorted(rows), paths, strict=True):
+        assert policies.by_index(rule) == policies.for_path(path), path
+    report = cleanup(db, policies, T0 + 10, "default")  # the job itself, end to end
+    assert report.count == len(paths)

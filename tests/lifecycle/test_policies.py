@@ -4,9 +4,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memctl.errors import BadInput
-from memctl.lifecycle.globs import glob_match
+from memctl.lifecycle.globs import GlobIndex, glob_match
 from memctl.lifecycle.policies import (
     PACKAGED_POLICIES,
     find_policies_file,
@@ -154,3 +156,27 @@ def test_explain_names_the_rule_and_why() -> None:
     assert "no rule matches; the defaults apply" in human
     shown = cli("policies", "show").stdout
     assert "coordination/*" in shown and "knowledge/promoted" in shown
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    patterns=st.lists(st.text(alphabet="ab/*", min_size=1, max_size=5), max_size=12),
+    text=st.text(alphabet="ab/", max_size=7),
+)
+def test_glob_index_finds_the_first_match_and_every_reachable_rule(
+    patterns: list[str], text: str
+) -> None:
+    """The prefix index agrees with trying every pattern in order."""
+    index = GlobIndex(patterns)
+    matching = [i for i, p in enumerate(patterns) if glob_match(p, text)]
+    assert index.first(text) == (matching[0] if matching else None)
+    for cut in range(len(text) + 1):  # any start of the text reaches every matching rule
+        assert set(matching) <= index.reachable([text[:cut]])
+
+
+def test_for_path_with_many_rules_uses_the_index() -> None:
+    text = "namespaces:\n" + "".join(f"  - namespace: 'team{i}/*'\n" for i in range(5000))
+    policies = parse_policies(text + "  - namespace: '*'\n    ttl_seconds: 7\n", "p.yaml")
+    assert policies.for_path("team4999/x").rule_index == 4999
+    assert policies.for_path("team49990/x").rule_index == 5000  # the catch-all
+    assert policies.split_path("team12/a/b") == ("team12", "a/b")

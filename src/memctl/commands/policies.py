@@ -6,7 +6,6 @@ from typing import Annotated, Any
 import typer
 
 from memctl.commands.common import Settings, command
-from memctl.lifecycle.globs import glob_match
 from memctl.lifecycle.policies import Policy
 
 group = typer.Typer(
@@ -78,14 +77,9 @@ def explain_cmd(
     p = settings.policies
     policy = p.for_path(path)
     namespace, key = p.split_path(path)
-    skipped = [
-        rule.pattern
-        for rule in p.rules
-        if rule.rule_index is not None
-        and (policy.rule_index is None or rule.rule_index < policy.rule_index)
-        and rule.pattern
-        and not glob_match(rule.pattern, path)
-    ]
+    # first match wins: every earlier rule is one that does not match
+    earlier = p.rules if policy.rule_index is None else p.rules[: policy.rule_index]
+    skipped = [rule.pattern for rule in earlier if rule.pattern]
     if settings.json:
         settings.out.document(
             {

@@ -28,6 +28,7 @@ from memctl.store import decay as sql
 from memctl.store import log
 from memctl.store.bulk import bulk_session, commit_watcher, id_bounds
 from memctl.store.db import Database
+from memctl.store.rules import namespaces
 
 ID_SPAN = 2000  # ids in the first write transaction; then sized by time (lifecycle.batching)
 MAX_SPAN = 20000
@@ -90,10 +91,10 @@ def decay(
     progress = progress or NoProgress()
     report = DecayReport(dry_run=dry_run, tenant=tenant)
     bulk_session(db)
-    patterns = policies.patterns()
     groups = rate_groups(policies)
     if dry_run:
         with db.read():
+            patterns = policies.patterns(lambda: namespaces(db, tenant))
             report.reach_floor, report.total_drop = 0, 0.0
             for rates, rules in groups:
                 dist = sql.decay_distribution(db, now, tenant, rates, patterns, rules)
@@ -113,6 +114,7 @@ def decay(
         lo, hi
     ):
         with db.write():
+            patterns = policies.patterns(lambda: namespaces(db, tenant))
             for rates, rules in groups:
                 report.count += sql.decay_range(
                     db, first, last, now, tenant, rates, patterns, rules

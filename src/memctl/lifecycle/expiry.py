@@ -36,6 +36,7 @@ from memctl.store import expiry as sql
 from memctl.store import log, moves
 from memctl.store.bulk import bulk_session, commit_watcher
 from memctl.store.db import Database
+from memctl.store.rules import namespaces
 
 
 def expires_at(policy: Policy, ttl_seconds: float | None, written_at: float) -> float | None:
@@ -104,7 +105,8 @@ def cleanup(
     report = CleanupReport(dry_run=dry_run, force=force, tenant=tenant, namespace=namespace)
     bulk_session(db)
     with db.read():
-        rows = sql.expired_rows(db, tenant, now, namespace, policies.patterns())
+        patterns = policies.patterns(lambda: namespaces(db, tenant))
+        rows = sql.expired_rows(db, tenant, now, namespace, patterns)
     # per rule: None (manual, not forced: left alone) or its on_expire action
     action_of = {i: expiry_action(p, force) for i, p in enumerate(policies.indexed())}
     to_move: list[tuple[int, str, str]] = []  # (id, namespace, archive|delete)

@@ -25,6 +25,7 @@ from memctl.store import log, moves
 from memctl.store import prune as sql
 from memctl.store.bulk import bulk_session, commit_watcher, present_ids
 from memctl.store.db import Database
+from memctl.store.rules import namespaces
 
 
 @dataclass
@@ -76,10 +77,9 @@ def prune(
     report = PruneReport(dry_run=dry_run, tenant=tenant)
     bulk_session(db)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "purged": 0})
-    patterns = policies.patterns()
     bar = NoProgress() if dry_run or progress is None else progress
-    _prune_active(db, policies, now, tenant, patterns, dry_run, report, counts, bar)
-    _purge_archives(db, policies, now, tenant, patterns, dry_run, report, counts, bar)
+    _prune_active(db, policies, now, tenant, dry_run, report, counts, bar)
+    _purge_archives(db, policies, now, tenant, dry_run, report, counts, bar)
     report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
     report.count = report.purged + report.archived
     report.duration_ms = (time.perf_counter() - started) * 1000
@@ -108,7 +108,6 @@ def _prune_active(
     policies: Policies,
     now: float,
     tenant: str | None,
-    patterns: list[str],
     dry_run: bool,
     report: PruneReport,
     counts: dict[str, dict[str, int]],
@@ -118,6 +117,7 @@ def _prune_active(
     if not (max_age or min_reward or max_entries):
         return
     with db.read():
+        patterns = policies.patterns(lambda: namespaces(db, tenant))
         rows = sql.active_prune_rows(db, tenant, now, patterns, max_age, min_reward, max_entries)
     why_of = {memory_id: why for memory_id, _, why in rows}
     namespace_of = {memory_id: ns for memory_id, ns, _ in rows}
@@ -143,7 +143,6 @@ def _purge_archives(
     policies: Policies,
     now: float,
     tenant: str | None,
-    patterns: list[str],
     dry_run: bool,
     report: PruneReport,
     counts: dict[str, dict[str, int]],
@@ -151,6 +150,7 @@ def _purge_archives(
 ) -> None:
     loosest = max(now - p.archive_retention_days * DAY for p in policies.indexed())
     with db.read():
+        patterns = policies.patterns(lambda: namespaces(db, tenant))
         rows = sql.old_archive_rows(db, tenant, loosest, patterns)
     by_rule: dict[int, list[int]] = defaultdict(list)
     namespace_of: dict[int, str] = {}

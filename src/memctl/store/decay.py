@@ -87,7 +87,7 @@ def decay_range(
     now: float,
     tenant: str | None,
     rates: DecayRates,
-    patterns: Sequence[str],
+    patterns: Sequence[str | None],
     rules: Sequence[int] | None,
 ) -> int:
     """Apply decay to memories with ids in [lo, hi] whose rule is in ``rules`` (None:
@@ -132,7 +132,7 @@ def decay_distribution(
     now: float,
     tenant: str | None,
     rates: DecayRates,
-    patterns: Sequence[str],
+    patterns: Sequence[str | None],
     rules: Sequence[int] | None,
 ) -> dict[str, Any]:
     """What a decay run would change: counts per size of drop, rows reaching the floor,

@@ -11,7 +11,11 @@ from memctl.store.rules import namespace_clause, rule_case, tenant_clause
 
 
 def expired_rows(
-    db: Database, tenant: str | None, now: float, namespace: str | None, patterns: Sequence[str]
+    db: Database,
+    tenant: str | None,
+    now: float,
+    namespace: str | None,
+    patterns: Sequence[str | None],
 ) -> list[tuple[int, str, int]]:
     """(id, namespace, rule index) of every expired active memory, in id order (neighbouring
     ids share vec0 chunks, which keeps the index updates of one batch local)."""

@@ -11,7 +11,7 @@ from memctl.store.rules import rule_case, tenant_clause
 
 
 def old_archive_rows(
-    db: Database, tenant: str | None, cutoff: float, patterns: Sequence[str]
+    db: Database, tenant: str | None, cutoff: float, patterns: Sequence[str | None]
 ) -> list[tuple[int, str, int, float, float]]:
     """(id, namespace, rule, archived_at, importance) of archived memories archived
     before ``cutoff`` (the loosest retention of any rule); rules decide the rest."""
@@ -47,7 +47,7 @@ def active_prune_rows(
     db: Database,
     tenant: str | None,
     now: float,
-    patterns: Sequence[str],
+    patterns: Sequence[str | None],
     max_age: dict[int, float],
     min_reward: dict[int, float],
     max_entries: dict[int, int],

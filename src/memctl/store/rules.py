@@ -13,18 +13,47 @@ from collections.abc import Sequence
 from typing import Any
 
 from memctl.store.columns import sqlite_glob
+from memctl.store.db import Database
 
 PATH = "(namespace || '/' || key)"
 
 
-def rule_case(patterns: Sequence[str], prefix: str = "p") -> tuple[str, dict[str, Any]]:
+def rule_case(patterns: Sequence[str | None], prefix: str = "p") -> tuple[str, dict[str, Any]]:
     """An SQL expression giving the index of the first pattern matching the row's path,
-    or ``len(patterns)`` (the defaults) when none does; with named parameters."""
-    if not patterns:
-        return "0", {}
-    whens = "\n".join(f"    WHEN {PATH} GLOB :{prefix}{i} THEN {i}" for i in range(len(patterns)))
-    params = {f"{prefix}{i}": sqlite_glob(pattern) for i, pattern in enumerate(patterns)}
+    or ``len(patterns)`` (the defaults) when none does; with named parameters. A None
+    pattern (a rule no stored path can reach: ``Policies.patterns``) is left out."""
+    live = [(i, pattern) for i, pattern in enumerate(patterns) if pattern is not None]
+    if not live:
+        return str(len(patterns)), {}
+    whens = "\n".join(f"    WHEN {PATH} GLOB :{prefix}{i} THEN {i}" for i, _ in live)
+    params = {f"{prefix}{i}": sqlite_glob(pattern) for i, pattern in live}
     return f"(CASE\n{whens}\n    ELSE {len(patterns)}\n END)", params
+
+
+def namespaces(db: Database, tenant: str | None) -> set[str]:
+    """The distinct namespaces of the active and archived memories of ``tenant`` (None:
+    every tenant): one index seek per namespace rather than a scan of every memory."""
+    found: set[str] = set()
+    for table in ("memories", "archive"):
+        if tenant is not None:
+            sql = (
+                f"SELECT namespace FROM {table} WHERE tenant = ? AND namespace > ? "
+                "ORDER BY namespace LIMIT 1"
+            )
+            last = ""
+            while (row := db.one(sql, (tenant, last))) is not None:
+                last = str(row[0])
+                found.add(last)
+        else:
+            sql = (
+                f"SELECT tenant, namespace FROM {table} WHERE (tenant, namespace) > (?, ?) "
+                "ORDER BY tenant, namespace LIMIT 1"
+            )
+            key = ("", "")
+            while (row := db.one(sql, key)) is not None:
+                key = (str(row[0]), str(row[1]))
+                found.add(key[1])
+    return found
 
 
 def tenant_clause(tenant: str | None, params: dict[str, Any], by_id: bool = False) -> str:
