@@ -33,6 +33,7 @@ RANKS = {
     "transfer": 6,
     "stats": 7,  # reports on search's health too
     "daemon": 8,
+    "api": 8,  # the operations every transport shares (docs/api.md)
     "hooks": 9,
     "commands": 10,
     "cli": 11,

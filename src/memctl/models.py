@@ -1,4 +1,7 @@
-"""Result dataclasses passed from the library to the output layer."""
+"""Result dataclasses passed from the library to the output layer.
+
+``to_dict`` is each result's ``--json`` document: the one shape the command line prints,
+the MCP tools return and ``memctl serve`` will answer with (docs/api.md)."""
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,12 +82,32 @@ class StoreResult:
     memory: Memory
     detail: str = ""
 
+    def to_dict(self) -> dict[str, Any]:
+        memory = self.memory
+        return {
+            "action": self.action,
+            "detail": self.detail,
+            "path": memory.path,
+            "namespace": memory.namespace,
+            "key": memory.key,
+            "tenant": memory.tenant,
+            "id": memory.id,
+            "value": memory.value,
+            "conflicts": memory.conflicts,
+            "expires_at": iso(memory.expires_at),
+            "compressed": memory.compressed,
+        }
+
 
 @dataclass
 class Hit:
     memory: Memory
     score: float
     parts: dict[str, float | int | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The hit as one record: its score, the score's parts, then every memory field."""
+        return {"score": self.score, "parts": self.parts, **self.memory.to_dict()}
 
 
 @dataclass
@@ -94,3 +117,61 @@ class SearchResult:
     hits: list[Hit]
     pending_embeddings: int = 0
     model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "mode": self.mode,
+            "model": self.model,
+            "pending_embeddings": self.pending_embeddings,
+            "hits": [hit.to_dict() for hit in self.hits],
+        }
+
+
+@dataclass
+class Listing:
+    """A page of memories (``list``): ``total`` counts every match, ``memories`` the
+    ones returned (at most the limit asked for)."""
+
+    total: int
+    memories: list[Memory]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "count": len(self.memories),
+            "memories": [m.to_dict() for m in self.memories],
+        }
+
+
+@dataclass
+class Forgotten:
+    """What ``delete`` (forget) did, or with ``dry_run`` would do, to these paths."""
+
+    action: str  # archived | deleted
+    dry_run: bool
+    count: int
+    paths: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "dry_run": self.dry_run,
+            "count": self.count,
+            "paths": self.paths,
+        }
+
+
+@dataclass
+class Restored:
+    """Memories brought back from the archive, as they are now."""
+
+    memories: list[Memory]
+    duration_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": len(self.memories),
+            "duration_ms": round(self.duration_ms, 1),
+            "memories": [m.to_dict() for m in self.memories],
+        }

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 
@@ -18,6 +18,9 @@ from memctl.lifecycle.values import check_tenant
 from memctl.output import Output
 from memctl.paths import Project, resolve_project
 from memctl.store import Database, open_database
+
+if TYPE_CHECKING:
+    from memctl.embeddings import Embedder
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,6 +93,18 @@ class Settings:
                 path, create=missing == "create", migrate=migrate, notify=self._schema_upgraded
             )
         return self._db
+
+    def database(self, create: bool = False) -> Database:
+        """The database as the operation layer asks for it (``api.context.Context``):
+        created by a store, else it must exist (``open``'s ``"fail"``)."""
+        return self.open("create" if create else "fail")
+
+    def embedder(self) -> "Embedder | None":
+        """The policies' model, loaded (and prepared on first use, said on stderr) only
+        when an operation needs vectors."""
+        from memctl.embeddings import get_embedder
+
+        return get_embedder(self.policies.embedding_model, self.announce)
 
     def _schema_upgraded(self, line: str) -> None:
         """Once per upgrade, by the process that ran it; on stderr even with --json."""

@@ -191,29 +191,18 @@ def restore_cmd(
 
     Example: memctl restore knowledge/auth/jwt --ttl 7d
     """
-    import time
+    from memctl.api.operations import restore
 
-    from memctl.lifecycle.archive import restore
-
-    started = time.perf_counter()
     seconds = None if ttl is None else parse_duration(ttl, "--ttl")
-    restored = restore(
-        settings.open(), settings.policies, settings.now(), settings.tenant, target, seconds
-    )
-    duration_ms = (time.perf_counter() - started) * 1000
+    result = restore(settings, target, ttl=seconds)
     if settings.json:
-        settings.out.document(
-            {
-                "count": len(restored),
-                "duration_ms": round(duration_ms, 1),
-                "memories": [m.to_dict() for m in restored],
-            }
-        )
+        settings.out.document(result.to_dict())
         return
+    restored = result.memories
     for memory in restored:
         expiry = iso(memory.expires_at) or "never"
         settings.out.line(f"restored {memory.path} (id {memory.id}, expires {expiry})")
-    settings.out.line(f"{_plural(len(restored))} restored in {duration_ms:.0f} ms")
+    settings.out.line(f"{_plural(len(restored))} restored in {result.duration_ms:.0f} ms")
 
 
 @command(app, "compact")

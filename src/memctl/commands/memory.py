@@ -6,16 +6,14 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from memctl import limits
-from memctl.clock import iso, parse_duration, parse_time
+from memctl.api import operations as api
+from memctl.clock import parse_duration, parse_time
 from memctl.commands.common import Settings, command
-from memctl.errors import BadInput, NotFound
-from memctl.lifecycle import memories as lifecycle
-from memctl.lifecycle.globs import check_glob
+from memctl.errors import BadInput
 from memctl.lifecycle.values import check_text, decode_utf8, parse_value
 from memctl.models import Memory
 from memctl.output import FORMATS, when
-from memctl.store.memories import SORTS, Filters, count, select
+from memctl.store.memories import SORTS
 
 app = typer.Typer()
 
@@ -95,14 +93,13 @@ def store_cmd(
     if raw is None:
         raise BadInput("a value is required: an argument, --value, or '-' to read stdin")
     text = read_stdin() if raw == "-" else raw
-    policies = settings.policies
-    ns, k = lifecycle.resolve_address(policies, path, namespace, key)
-    request = lifecycle.StoreRequest(
-        tenant=settings.tenant,
-        namespace=ns,
-        key=k,
+    result = api.store(
+        settings,
         value=parse_value(text, string),
-        ttl_seconds=None if ttl is None else parse_duration(ttl, "--ttl"),
+        path=path,
+        namespace=namespace,
+        key=key,
+        ttl=None if ttl is None else parse_duration(ttl, "--ttl"),
         importance=importance,
         type=memory_type,
         tags=parse_tags(tags),
@@ -112,27 +109,11 @@ def store_cmd(
         reward=reward,
         timestamp=None if timestamp is None else parse_time(timestamp, "--timestamp"),
     )
-    result = lifecycle.store(settings.open(missing="create"), policies, settings.now(), request)
-    memory = result.memory
     if settings.json:
-        settings.out.document(
-            {
-                "action": result.action,
-                "detail": result.detail,
-                "path": memory.path,
-                "namespace": memory.namespace,
-                "key": memory.key,
-                "tenant": memory.tenant,
-                "id": memory.id,
-                "value": memory.value,
-                "conflicts": memory.conflicts,
-                "expires_at": iso(memory.expires_at),
-                "compressed": memory.compressed,
-            }
-        )
+        settings.out.document(result.to_dict())
         return
     detail = f" ({result.detail})" if result.detail else ""
-    settings.out.line(f"{result.action} {memory.path}{detail}")
+    settings.out.line(f"{result.action} {result.memory.path}{detail}")
 
 
 @command(app, "recall")
@@ -148,16 +129,8 @@ def recall_cmd(
 
     Example: memctl recall knowledge/auth/jwt --full
     """
-    policies = settings.policies
-    ns, k = lifecycle.resolve_address(policies, path, namespace, key)
-    memory = lifecycle.recall(
-        settings.open(),
-        policies,
-        settings.now(),
-        settings.tenant,
-        ns,
-        k,
-        include_expired,
+    memory = api.recall(
+        settings, path=path, namespace=namespace, key=key, include_expired=include_expired
     )
     if settings.json:
         settings.out.document(memory.to_dict())
@@ -169,35 +142,6 @@ def recall_cmd(
             settings.out.line(f"{name}: {shown}")
     else:
         settings.out.value(memory.value)
-
-
-def build_filters(
-    settings: Settings,
-    pattern: str | None,
-    namespace: str | None,
-    agent: str | None,
-    memory_type: str | None,
-    tag: list[str] | None,
-    archived: bool = False,
-    expired: bool = False,
-    include_expired: bool = False,
-) -> Filters:
-    for glob in (pattern, namespace):
-        if glob is not None:
-            problem = check_glob(glob)
-            if problem:
-                raise BadInput(f"bad pattern {glob!r}: {problem}")
-    return Filters(
-        tenant=settings.scope,
-        pattern=pattern,
-        namespace=namespace,
-        agent_id=agent,
-        type=memory_type,
-        tags=tag or [],
-        now=settings.now(),
-        archived=archived,
-        expired="only" if expired else "include" if include_expired else "exclude",
-    )
 
 
 @command(app, "list", all_tenants=True, formats=FORMATS)
@@ -225,15 +169,20 @@ def list_cmd(
 
     Example: memctl list 'coordination/*' --sort importance --limit 20 --format tsv
     """
-    if sort not in SORTS:
-        raise BadInput(f"--sort must be one of {', '.join(SORTS)}")
-    limits.check(limit, "--limit", limits.COUNT)
-    filters = build_filters(
-        settings, pattern, namespace, agent, memory_type, tag, archived, expired, include_expired
+    listing = api.list_memories(
+        settings,
+        pattern=pattern,
+        namespace=namespace,
+        agent_id=agent,
+        type=memory_type,
+        tags=tag,
+        archived=archived,
+        expired=expired,
+        include_expired=include_expired,
+        sort=sort,
+        limit=limit,
     )
-    db = settings.open()
-    rows = select(db, filters, sort=sort, limit=limit or None)
-    total = count(db, filters) if limit and len(rows) == limit else len(rows)
+    rows = listing.memories
     columns = ["path", "type", "imp", "updated", "expires", "value"]
     if archived:
         columns[3:5] = ["archived", "reason"]
@@ -257,15 +206,11 @@ def list_cmd(
         cells=cells,
         record=Memory.to_dict,
         path=lambda m: m.path,
-        document=lambda: {
-            "total": total,
-            "count": len(rows),
-            "memories": [m.to_dict() for m in rows],
-        },
+        document=listing.to_dict,
         justify={"imp": "right"},
     )
-    if total > len(rows):
-        settings.out.note(f"showing {len(rows)} of {total}; use --limit 0 for all")
+    if listing.total > len(rows):
+        settings.out.note(f"showing {len(rows)} of {listing.total}; use --limit 0 for all")
 
 
 @command(app, "delete")
@@ -288,29 +233,16 @@ def delete_cmd(
 
     Example: memctl delete 'coordination/swarm-42/*' --dry-run
     """
-    policies = settings.policies
-    if key is not None:
-        ns, k = lifecycle.resolve_address(policies, None, namespace, key)
-        target = f"{ns}/{k}"
-    if target is None:
+    if key is None and target is None:
         raise BadInput("a PATH, a glob, or -k/--key is required")
-    db = settings.open()
-    filters = Filters(tenant=settings.tenant, now=settings.now())
-    targets = lifecycle.select_targets(db, policies, filters, target)
-    if not targets:
-        raise NotFound(f"{target}: no memory matches")
-    done = (
-        len(targets)
-        if dry_run
-        else lifecycle.delete(db, policies, settings.now(), settings.tenant, targets, hard)
+    result = api.forget(
+        settings, path=target, namespace=namespace, key=key, hard=hard, dry_run=dry_run
     )
-    verb = "deleted" if hard else "archived"
     if settings.json:
-        settings.out.document(
-            {"action": verb, "dry_run": dry_run, "count": done, "paths": [m.path for m in targets]}
-        )
+        settings.out.document(result.to_dict())
         return
     prefix = "would be " if dry_run else ""
-    for memory in targets:
-        settings.out.line(f"{prefix}{verb} {memory.path}")
-    settings.out.line(f"{done} memor{'y' if done == 1 else 'ies'} {prefix}{verb}")
+    for path in result.paths:
+        settings.out.line(f"{prefix}{result.action} {path}")
+    done = result.count
+    settings.out.line(f"{done} memor{'y' if done == 1 else 'ies'} {prefix}{result.action}")

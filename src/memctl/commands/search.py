@@ -5,8 +5,8 @@ from typing import Annotated
 import typer
 
 from memctl import limits
+from memctl.api import operations as api
 from memctl.commands.common import Settings, command
-from memctl.commands.memory import build_filters
 from memctl.errors import BadInput
 from memctl.models import Hit
 from memctl.output import FORMATS
@@ -44,33 +44,18 @@ def search_cmd(
 
     Example: memctl search "how do we rotate login tokens" -k 5 --explain
     """
-    from memctl.embeddings import get_embedder
-    from memctl.search.ranking import MODES, search
-
-    if mode not in MODES:
-        raise BadInput(f"--mode must be one of {', '.join(MODES)}")
-    limits.check(limit, "--limit", limits.POSITIVE_COUNT)
-    limits.check(min_score, "--min-score", limits.SCORE)
-    filters = build_filters(
+    result = api.search(
         settings,
-        None,
-        namespace,
-        agent,
-        memory_type,
-        tag,
-        archived,
-        include_expired=include_expired,
-    )
-    model = settings.policies.embedding_model
-    db = settings.open()
-    result = search(
-        db,
         query,
-        filters,
         limit=limit,
+        namespace=namespace,
+        agent_id=agent,
+        type=memory_type,
+        tags=tag,
         mode=mode,
         min_score=min_score,
-        embedder=lambda: get_embedder(model, settings.announce),
+        archived=archived,
+        include_expired=include_expired,
     )
     columns = ["score", "path", "value"]
     if explain:
@@ -89,22 +74,13 @@ def search_cmd(
             ]
         return row
 
-    def record(hit: Hit) -> dict[str, object]:
-        return {"score": hit.score, "parts": hit.parts, **hit.memory.to_dict()}
-
     settings.out.listing(
         result.hits,
         columns=columns,
         cells=cells,
-        record=record,
+        record=Hit.to_dict,
         path=lambda hit: hit.memory.path,
-        document=lambda: {
-            "query": result.query,
-            "mode": result.mode,
-            "model": result.model,
-            "pending_embeddings": result.pending_embeddings,
-            "hits": [record(h) for h in result.hits],
-        },
+        document=result.to_dict,
         justify={
             "score": "right",
             "similarity": "right",

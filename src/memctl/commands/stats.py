@@ -9,7 +9,7 @@ from memctl import limits
 from memctl.clock import iso
 from memctl.commands.common import Settings, command
 from memctl.errors import BadInput
-from memctl.stats.figures import FALLBACK_DAYS, Breakdown, Stats, collect_stats
+from memctl.stats.figures import FALLBACK_DAYS, Breakdown, Stats
 from memctl.stats.snapshots import SnapshotReport, SnapshotRow, history, snapshot
 
 app = typer.Typer()
@@ -17,26 +17,6 @@ TOP_ROWS = 15  # rows per breakdown table in human output (--json has them all)
 # jsonl and tsv list the daily snapshot rows (--history); the full report is several
 # tables of different shapes, which --json carries as one document. No paths: no memories.
 STATS_FORMATS = ("table", "json", "jsonl", "tsv")
-
-
-def runtime_model_id(model: str) -> str | None:
-    """The id vectors are stored under for the policies' ``embedding.model`` (None when
-    embeddings are off), without importing the embedding runtime."""
-    if model == "none":
-        return None
-    from memctl.embeddings.model_files import model_id
-    from memctl.store.columns import EMBEDDING_DIM
-
-    return model_id(model, EMBEDDING_DIM)
-
-
-def model_prepared(model: str) -> bool | None:
-    """Whether the model's ONNX export is on this machine (None when embeddings are off)."""
-    if model == "none":
-        return None
-    from memctl.embeddings.model_files import is_prepared
-
-    return is_prepared(model)
 
 
 @command(app, "stats", all_tenants=True, formats=STATS_FORMATS)
@@ -78,16 +58,9 @@ def stats_cmd(
         if settings.json:
             settings.out.document(document)
         return
-    policies = settings.policies
-    stats = collect_stats(
-        settings.open(),
-        now,
-        settings.scope,
-        settings.db_path,
-        policies.source,
-        runtime_model_id(policies.embedding_model),
-        model_prepared(policies.embedding_model),
-    )
+    from memctl.api.operations import stats as collect
+
+    stats = collect(settings)
     if settings.json:
         settings.out.document(stats.to_dict())
     else:

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
+from memctl.api.operations import filters
 from memctl.clock import parse_duration, parse_time
 from memctl.commands.common import Settings, command
-from memctl.commands.memory import build_filters
 from memctl.errors import BadInput
 from memctl.limits import OutOfRange
 
@@ -126,8 +126,12 @@ def export_cmd(
         if target is None and settings.json:
             raise BadInput("--json needs -o FILE (the export itself goes to stdout)")
         options = ExportOptions(
-            filters=build_filters(
-                settings, None, namespace, agent, memory_type, None, include_expired=include_expired
+            filters=filters(
+                settings,
+                namespace=namespace,
+                agent_id=agent,
+                type=memory_type,
+                include_expired=include_expired,
             ),
             since=_since(since, now),
             include_archived=include_archived,

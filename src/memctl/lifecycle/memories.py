@@ -105,18 +105,26 @@ def validate_request(req: StoreRequest) -> None:
             check_text(text, what)
 
 
-def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> StoreResult:
-    """Write one memory, applying the path's conflict strategy (docs/policies.md)."""
-    started = time.perf_counter()
+def check_request(policies: Policies, req: StoreRequest) -> Policy:
+    """Every check a store makes before it touches the database (ranges, text, a
+    counter's number, the value's JSON and size): callers that open the database only
+    for a good request run it first (``api.operations.store``). The path's policy."""
     validate_request(req)
     policy = policies.for_path(f"{req.namespace}/{req.key}")
-    written_at = now if req.timestamp is None else req.timestamp
     if policy.conflict_strategy == "counter" and not is_number(req.value):
         raise BadInput(
             f"{req.namespace}/{req.key} is a counter (policy {policy.pattern}); "
             f"value {req.value!r} is not a number"
         )
-    serialize(req.value)  # size and JSON checks before any write
+    serialize(req.value)
+    return policy
+
+
+def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> StoreResult:
+    """Write one memory, applying the path's conflict strategy (docs/policies.md)."""
+    started = time.perf_counter()
+    policy = check_request(policies, req)
+    written_at = now if req.timestamp is None else req.timestamp
     with db.write():
         existing = sql.get(db, req.tenant, req.namespace, req.key)
         if existing is not None and existing.is_expired(now):
