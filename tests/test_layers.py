@@ -35,9 +35,10 @@ RANKS = {
     "daemon": 8,
     "api": 8,  # the operations every transport shares (docs/api.md)
     "hooks": 9,
-    "commands": 10,
-    "cli": 11,
-    "__main__": 12,
+    "server": 10,  # the MCP tools: api/ and the hooks' fence for recalled text
+    "commands": 11,
+    "cli": 12,
+    "__main__": 13,
 }
 # What hooks may use from the store: opening it and the query filter. Every change a
 # hook makes goes through lifecycle/ (as a command's does).

@@ -41,6 +41,7 @@ COMMAND_MODULES = {
     "policies": "policies",
     "model": "model",
     "migrate": "migrate",
+    "mcp": "mcp",
 }
 MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 

@@ -205,15 +205,19 @@ class Output:
 
     def error(self, exc: MemctlError, command: str) -> None:
         if self.json:
-            sys.stderr.write(
-                dumps(
-                    {"error": {"kind": exc.kind, "message": str(exc), "exit_code": exc.exit_code}},
-                    indent=False,
-                )
-                + "\n"
-            )
+            sys.stderr.write(dumps(error_document(exc), indent=False) + "\n")
         else:
-            sys.stderr.write(f"memctl {command}: error: {exc}\n")
+            sys.stderr.write(error_line(exc, command) + "\n")
+
+
+def error_document(exc: MemctlError) -> dict[str, Any]:
+    """An error as JSON (``--json`` on stderr; an MCP tool error's structured content)."""
+    return {"error": {"kind": exc.kind, "message": str(exc), "exit_code": exc.exit_code}}
+
+
+def error_line(exc: MemctlError, command: str) -> str:
+    """An error as one line: ``memctl COMMAND: error: message`` (docs/cli.md)."""
+    return f"memctl {command}: error: {exc}"
 
 
 class _Bar:

@@ -113,7 +113,8 @@ def test_a_command_imports_only_its_own_module() -> None:
         "from memctl.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "loaded = sorted(m for m in sys.modules if m.startswith('memctl.commands.'))\n"
-        "heavy = [m for m in ('sqlalchemy', 'numpy', 'rich', 'onnxruntime') if m in sys.modules]\n"
+        "heavy = [m for m in ('sqlalchemy', 'numpy', 'rich', 'onnxruntime', 'mcp', 'pydantic') "
+        "if m in sys.modules]\n"
         "print(loaded, heavy)\n"
     )
     result = subprocess.run(
