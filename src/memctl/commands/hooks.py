@@ -18,7 +18,8 @@ hook_app = typer.Typer(
     no_args_is_help=True,
 )
 hooks_app = typer.Typer(
-    help="Install memctl's hooks into Claude Code's .claude/settings.json.",
+    help="Install memctl's hooks into Claude Code's .claude/settings.json (--mcp: its MCP "
+    "server into .mcp.json).",
     no_args_is_help=True,
 )
 groups = [("hook", hook_app), ("hooks", hooks_app)]
@@ -129,17 +130,26 @@ FileOption = Annotated[
     Path | None,
     typer.Option(
         "--file",
-        help="Settings file to edit (default: <project>/.claude/settings.json).",
+        help="File to edit (default: <project>/.claude/settings.json; with --mcp, "
+        "<project>/.mcp.json).",
         show_default=False,
+    ),
+]
+McpOption = Annotated[
+    bool,
+    typer.Option(
+        "--mcp", help="memctl's MCP server in the project's .mcp.json instead of the hooks."
     ),
 ]
 
 
-def settings_file(settings: Settings, project: Path | None, file: Path | None) -> Path:
+def settings_file(
+    settings: Settings, project: Path | None, file: Path | None, mcp: bool = False
+) -> Path:
     if file is not None:
         return file.expanduser().resolve()
     root = project.expanduser().resolve() if project is not None else settings.project
-    return root / ".claude" / "settings.json"
+    return root / ".mcp.json" if mcp else root / ".claude" / "settings.json"
 
 
 @command(hooks_app, "install")
@@ -163,22 +173,32 @@ def install_cmd(
             show_default=False,
         ),
     ] = None,
+    mcp: McpOption = False,
 ) -> None:
-    """Add memctl's hooks to .claude/settings.json (merged, backed up, idempotent).
+    """Add memctl's hooks to .claude/settings.json, or with --mcp its MCP server to the
+    project's .mcp.json (merged with what is there, backed up, idempotent).
 
     Example: memctl hooks install --events SessionStart,UserPromptSubmit,Stop,SessionEnd
     """
     from memctl.errors import BadInput
-    from memctl.hooks import claude_settings
+    from memctl.hooks import claude_settings, mcp_config
 
     if not executable.strip() or "\n" in executable:
         raise BadInput("--command must be a non-empty, single-line command")
+    if mcp and events is not None:
+        raise BadInput("--events chooses hooks; --mcp installs the MCP server: give one")
     chosen = claude_settings.parse_events(events)
     if print_only:
-        settings.out.document(claude_settings.snippet(executable, chosen))
+        shown = (
+            mcp_config.snippet(executable) if mcp else claude_settings.snippet(executable, chosen)
+        )
+        settings.out.document(shown)
         return
-    path = settings_file(settings, project, file)
-    result = claude_settings.install(path, executable, settings.now(), chosen)
+    path = settings_file(settings, project, file, mcp)
+    if mcp:
+        result = mcp_config.install(path, executable, settings.now())
+    else:
+        result = claude_settings.install(path, executable, settings.now(), chosen)
     _report(settings, result)
     import shlex
     import shutil
@@ -199,15 +219,18 @@ def uninstall_cmd(
     settings: Settings,
     project: ProjectOption = None,
     file: FileOption = None,
+    mcp: McpOption = False,
 ) -> None:
-    """Remove memctl's hooks (only those) from .claude/settings.json, with a backup.
+    """Remove memctl's hooks (only those) from .claude/settings.json, or with --mcp its
+    MCP server (only it) from .mcp.json, with a backup.
 
-    Example: memctl hooks uninstall
+    Example: memctl hooks uninstall --mcp
     """
-    from memctl.hooks import claude_settings
+    from memctl.hooks import claude_settings, mcp_config
 
-    path = settings_file(settings, project, file)
-    _report(settings, claude_settings.uninstall(path, settings.now()))
+    path = settings_file(settings, project, file, mcp)
+    module = mcp_config if mcp else claude_settings
+    _report(settings, module.uninstall(path, settings.now()))
 
 
 def _report(settings: Settings, result: dict[str, object]) -> None:
@@ -216,6 +239,8 @@ def _report(settings: Settings, result: dict[str, object]) -> None:
         return
     events = result.get("events")
     shown = f" ({', '.join(map(str, events))})" if isinstance(events, list) else ""
+    if result.get("server"):
+        shown = f" (MCP server {result['server']})"
     settings.out.line(f"{result['action']} {result['file']}{shown}")
     if result.get("backup"):
         settings.out.note(f"previous version saved as {result['backup']}")

@@ -217,10 +217,12 @@ KEEP_BACKUPS = 5  # per settings file; older memctl backups are removed
 
 def backup_folder(path: Path) -> Path:
     """Where backups of ``path`` go: ``<project>/.memctl/backups/`` for a project's
-    ``.claude/settings*.json`` (git-ignored with the database, docs/hooks.md), else
-    beside the file."""
+    ``.claude/settings*.json`` and its ``.mcp.json`` (git-ignored with the database,
+    docs/hooks.md), else beside the file."""
     if path.parent.name == ".claude":
         return path.parent.parent / DB_DIR / "backups"
+    if path.name == ".mcp.json":  # at the project root, usually committed: keep it clean
+        return path.parent / DB_DIR / "backups"
     return path.parent
 
 
