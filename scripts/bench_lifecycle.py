@@ -1,7 +1,7 @@
 """Benchmark the lifecycle jobs (docs/budgets.md) and what they cost concurrent writers.
 
     .venv/bin/python scripts/bench_lifecycle.py [--cleanup 100000] [--decay 1000000]
-        [--prune 100000] [--stores 3] [--workdir /tmp/memctl-bench-lifecycle]
+        [--prune 100000] [--compact 50000] [--stores 3] [--workdir /tmp/memctl-bench-lifecycle]
 
 Each job runs as a whole ``memctl`` process on its own copy of a prepared database:
 
@@ -9,6 +9,7 @@ Each job runs as a whole ``memctl`` process on its own copy of a prepared databa
 - decay over M memories, idle 0-90 days                              (budget <= 30 s)
 - prune of N archived memories past retention (all purgeable)
 - compact --force of the pruned database (rebuild the vec0 table, VACUUM)
+- compact --force of a database of K live memories with vectors
 
 While each job runs, a loop starts ``memctl store`` processes one after another; their
 wall times, compared with the same store on the idle database, show how long a writer
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--cleanup", type=int, default=100_000)
     parser.add_argument("--decay", type=int, default=1_000_000)
     parser.add_argument("--prune", type=int, default=100_000)
+    parser.add_argument("--compact", type=int, default=50_000, help="live vectors")
     parser.add_argument("--stores", type=int, default=5, help="idle-baseline store runs")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/memctl-bench-lifecycle"))
     parser.add_argument("--skip", action="append", default=[], help="cleanup|decay|prune|compact")
@@ -268,6 +270,14 @@ def main() -> None:
                 T0 + 200 * DAY,
                 ["compact", "--force"],
             )
+
+    def vectors_db(path: Path) -> None:
+        benchlib.populate(path, opts.compact, now=T0, namespaces=NAMESPACES, age_days=30)
+        add_random_vectors(path)
+
+    if opts.compact and "compact" not in opts.skip:
+        base = prepared(workdir, f"vectors-{opts.compact}", vectors_db)
+        measure("compact --force (live)", opts.compact, None, base, T0, ["compact", "--force"])
 
     def idle_db(path: Path) -> None:
         step = 250_000

@@ -2,7 +2,9 @@
 
 import random
 from pathlib import Path
+from typing import Any
 
+import pytest
 from lifecycle_support import (
     MODEL,
     T0,
@@ -99,3 +101,44 @@ def test_readers_keep_working_during_compaction(db_path: Path) -> None:
         assert neighbours(reader, 7) == expected
     assert neighbours(reader, 7) == expected  # and the rebuilt table after it
     assert invariants(reader)["vectors"] == 750
+
+
+def test_free_pages_go_back_in_short_steps_on_new_databases(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New databases use incremental vacuum: compaction frees pages in write transactions
+    of VACUUM_STEP_PAGES each, not one rewrite that blocks every writer."""
+    db = open_db(db_path)
+    assert db.scalar("PRAGMA auto_vacuum") == sql.INCREMENTAL
+    ids = fill(db, 1500)
+    with db.write():
+        moves.purge(db, ids[:1200])
+    counts = invariants(db)
+    pages_before = db.scalar("PRAGMA page_count")
+    steps: list[int] = []
+    monkeypatch.setattr(sql, "VACUUM_STEP_PAGES", 16)  # several steps on a small file
+    original = db.write
+
+    def counting_write() -> Any:
+        steps.append(1)
+        return original()
+
+    monkeypatch.setattr(db, "write", counting_write)
+    report = compact(db, force=True, now=T0)
+    assert report.vacuumed and not report.full_vacuum
+    assert db.scalar("PRAGMA freelist_count") == 0
+    assert db.scalar("PRAGMA page_count") < pages_before
+    assert len(steps) > 3  # rebuild, several vacuum steps, the log entry
+    assert invariants(db) == counts
+
+
+def test_an_older_database_is_switched_once_by_a_full_vacuum(db_path: Path) -> None:
+    db = open_db(db_path)
+    fill(db, 20)
+    db.execute("PRAGMA auto_vacuum = NONE")
+    db.execute("VACUUM")  # as databases created before incremental vacuum are
+    assert db.scalar("PRAGMA auto_vacuum") == 0
+    first = compact(db, force=True, now=T0)
+    assert first.full_vacuum and db.scalar("PRAGMA auto_vacuum") == sql.INCREMENTAL
+    assert not compact(db, force=True, now=T0).full_vacuum
+    assert invariants(db)["vectors"] == 20

@@ -239,9 +239,14 @@ def open_database(
                 migrations.upgrade_on_open(db)
             return db
         _create_private_file(path)
+        new = True
     elif path.is_dir():
         raise StorageError(f"database {path} is a directory")
+    else:
+        new = False
     db = connect(path)
+    if new:  # before the first table, so compaction frees pages in short steps
+        db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # (store/compact.vacuum)
     try:
         if migrate:
             migrations.upgrade_on_open(db, notify)
