@@ -1,6 +1,10 @@
 """The one clock every command reads (docs/expiry.md).
 
-``MEMCTL_NOW`` (epoch seconds or ISO 8601) replaces the system time. Nothing else in
+``MEMCTL_NOW`` replaces the system time: epoch seconds or ISO 8601 (a simulation clock
+for tests and replays: everything happens at that time, writes included), or ``+2h`` /
+``-3d`` relative to the system clock. A clock moved forward that way is a look ahead
+(``looking_ahead``): reads show what would be visible then and write nothing, so trying
+expiry out never leaves future-dated rows behind (docs/expiry.md). Nothing else in
 memctl may call ``time.time()`` for lifecycle decisions.
 """
 
@@ -35,8 +39,19 @@ def now() -> float:
     """Current time in epoch seconds: ``MEMCTL_NOW`` if set, else the system clock."""
     override = os.environ.get("MEMCTL_NOW")
     if override:
+        raw = override.strip()
+        if raw[:1] in ("+", "-") and raw[-1:].isalpha():  # +2h, -3d: from the system clock
+            sign = -1.0 if raw[0] == "-" else 1.0
+            value = time.time() + sign * parse_duration(raw[1:], "MEMCTL_NOW")
+            return float(limits.check(value, "MEMCTL_NOW", limits.TIME, repr(override)))
         return parse_time(override, "MEMCTL_NOW")
     return time.time()
+
+
+def looking_ahead() -> bool:
+    """``MEMCTL_NOW=+DURATION``: the clock is moved forward from now to look ahead."""
+    raw = os.environ.get("MEMCTL_NOW", "").strip()
+    return raw.startswith("+") and raw[-1:].isalpha()
 
 
 def utc(ts: float) -> datetime:

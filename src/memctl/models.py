@@ -3,6 +3,7 @@
 ``to_dict`` is each result's ``--json`` document: the one shape the command line prints,
 the MCP tools return and ``memctl serve`` will answer with (docs/api.md)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +61,7 @@ class Memory:
             "metadata": self.metadata,
             "importance": round(self.importance, 4),
             "reward": self.reward,
-            "conflicts": self.conflicts,
+            "conflicts": conflicts_out(self.conflicts),
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
             "accessed_at": iso(self.accessed_at),
@@ -74,6 +75,14 @@ class Memory:
             "archived_at": iso(self.archived_at),
             "archive_reason": self.archive_reason,
         }
+
+
+def conflicts_out(
+    conflicts: list[dict[str, Any]], when: Callable[[float], str | None] = iso
+) -> list[dict[str, Any]]:
+    """Conflict values as output shows them: the timestamp (stored as epoch seconds, like
+    every time in the database) in ISO 8601, as every other time memctl prints."""
+    return [{**item, "timestamp": when(float(item["timestamp"]))} for item in conflicts]
 
 
 @dataclass
@@ -93,7 +102,7 @@ class StoreResult:
             "tenant": memory.tenant,
             "id": memory.id,
             "value": memory.value,
-            "conflicts": memory.conflicts,
+            "conflicts": conflicts_out(memory.conflicts),
             "expires_at": iso(memory.expires_at),
             "compressed": memory.compressed,
         }

@@ -119,6 +119,50 @@ def test_coordination_memory_expires_under_the_clock_and_is_archived_lazily(now)
     ]
 
 
+def test_looking_ahead_shows_expiry_and_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's TTL demo: MEMCTL_NOW=+2h (from the real clock) is a look ahead, so
+    recall reports the expiry without archiving the memory or recording an access."""
+    monkeypatch.delenv("MEMCTL_NOW", raising=False)
+    assert cli("store", "coordination/swarm-1/progress", '{"step": 3}').exit_code == 0
+    monkeypatch.setenv("MEMCTL_NOW", "+2h")
+    ahead = cli("recall", "coordination/swarm-1/progress")
+    assert ahead.exit_code == 1
+    assert "coordination/swarm-1/progress: expired at 20" in ahead.stderr
+    assert doc(cli("list", "coordination/*", "--json"))["count"] == 0  # invisible then
+    plan = doc(cli("cleanup", "--dry-run", "--json"))
+    assert plan["count"] == 1 and plan["dry_run"] is True
+    monkeypatch.setenv("MEMCTL_NOW", "+30m")
+    assert doc(cli("recall", "coordination/swarm-1/progress", "--json"))["access_count"] == 0
+    monkeypatch.delenv("MEMCTL_NOW")
+    back = doc(cli("recall", "coordination/swarm-1/progress", "--json"))
+    assert back["value"] == {"step": 3}
+    assert back["access_count"] == 1  # only this real recall counted
+    assert doc(cli("list", "--archived", "--json"))["count"] == 0
+
+
+def test_an_absolute_clock_is_a_simulation_where_reads_expire_lazily(now) -> None:
+    """MEMCTL_NOW=<time> (tests, replays): the lazy expiry happens at that time."""
+    cli("store", "coordination/swarm-1/lock", '"agent-3"')
+    now(T0 + 7200)
+    assert cli("recall", "coordination/swarm-1/lock").exit_code == 1
+    assert doc(cli("list", "--archived", "--json"))["count"] == 1
+
+
+def test_relative_clock_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from memctl import clock
+
+    monkeypatch.setenv("MEMCTL_NOW", "-1d")
+    assert abs(clock.now() - (time.time() - 86400)) < 5
+    assert not clock.looking_ahead()
+    monkeypatch.setenv("MEMCTL_NOW", "+2h")
+    assert abs(clock.now() - (time.time() + 7200)) < 5
+    assert clock.looking_ahead()
+    monkeypatch.setenv("MEMCTL_NOW", "+2x")
+    assert cli("list").exit_code == 2
+
+
 def test_expired_scheduled_memory_is_invisible_but_stays_until_cleanup(now) -> None:
     cli("store", "notes/tmp", "1", "--ttl", "60")  # default policy: scheduled cleanup
     now(T0 + 61)

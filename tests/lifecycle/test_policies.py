@@ -180,3 +180,63 @@ def test_for_path_with_many_rules_uses_the_index() -> None:
     assert policies.for_path("team4999/x").rule_index == 4999
     assert policies.for_path("team49990/x").rule_index == 5000  # the catch-all
     assert policies.split_path("team12/a/b") == ("team12", "a/b")
+
+
+def test_explain_prints_policy_values_as_yaml_not_python() -> None:
+    human = cli("policies", "explain", "coordination/agent1/progress").stdout
+    assert 'rule #0 "coordination/*"' in human
+    assert "  compression_enabled: true\n" in human
+    assert "  max_age_days: not set\n" in human
+    assert "  decay: {idle_7d_per_day: 0.1, idle_30d_per_day: 0.2, floor: 1, " in human
+    for python in ("True", "False", "None", "'"):
+        assert python not in human
+
+
+def test_every_problem_of_a_bad_file_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "version: 1\n"
+        "defaults:\n"
+        "  ttl_seconds: soon\n"
+        "  colour: red\n"
+        "namespaces:\n"
+        '  - namespace: "coordination/*"\n'
+        "    cleanup_strategy: sometimes\n"
+        "  - ttl_seconds: 5\n"
+        "schedule:\n"
+        "  decay: at teatime\n"
+    )
+    done = cli("policies", "show", "--policies", str(path))
+    assert done.exit_code == 2
+    assert done.stderr.splitlines() == [
+        f"memctl policies show: error: {path}: 5 problems:",
+        f"  {path}:3: defaults.ttl_seconds: expected a whole number, got 'soon'",
+        f"  {path}:4: defaults: unknown key 'colour' (allowed: ttl_seconds, cleanup_strategy, "
+        "conflict_strategy, compression_enabled, compression_threshold_bytes, on_expire, decay, "
+        "archive_retention_days, keep_archived_importance, max_age_days, min_reward, "
+        "max_entries)",
+        f"  {path}:7: namespaces[0].cleanup_strategy: 'sometimes' is not one of lazy, "
+        "scheduled, manual",
+        f"  {path}:8: namespaces[1]: a rule needs a 'namespace' pattern",
+        f"  {path}:10: schedule.decay: cannot read schedule 'at teatime' (try 'every 15 "
+        "minutes', 'daily at 02:00', 'weekly')",
+    ]
+    one = tmp_path / "one.yaml"
+    one.write_text("version: 1\ndefaults:\n  ttl_seconds: -1\n")
+    single = cli("policies", "show", "--policies", str(one))
+    assert single.stderr.count("\n") == 1  # one problem: one line, as before
+
+
+@pytest.mark.parametrize(
+    ("args", "prefix"),
+    [
+        (("policies", "show", "--policies", "nope.yaml"), "memctl policies show: error: "),
+        (("hooks", "install", "--command", ""), "memctl hooks install: error: "),
+        (("model", "prepare", "--policies", "nope.yaml"), "memctl model prepare: error: "),
+        (("recall", "a/b", "--policies", "nope.yaml"), "memctl recall: error: "),
+    ],
+)
+def test_error_lines_name_the_group_and_the_command(args: tuple[str, ...], prefix: str) -> None:
+    done = cli(*args)
+    assert done.exit_code == 2
+    assert done.stderr.startswith(prefix), done.stderr

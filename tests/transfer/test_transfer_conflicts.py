@@ -129,3 +129,40 @@ def test_archived_records_are_not_duplicated(
     report = doc(cli("import", str(out), "--on-conflict", "overwrite", "--json"))
     assert report["overwritten"] == 1
     assert doc(cli("list", "--archived", "--json"))["total"] == 1
+
+
+def test_conflict_times_print_as_iso_and_round_trip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """conflicts[].timestamp is ISO 8601 in every output, like every other time; the
+    database keeps epoch seconds; exports re-import to the same conflicts."""
+    monkeypatch.setenv("MEMCTL_NOW", str(T0))
+    store("knowledge/db/choice", '"postgres"', "--agent", "a1")
+    monkeypatch.setenv("MEMCTL_NOW", str(T0 + 1.25))
+    stored = doc(cli("store", "knowledge/db/choice", '"sqlite"', "--json"))
+    expected = [{"value": "postgres", "timestamp": "2027-01-15T08:00:00.000Z", "agent_id": "a1"}]
+    assert stored["conflicts"] == expected
+    assert _value("knowledge/db/choice")["conflicts"] == expected
+    db = open_database(Path("memctl.db"), create=False)
+    raw = db.one("SELECT conflicts FROM memories")
+    db.close()
+    assert orjson.loads(raw["conflicts"])[0]["timestamp"] == T0  # storage unchanged
+    ok(cli("export", "-o", str(tmp_path / "out.jsonl")))
+    exported = orjson.loads((tmp_path / "out.jsonl").read_bytes().splitlines()[1])
+    assert exported["conflicts"][0]["timestamp"] == "2027-01-15T08:00:00.000000Z"
+    fresh = tmp_path / "fresh.db"
+    ok(cli("import", str(tmp_path / "out.jsonl"), "--db", str(fresh)))
+    again = orjson.loads(
+        ok(cli("recall", "knowledge/db/choice", "--db", str(fresh), "--json")).stdout
+    )
+    assert again["conflicts"] == expected
+    # an export written before (epoch seconds) still imports
+    old = _write(
+        tmp_path / "old.jsonl",
+        _rec("knowledge/x", "B", T0 + 10, conflicts=[{"value": "A", "timestamp": T0}]),
+    )
+    ok(cli("import", str(old), "--db", str(fresh)))
+    got = orjson.loads(ok(cli("recall", "knowledge/x", "--db", str(fresh), "--json")).stdout)
+    assert got["conflicts"] == [
+        {"value": "A", "timestamp": "2027-01-15T08:00:00.000Z", "agent_id": None}
+    ]

@@ -218,6 +218,17 @@ def run_guarded(settings: Settings, body: Callable[[], Any]) -> Any:
         settings.close()
 
 
+def command_path(name: str) -> str:
+    """The invoked command as typed after ``memctl`` (``policies show``, ``store``), so
+    error lines name a group's command with its group; ``name`` outside click."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or " " not in ctx.command_path:
+        return name
+    return ctx.command_path.split(" ", 1)[1]
+
+
 def command(
     app: typer.Typer,
     name: str,
@@ -276,7 +287,7 @@ def command(
                 json=kwargs.pop("json_output"),
                 quiet=kwargs.pop("quiet"),
                 debug=kwargs.pop("debug"),
-                command=label or name,
+                command=label or command_path(name),
             )
             given = kwargs.pop("output_format", None)
             settings.out = Output(json=settings.json, quiet=settings.quiet)

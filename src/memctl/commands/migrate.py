@@ -28,7 +28,7 @@ ForceOption = Annotated[
 ]
 
 
-@command(group, "status", label="migrate status")
+@command(group, "status")
 def status_cmd(settings: Settings) -> None:
     """Show the database's schema version, the versions this memctl knows, and what is
     pending. Changes nothing (a missing database is not created).
@@ -72,7 +72,7 @@ def _print_status(settings: Settings, status: Status) -> None:
     out.table(None, ["version", "name", "applied", "description"], rows)
 
 
-@command(group, "up", label="migrate up")
+@command(group, "up")
 def up_cmd(
     settings: Settings,
     to: Annotated[
@@ -99,7 +99,7 @@ def up_cmd(
     _report(settings, outcome)
 
 
-@command(group, "down", label="migrate down")
+@command(group, "down")
 def down_cmd(
     settings: Settings,
     to: Annotated[int, typer.Option("--to", help="The version to go back to (0: empty).")],

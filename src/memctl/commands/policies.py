@@ -99,11 +99,28 @@ def explain_cmd(
         settings.out.line(f"{path}: no rule matches; the defaults apply ({p.source})")
     else:
         settings.out.line(
-            f"{path}: rule #{policy.rule_index} {policy.pattern!r} ({p.source}:{policy.line}) "
+            f'{path}: rule #{policy.rule_index} "{policy.pattern}" ({p.source}:{policy.line}) '
             "is the first that matches"
         )
     if skipped:
-        settings.out.line("earlier rules that do not match: " + ", ".join(map(str, skipped)))
-    settings.out.line(f"namespace {namespace!r}, key {key!r}")
+        settings.out.line(
+            "earlier rules that do not match: " + ", ".join(f'"{rule}"' for rule in skipped)
+        )
+    settings.out.line(f'namespace "{namespace}", key "{key}"')
     for name, value in policy_dict(policy).items():
-        settings.out.line(f"  {name}: {value}")
+        if name != "pattern":
+            settings.out.line(f"  {name}: {yaml_text(value)}")
+
+
+def yaml_text(value: Any) -> str:
+    """A policy value as policies.yaml would spell it: true/false, nested mappings inline;
+    an optional rule that is not set says so (rather than Python's None)."""
+    if value is None:
+        return "not set"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {yaml_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

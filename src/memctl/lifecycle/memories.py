@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from memctl import limits
+from memctl import clock, limits
 from memctl.errors import BadInput, NotFound
 from memctl.lifecycle.expiry import expire, expires_at
 from memctl.lifecycle.globs import check_glob, is_glob
@@ -287,13 +287,18 @@ def recall(
     key: str,
     include_expired: bool = False,
 ) -> Memory:
-    """One memory; lazy expiry applies; the access is recorded (count, time, boost)."""
+    """One memory; lazy expiry applies; the access is recorded (count, time, boost).
+
+    With the clock moved forward from now (``MEMCTL_NOW=+2h``) the recall is a look
+    ahead: an expired memory is reported as expired but not moved, and no access is
+    recorded, so a read writes nothing future-dated (docs/expiry.md)."""
     memory = sql.get(db, tenant, namespace, key)
     if memory is None:
         raise NotFound(f"{namespace}/{key}: no such memory")
     policy = policies.for_path(memory.path)
+    what_if = clock.looking_ahead()
     if memory.is_expired(now) and not include_expired:
-        if policy.cleanup_strategy == "lazy":
+        if policy.cleanup_strategy == "lazy" and not what_if:
             started = time.perf_counter()
             with db.write():
                 current = sql.get(db, tenant, namespace, key)
@@ -308,7 +313,9 @@ def recall(
                         count=1,
                         details={"trigger": "recall", "path": memory.path},
                     )
-        raise NotFound(f"{memory.path}: expired")
+        raise NotFound(f"{memory.path}: expired at {clock.iso(memory.expires_at)}")
+    if what_if:
+        return memory
     from memctl.lifecycle.decay import settle
 
     with db.write():  # decay accrued so far is applied before the access resets idleness

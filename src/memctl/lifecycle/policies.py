@@ -1,10 +1,12 @@
 """Load, validate and apply ``policies.yaml`` (docs/policies.md).
 
-A bad file is rejected as ``file:line: where: what is wrong`` (BadInput, exit 2).
+A bad file is rejected as ``file:line: where: what is wrong`` (BadInput, exit 2), with
+every problem the file has at once: fixing them one run at a time wore users out.
 """
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -176,7 +178,10 @@ def parse_policies(text: str, source: str) -> Policies:
     reader = _Reader(source)
     if root is not None:
         reader.check_tags(root)
-    return reader.policies(root)
+        reader.raise_problems()  # tagged nodes cannot be read further
+    policies = reader.policies(root)
+    reader.raise_problems()
+    return policies
 
 
 # ---------------------------------------------------------------- validation
@@ -197,9 +202,30 @@ class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.constructor = yaml.SafeLoader("")  # per file: it caches what it built
+        self.problems: list[str] = []
 
     def fail(self, node: yaml.Node, where: str, problem: str) -> BadInput:
         return BadInput(f"{self.source}:{node.start_mark.line + 1}: {where}: {problem}")
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Note a problem found in the block and go on with the next part of the file."""
+        try:
+            yield
+        except BadInput as exc:
+            self.problems.append(str(exc))
+
+    def _line(self, problem: str) -> int:
+        head = problem[len(self.source) + 1 :].split(":", 1)[0]
+        return int(head) if head.isdigit() else 0
+
+    def raise_problems(self) -> None:
+        """One BadInput naming every problem found (the first line says how many)."""
+        if len(self.problems) == 1:
+            raise BadInput(self.problems[0])
+        if self.problems:
+            listed = "\n".join(f"  {problem}" for problem in sorted(self.problems, key=self._line))
+            raise BadInput(f"{self.source}: {len(self.problems)} problems:\n{listed}")
 
     def check_tags(self, root: yaml.Node) -> None:
         """Refuse any node tagged other than plain YAML, naming its line."""
@@ -211,7 +237,7 @@ class _Reader:
             seen.add(id(node))
             if node.tag not in _PLAIN_TAGS:
                 shown = str(node.tag).replace(_YAML_PREFIX, "!!")
-                raise BadInput(
+                self.problems.append(
                     f"{self.source}:{node.start_mark.line + 1}: YAML tag {shown!r} is not "
                     "allowed (policies are plain YAML: no tags)"
                 )
@@ -243,11 +269,17 @@ class _Reader:
     def check_keys(
         self, items: dict[str, tuple[yaml.Node, yaml.Node]], allowed: tuple[str, ...], where: str
     ) -> None:
-        for key, (key_node, _) in items.items():
+        """Note every unknown key (and drop it, so the rest of the block is still read)."""
+        for key, (key_node, _) in list(items.items()):
             if key not in allowed:
-                raise self.fail(
-                    key_node, where, f"unknown key {key!r} (allowed: {', '.join(allowed)})"
+                self.problems.append(
+                    str(
+                        self.fail(
+                            key_node, where, f"unknown key {key!r} (allowed: {', '.join(allowed)})"
+                        )
+                    )
                 )
+                del items[key]
 
     def scalar(
         self,
@@ -311,18 +343,19 @@ class _Reader:
         changes: dict[str, Any] = {"line": node.start_mark.line + 1, "rule_index": rule_index}
         for key, (_, value_node) in items.items():
             here = f"{where}.{key}"
-            if key == "namespace":
-                pattern = self.scalar(value_node, here, "str")
-                problem = check_rule_glob(pattern)
-                if problem:
-                    raise self.fail(value_node, here, f"bad glob {pattern!r}: {problem}")
-                changes["pattern"] = pattern
-            elif key == "decay":
-                changes["decay"] = self.decay(value_node, here, base.decay)
-            else:
-                kind, allowed, choices = spec[key]
-                changes[key] = self.scalar(value_node, here, kind, allowed, choices)
-        if is_rule and "pattern" not in changes:
+            with self.collecting():
+                if key == "namespace":
+                    pattern = self.scalar(value_node, here, "str")
+                    problem = check_rule_glob(pattern)
+                    if problem:
+                        raise self.fail(value_node, here, f"bad glob {pattern!r}: {problem}")
+                    changes["pattern"] = pattern
+                elif key == "decay":
+                    changes["decay"] = self.decay(value_node, here, base.decay)
+                else:
+                    kind, allowed, choices = spec[key]
+                    changes[key] = self.scalar(value_node, here, kind, allowed, choices)
+        if is_rule and "pattern" not in changes and "namespace" not in items:
             raise self.fail(node, where, "a rule needs a 'namespace' pattern")
         return replace(base, **changes)
 
@@ -330,10 +363,12 @@ class _Reader:
         items = self.mapping(node, where)
         allowed = ("idle_7d_per_day", "idle_30d_per_day", "floor", "access_boost")
         self.check_keys(items, allowed, where)
-        changes = {
-            key: float(self.scalar(value_node, f"{where}.{key}", "number", _DECAY_RATE))
-            for key, (_, value_node) in items.items()
-        }
+        changes = {}
+        for key, (_, value_node) in items.items():
+            with self.collecting():
+                changes[key] = float(
+                    self.scalar(value_node, f"{where}.{key}", "number", _DECAY_RATE)
+                )
         return replace(base, **changes)
 
     def promotion(self, node: yaml.Node, where: str) -> Promotion:
@@ -348,35 +383,38 @@ class _Reader:
         self.check_keys(items, allowed, where)
         changes: dict[str, Any] = {}
         for key, (_, value_node) in items.items():
-            here = f"{where}.{key}"
-            if key == "types":
-                if not isinstance(value_node, yaml.SequenceNode):
-                    raise self.fail(value_node, here, "expected a list of memory types")
-                changes[key] = tuple(self.scalar(item, here, "str") for item in value_node.value)
-            elif key == "target_namespace":
-                target = self.scalar(value_node, here, "str")
-                if not target or "*" in target or target.startswith("/"):
-                    raise self.fail(value_node, here, f"{target!r} is not a namespace")
-                changes[key] = target
-            elif key == "min_access_count":
-                changes[key] = self.scalar(value_node, here, "int", limits.COUNT)
-            elif key == "min_importance":
-                changes[key] = self.scalar(value_node, here, "number", limits.KEPT_IMPORTANCE)
-            else:
-                changes[key] = self.scalar(value_node, here, "number", _DAYS)
+            with self.collecting():
+                changes[key] = self.promotion_value(key, value_node, f"{where}.{key}")
         return replace(Promotion(), **changes)
+
+    def promotion_value(self, key: str, value_node: yaml.Node, here: str) -> Any:
+        if key == "types":
+            if not isinstance(value_node, yaml.SequenceNode):
+                raise self.fail(value_node, here, "expected a list of memory types")
+            return tuple(self.scalar(item, here, "str") for item in value_node.value)
+        if key == "target_namespace":
+            target = self.scalar(value_node, here, "str")
+            if not target or "*" in target or target.startswith("/"):
+                raise self.fail(value_node, here, f"{target!r} is not a namespace")
+            return target
+        if key == "min_access_count":
+            return self.scalar(value_node, here, "int", limits.COUNT)
+        if key == "min_importance":
+            return self.scalar(value_node, here, "number", limits.KEPT_IMPORTANCE)
+        return self.scalar(value_node, here, "number", _DAYS)
 
     def schedule(self, node: yaml.Node, where: str) -> dict[str, str]:
         items = self.mapping(node, where)
         self.check_keys(items, SCHEDULE_JOBS, where)
         out = {}
         for key, (_, value_node) in items.items():
-            text = self.scalar(value_node, f"{where}.{key}", "str")
-            try:
-                parse_schedule(text)
-            except ValueError as exc:
-                raise self.fail(value_node, f"{where}.{key}", str(exc)) from None
-            out[key] = text
+            with self.collecting():
+                text = self.scalar(value_node, f"{where}.{key}", "str")
+                try:
+                    parse_schedule(text)
+                except ValueError as exc:
+                    raise self.fail(value_node, f"{where}.{key}", str(exc)) from None
+                out[key] = text
         return out
 
     def policies(self, root: yaml.Node | None) -> Policies:
@@ -386,27 +424,36 @@ class _Reader:
         allowed = ("version", "defaults", "namespaces", "promotion", "schedule", "embedding")
         self.check_keys(items, allowed, "policies")
         if "version" in items:
-            self.scalar(items["version"][1], "version", "int", _VERSION)
+            with self.collecting():
+                self.scalar(items["version"][1], "version", "int", _VERSION)
         defaults = Policy()
         if "defaults" in items:
-            defaults = self.policy(items["defaults"][1], "defaults", defaults)
+            with self.collecting():
+                defaults = self.policy(items["defaults"][1], "defaults", defaults)
         rules: list[Policy] = []
         if "namespaces" in items:
             seq = items["namespaces"][1]
             if not isinstance(seq, yaml.SequenceNode):
-                raise self.fail(seq, "namespaces", "expected a list of rules")
-            for index, rule_node in enumerate(seq.value):
-                rules.append(self.policy(rule_node, f"namespaces[{index}]", defaults, index))
-        promotion = (
-            self.promotion(items["promotion"][1], "promotion")
-            if "promotion" in items
-            else Promotion()
-        )
-        schedule = self.schedule(items["schedule"][1], "schedule") if "schedule" in items else {}
+                self.problems.append(str(self.fail(seq, "namespaces", "expected a list of rules")))
+            else:
+                for index, rule_node in enumerate(seq.value):
+                    with self.collecting():
+                        rules.append(
+                            self.policy(rule_node, f"namespaces[{index}]", defaults, index)
+                        )
+        promotion = Promotion()
+        if "promotion" in items:
+            with self.collecting():
+                promotion = self.promotion(items["promotion"][1], "promotion")
+        schedule: dict[str, str] = {}
+        if "schedule" in items:
+            with self.collecting():
+                schedule = self.schedule(items["schedule"][1], "schedule")
         model = "all-MiniLM-L6-v2"
         if "embedding" in items:
-            emb = self.mapping(items["embedding"][1], "embedding")
-            self.check_keys(emb, ("model",), "embedding")
-            if "model" in emb:
-                model = self.scalar(emb["model"][1], "embedding.model", "str")
+            with self.collecting():
+                emb = self.mapping(items["embedding"][1], "embedding")
+                self.check_keys(emb, ("model",), "embedding")
+                if "model" in emb:
+                    model = self.scalar(emb["model"][1], "embedding.model", "str")
         return Policies(self.source, defaults, tuple(rules), promotion, schedule, model)

@@ -22,7 +22,7 @@ from typing import IO, Any
 import orjson
 
 from memctl.errors import BadInput
-from memctl.models import Memory
+from memctl.models import Memory, conflicts_out
 from memctl.transfer import records as rf
 from memctl.transfer.files import GZIP_ERRORS, open_input
 from memctl.transfer.records import BadRecord, Invalid, Record, iso_us
@@ -48,6 +48,7 @@ def record_dict(memory: Memory, vector: bytes | None) -> dict[str, Any]:
     data["importance"] = memory.importance
     for name in TIME_FIELDS:
         data[name] = iso_us(getattr(memory, name))
+    data["conflicts"] = conflicts_out(memory.conflicts, iso_us)
     if vector is not None:
         data["embedding"] = base64.b64encode(vector).decode("ascii")
     return data
@@ -149,9 +150,10 @@ def _conflicts(data: dict[str, Any]) -> list[dict[str, Any]]:
     for index, item in enumerate(items):
         if not isinstance(item, dict) or "value" not in item:
             raise BadRecord(f"conflicts[{index}] must be an object with a value")
-        stamp = rf.number(item, "timestamp")
+        # ISO 8601 since exports print every time that way; epoch seconds in older files
+        stamp = rf.timestamp(item, "timestamp")
         if stamp is None:
-            raise BadRecord(f"conflicts[{index}].timestamp must be epoch seconds")
+            raise BadRecord(f"conflicts[{index}].timestamp is missing")
         out.append(
             {"value": item["value"], "timestamp": stamp, "agent_id": rf.text(item, "agent_id")}
         )
