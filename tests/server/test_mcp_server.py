@@ -41,10 +41,18 @@ def keyword_policies(folder: Path) -> Path:
     return path
 
 
-def params(db: Path, tenant: str | None = None, policies: Path | None = None) -> Any:
+def params(
+    db: Path | None,
+    tenant: str | None = None,
+    policies: Path | None = None,
+    cwd: Path | None = None,
+) -> Any:
+    """`memctl mcp` on ``db``, or with ``db`` None on the database of the project it is
+    started in (``cwd``), as Claude Code starts it; only these variables are passed."""
+    folder = cwd or (db.parent if db is not None else Path.cwd())
     env = {
         "PYTHONPATH": str(SRC),
-        "MEMCTL_HOME": str(db.parent / "home"),
+        "MEMCTL_HOME": str(folder / "home"),
         "MEMCTL_MODEL_DIR": MODEL_DIR,
         "MEMCTL_NOW": str(T0),
     }
@@ -54,19 +62,22 @@ def params(db: Path, tenant: str | None = None, policies: Path | None = None) ->
         env["MEMCTL_POLICIES"] = str(policies)
     return StdioServerParameters(
         command=sys.executable,
-        args=["-m", "memctl", "mcp", "--db", str(db)],
+        args=["-m", "memctl", "mcp", *(["--db", str(db)] if db is not None else [])],
         env=env,
-        cwd=str(db.parent),
+        cwd=str(folder),
     )
 
 
 @asynccontextmanager
 async def server(
-    db: Path, tenant: str | None = None, policies: Path | None = None
+    db: Path | None,
+    tenant: str | None = None,
+    policies: Path | None = None,
+    cwd: Path | None = None,
 ) -> AsyncIterator[Client]:
     # "legacy": the initialize handshake, as Claude Code connects
     async with Client(
-        params(db, tenant, policies), mode="legacy", read_timeout_seconds=120
+        params(db, tenant, policies, cwd), mode="legacy", read_timeout_seconds=120
     ) as client:
         yield client
 
@@ -384,6 +395,27 @@ def test_a_killed_server_loses_no_acknowledged_write(tmp_path: Path) -> None:
         opened.close()
     assert counts["active"] == len(present) and counts["archived"] == 0
     assert len(present) < 80  # the kill landed mid-run (unacknowledged ones may be there)
+
+
+def test_the_project_gives_the_database_and_tenant_as_for_every_command(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / ".memctl").mkdir(parents=True)
+    (project / ".memctl" / "config.yaml").write_text("tenant: team-a\n")
+    (project / "policies.yaml").write_text(keyword_policies(tmp_path).read_text())
+    deeper = project / "src" / "pkg"
+    deeper.mkdir(parents=True)
+
+    async def body() -> None:
+        async with server(None, cwd=deeper) as client:  # no --db, no MEMCTL_DB
+            stored = await ok(client, "memory_store", {"path": "notes/where", "value": "here"})
+            assert stored["tenant"] == "team-a"
+            stats = await ok(client, "memory_stats", {})
+            assert stats["database"]["path"] == str(project / ".memctl" / "memory.db")
+            assert stats["policies"] == str(project / "policies.yaml")
+
+    go(body)
+    db = project / ".memctl" / "memory.db"
+    assert cli_doc(db, "recall", "notes/where", tenant="team-a")["value"] == "here"
 
 
 def test_a_bad_policies_file_stops_the_server_before_it_serves(tmp_path: Path) -> None:
