@@ -15,6 +15,7 @@ of that range; a write time plus a TTL that reaches past its end expires at the 
 """
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,20 @@ def check(value: Any, what: str, allowed: Range, shown: str | None = None) -> An
 
 def check_optional(value: Any, what: str, allowed: Range) -> Any:
     return None if value is None else check(value, what, allowed)
+
+
+def env_number(name: str, default: float, allowed: Range) -> float:
+    """The number in environment variable ``name`` (``default`` when unset or empty),
+    within ``allowed``; OutOfRange names the variable otherwise."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value: float = int(text) if allowed.whole else float(text)
+    except ValueError:
+        kind = "a whole number" if allowed.whole else "a number"
+        raise OutOfRange(f"{name}={text!r} is not {kind} (allowed: {allowed.text})") from None
+    return float(check(value, name, allowed, repr(text)))
 
 
 def clamp_time(ts: float) -> float:

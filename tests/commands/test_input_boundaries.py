@@ -179,6 +179,17 @@ def test_numbers_of_other_options_name_their_range(db_path: Path) -> None:
         one_line_error(mem(*args), expected)
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "1e20", "abc", "-5", "99999999999999999999"])
+def test_numeric_environment_variables_are_checked(value: str) -> None:
+    mem("store", "notes/x", "1")
+    one_line_error(
+        mem("list", env={"MEMCTL_BUSY_TIMEOUT_MS": value}), "MEMCTL_BUSY_TIMEOUT_MS", "a day"
+    )
+    one_line_error(
+        mem("cleanup", env={"MEMCTL_LIFECYCLE_BATCH": value}), "MEMCTL_LIFECYCLE_BATCH", "rows"
+    )
+
+
 def test_counter_overflow_is_refused() -> None:
     assert mem("store", "metrics/big/count", "1e308").exit_code == 0
     one_line_error(mem("store", "metrics/big/count", "1e308"), "overflows a number")
@@ -520,11 +531,13 @@ def test_import_numbers_are_refused_or_harmless(
 def test_real_processes_refuse_bad_numbers_and_keep_the_tenant_readable(
     tmp_path: Path,
 ) -> None:
+    assert run("store", "notes/good", "1").returncode == 0
     for args, env in (
         (("store", "notes/bad", "1", "--ttl", "inf"), {}),
         (("store", "notes/bad", "1", "--timestamp", "nan"), {}),
         (("store", "a/", "1"), {}),
         (("list",), {"MEMCTL_NOW": "nan"}),
+        (("list",), {"MEMCTL_BUSY_TIMEOUT_MS": "inf"}),  # was a traceback at import
     ):
         proc = run(*args, env={**os.environ, **env})
         assert proc.returncode == 2, (args, proc.stderr)

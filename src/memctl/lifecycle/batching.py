@@ -21,10 +21,13 @@ time (``BUSY_SHARE``), so waiting writers get in within a poll or two.
 ``MEMCTL_LIFECYCLE_BATCH=N`` fixes the size (tests, diagnosis).
 """
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
+
+from memctl import limits
+
+FIXED_SIZE = limits.Range(0, 10_000_000, "1 to 10000000 rows (0: adaptive)", whole=True)
 
 T = TypeVar("T")
 
@@ -53,9 +56,9 @@ class Batcher:
         target_ms: float = TARGET_MS,
         others_committed: Callable[[], bool] | None = None,
     ) -> None:
-        fixed = os.environ.get("MEMCTL_LIFECYCLE_BATCH")
+        fixed = limits.env_number("MEMCTL_LIFECYCLE_BATCH", 0, FIXED_SIZE)
         if fixed:
-            first = lo = hi = max(1, int(fixed))
+            first = lo = hi = int(fixed)
         self.size = max(lo, min(hi, first))
         self.lo, self.hi, self.target = lo, hi, target_ms / 1000
         self.others_committed = others_committed

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from memctl import limits
 from memctl.errors import StorageError
 from memctl.store import migrations
 
@@ -21,7 +22,14 @@ if TYPE_CHECKING:
     from memctl.store.migrations.runner import Status
 from memctl.store.columns import text_key
 
-BUSY_TIMEOUT_MS = int(os.environ.get("MEMCTL_BUSY_TIMEOUT_MS", "30000"))
+BUSY_TIMEOUT = limits.Range(0, 86_400_000, "0 to 86400000 ms (a day)", whole=True)
+
+
+def busy_timeout_ms() -> int:
+    """How long a connection waits for a lock: ``MEMCTL_BUSY_TIMEOUT_MS``, else 30 s."""
+    return int(limits.env_number("MEMCTL_BUSY_TIMEOUT_MS", 30_000, BUSY_TIMEOUT))
+
+
 Row = sqlite3.Row
 
 
@@ -64,7 +72,7 @@ def free_bytes(path: Path) -> int | None:
 def _storage_error(exc: Exception, path: Path) -> StorageError:
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return StorageError(f"database {path} is locked (waited {BUSY_TIMEOUT_MS / 1000:g} s)")
+        return StorageError(f"database {path} is locked (waited {busy_timeout_ms() / 1000:g} s)")
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return StorageError(f"database {path} is corrupt or not a SQLite file")
     if "disk is full" in text or "full" in text:
@@ -198,11 +206,12 @@ def _create_private_file(path: Path) -> None:
 
 def connect(path: Path, same_thread: bool = True) -> Database:
     """Open a connection with sqlite-vec loaded and the per-connection pragmas set."""
+    timeout_ms = busy_timeout_ms()
     try:
         conn = DRIVER.connect(
             str(path),
             isolation_level=None,
-            timeout=BUSY_TIMEOUT_MS / 1000,
+            timeout=timeout_ms / 1000,
             check_same_thread=same_thread,
         )
         conn.row_factory = DRIVER.Row
@@ -210,7 +219,7 @@ def connect(path: Path, same_thread: bool = True) -> Database:
         conn.load_extension(vec_extension_path())
         conn.enable_load_extension(False)
         conn.create_function("memctl_key", 1, text_key, deterministic=True)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
     except DRIVER.Error as exc:
