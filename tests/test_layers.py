@@ -36,6 +36,7 @@ RANKS = {
     "api": 8,  # the operations every transport shares (docs/api.md)
     "hooks": 9,
     "server": 10,  # the MCP tools: api/ and the hooks' fence for recalled text
+    "project": 10,  # init and doctor: they look at every part of a set-up
     "commands": 11,
     "cli": 12,
     "__main__": 13,

@@ -40,6 +40,8 @@ COMMAND_MODULES = {
     "daemon": "daemon",
     "policies": "policies",
     "model": "model",
+    "init": "project",
+    "doctor": "project",
     "migrate": "migrate",
     "mcp": "mcp",
 }

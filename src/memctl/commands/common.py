@@ -179,15 +179,17 @@ def check_format(given: str | None, json: bool, offered: Sequence[str]) -> str:
     return given
 
 
-def run_guarded(settings: Settings, body: Callable[[], Any]) -> Any:
+def run_guarded(settings: Settings, body: Callable[[], Any], policies_first: bool = True) -> Any:
     """Run a command body: library errors become one line and their exit code.
 
     Every command loads the policies file in use first, whether or not it needs it:
     a bad file is refused the same way everywhere (exit 2, ``file:line: ...``), never
-    ignored by some commands and reported by others (~2 ms for the packaged file)."""
+    ignored by some commands and reported by others (~2 ms for the packaged file).
+    ``policies_first=False`` is for ``doctor``, which reports a bad file as a finding."""
     try:
         check_tenant(settings.tenant)
-        _ = settings.policies
+        if policies_first:
+            _ = settings.policies
         return body()
     except BrokenPipeError:
         # the reader went away (`memctl list | head -1`): stop quietly with the shell's
@@ -235,6 +237,7 @@ def command(
     all_tenants: bool = False,
     formats: Sequence[str] | None = None,
     label: str | None = None,
+    policies_first: bool = True,
 ) -> Callable[[F], F]:
     """Register ``fn(settings, **options)`` as a command that also takes the common options.
 
@@ -299,7 +302,7 @@ def command(
                     settings.out = Output(settings.json, settings.quiet, settings.format)
                 return fn(settings, **kwargs)
 
-            return run_guarded(settings, body)
+            return run_guarded(settings, body, policies_first)
 
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + extra
         wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]

@@ -83,6 +83,25 @@ def memctl_hook_name(entry: Any) -> str | None:
     return match.group(1) if match else None
 
 
+DEFAULT_TIMEOUT_S = 60.0  # Claude Code's timeout for a hook command without "timeout"
+
+
+def installed(settings: dict[str, Any]) -> list[tuple[str, str, str, float]]:
+    """memctl's entries in a settings object: (event, memctl hook, command, timeout s)."""
+    found = []
+    table = settings.get("hooks")
+    for event, groups in table.items() if isinstance(table, dict) else []:
+        for group in groups if isinstance(groups, list) else []:
+            entries = group.get("hooks") if isinstance(group, dict) else None
+            for entry in entries if isinstance(entries, list) else []:
+                name = memctl_hook_name(entry)
+                if name is not None:
+                    timeout = entry.get("timeout")
+                    seconds = float(timeout) if isinstance(timeout, int | float) else None
+                    found.append((event, name, entry["command"], seconds or DEFAULT_TIMEOUT_S))
+    return found
+
+
 def snippet(executable: str = "memctl", events: tuple[str, ...] = EVENTS) -> dict[str, Any]:
     """memctl's hooks in Claude Code's settings format (what ``--print`` shows)."""
     return {
