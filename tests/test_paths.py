@@ -152,3 +152,23 @@ def test_a_bad_config_yaml_is_refused(project: Path, text: str, message: str) ->
     assert done.exit_code == 2
     assert message in done.stderr
     assert not (project / ".memctl" / "memory.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("db: !!int abc\n", "a value cannot be read"),
+        ("tenant: !!timestamp 2020-13-45\n", "a value cannot be read"),
+        ("db: !!python/object/apply:os.system ['echo hi']\n", ":1: not valid YAML: could not"),
+    ],
+)
+def test_config_yaml_tags_are_bad_input_not_internal_errors(
+    project: Path, text: str, message: str
+) -> None:
+    (project / ".memctl").mkdir()
+    config = project / ".memctl" / "config.yaml"
+    config.write_text(text)
+    result = cli("list")
+    assert result.exit_code == 2, result.stderr
+    assert f"{config}" in result.stderr and message in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -122,10 +122,14 @@ def read_config(path: Path) -> dict[str, str]:
 
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except yaml.YAMLError as exc:  # a python/custom tag too: SafeLoader never builds it
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"{path}{where}: not valid YAML") from None
+        problem = getattr(exc, "problem", None)
+        detail = f": {problem}" if problem else ""
+        raise BadInput(f"{path}{where}: not valid YAML{detail}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a tagged value: !!int abc
+        raise BadInput(f"{path}: a value cannot be read: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
