@@ -188,7 +188,7 @@ def test_hooks_change_memories_only_through_lifecycle() -> None:
     assert not wrong, wrong
 
 
-LOG_WRITERS = {"record", "record_failure", "count_occurrence"}
+LOG_WRITERS = {"record", "count_occurrence"}
 
 
 def log_writes(tree: ast.Module, module: str) -> list[str]:
@@ -214,7 +214,6 @@ def log_writes(tree: ast.Module, module: str) -> list[str]:
     return used
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: callers still move to lifecycle.runs")
 def test_only_runs_writes_the_lifecycle_log() -> None:
     """``lifecycle.runs`` is the one place a lifecycle action is recorded (and where the
     events of ``memctl serve`` come from); others may read the log."""

@@ -11,7 +11,6 @@ Schedules are in local time, like cron ("daily at 02:00" is 02:00 on this machin
 clock); ``lifecycle.schedules.next_run`` says when a job is due next.
 """
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +20,8 @@ from memctl.daemon.clocks import Clock
 from memctl.daemon.jobs import JOBS, REGISTRY, JobCall, schedule_for
 from memctl.errors import MemctlError
 from memctl.lifecycle.policies import Policies
+from memctl.lifecycle.runs import logged_run, recent
 from memctl.lifecycle.schedules import Schedule, fix_weekday, next_run
-from memctl.store import log
 from memctl.store.db import Database
 
 MAX_FAILURES = 3
@@ -98,7 +97,7 @@ class Daemon:
         """Consecutive failures per job so far, from the newest log rows backwards."""
         failures = dict.fromkeys(self.jobs, 0)
         settled: set[str] = set()
-        for row in log.recent(self.db, limit=50 * len(self.jobs), action=LOG_ACTION):
+        for row in recent(self.db, limit=50 * len(self.jobs), action=LOG_ACTION):
             job = row["details"].get("job")
             if job not in failures or job in settled:
                 continue
@@ -115,48 +114,35 @@ class Daemon:
         now = self.clock.now()
         run = JobRun(job=name, started_at=now, trigger=trigger)
         self.current_job = name
-        started = time.perf_counter()
         try:
-            call = JobCall(self.db, self.load_policies(), now, self.tenant, self.on_note)
-            report = REGISTRY[name](call)
-            run.count = int(report.count or 0)
-            run.report = report.to_dict()
-            self.failures[name] = 0
-        except Exception as exc:  # one job's failure never stops the daemon
-            run.outcome = "error"
-            run.error = str(exc) if isinstance(exc, MemctlError) else repr(exc)
-            self.failures[name] = self.failures.get(name, 0) + 1
-        finally:
-            self.current_job = None
-        run.duration_ms = (time.perf_counter() - started) * 1000
-        run.consecutive_failures = self.failures.get(name, 0)
-        self._record(run)
+            with logged_run(self.db, LOG_ACTION, tenant=self.tenant, now=now) as logged:
+                try:
+                    call = JobCall(self.db, self.load_policies(), now, self.tenant, self.on_note)
+                    report = REGISTRY[name](call)
+                    run.count = int(report.count or 0)
+                    run.report = report.to_dict()
+                    self.failures[name] = 0
+                except Exception as exc:  # one job's failure never stops the daemon
+                    run.outcome = "error"
+                    run.error = str(exc) if isinstance(exc, MemctlError) else repr(exc)
+                    self.failures[name] = self.failures.get(name, 0) + 1
+                    logged.fail(run.error)
+                finally:
+                    self.current_job = None
+                run.duration_ms = logged.elapsed_ms()
+                run.consecutive_failures = self.failures.get(name, 0)
+                logged.count = run.count
+                logged.details = {
+                    "job": run.job,
+                    "trigger": run.trigger,
+                    "report": run.report,
+                    "consecutive_failures": run.consecutive_failures,
+                }
+        except MemctlError as exc:  # the log is best effort; stderr still has the run
+            run.report.setdefault("log_error", str(exc))
         self.runs.append(run)
         self.on_run(run)
         return run
-
-    def _record(self, run: JobRun) -> None:
-        details: dict[str, Any] = {
-            "job": run.job,
-            "trigger": run.trigger,
-            "report": run.report,
-            "consecutive_failures": run.consecutive_failures,
-        }
-        try:
-            with self.db.write():
-                log.record(
-                    self.db,
-                    LOG_ACTION,
-                    tenant=self.tenant,
-                    started_at=run.started_at,
-                    duration_ms=run.duration_ms,
-                    count=run.count,
-                    details=details,
-                    outcome=run.outcome,
-                    error=run.error,
-                )
-        except MemctlError as exc:  # the log is best effort; stderr still has the run
-            run.report.setdefault("log_error", str(exc))
 
     def run_once(self) -> list[JobRun]:
         """Every job once, in order (``--once``); stops early on a stop request."""

@@ -7,22 +7,22 @@ or from ``ttl`` (0 = never). Restoring onto a path that has an active memory is 
 (BadInput, nothing changed): archive or delete the active one first.
 """
 
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memctl import limits
 from memctl.errors import BadInput, NotFound
-from memctl.lifecycle.batching import Batcher
+from memctl.lifecycle.batching import move_in_batches
 from memctl.lifecycle.expiry import expires_at
 from memctl.lifecycle.globs import check_glob, is_glob
 from memctl.lifecycle.memories import check_path
 from memctl.lifecycle.policies import Policies
+from memctl.lifecycle.runs import logged_run
 from memctl.models import Memory
 from memctl.store import archive as sql
-from memctl.store import log, memories, moves
-from memctl.store.bulk import commit_watcher, present_ids
+from memctl.store import memories, moves
+from memctl.store.bulk import present_ids
 from memctl.store.db import Database
 
 
@@ -89,44 +89,31 @@ def archive(
     *,
     dry_run: bool = False,
 ) -> ArchiveReport:
-    """Move the given memories to the archive with ``reason``, in batches; logged."""
-    started = time.perf_counter()
+    """Move the given memories to the archive with ``reason``, in batches; logged (when
+    anything moved)."""
     report = ArchiveReport(reason=reason, dry_run=dry_run)
     namespace_of = {m.id: m.namespace for m in memories}
     path_of = {m.id: m.path for m in memories}
-    ids = [m.id for m in memories]
-    moved: list[int] = []
-    batches = [ids] if dry_run else Batcher(others_committed=commit_watcher(db)).slices(ids)
-    for batch in batches:
-        if dry_run:
-            moved.extend(batch)
-            continue
-        with db.write():
-            present = present_ids(db, batch)
-            moves.archive(db, present, reason, now)
-        moved.extend(present)
-    for memory_id in moved:
-        ns = namespace_of[memory_id]
-        report.by_namespace[ns] = report.by_namespace.get(ns, 0) + 1
-    report.by_namespace = dict(sorted(report.by_namespace.items()))
-    report.paths = [path_of[m] for m in moved]
-    report.count = len(moved)
-    report.duration_ms = (time.perf_counter() - started) * 1000
-    if not dry_run and moved:
-        with db.write():
-            log.record(
-                db,
-                "archived",
-                tenant=tenant,
-                started_at=now,
-                duration_ms=report.duration_ms,
-                count=report.count,
-                details={
-                    "trigger": "archive",
-                    "reason": reason,
-                    "by_namespace": report.by_namespace,
-                },
-            )
+
+    def move(batch: Sequence[int]) -> list[int]:
+        present = present_ids(db, batch)
+        moves.archive(db, present, reason, now)
+        return present
+
+    with logged_run(db, "archived", tenant=tenant, now=now, record=not dry_run) as run:
+        moved: list[int] = []
+        for done in move_in_batches(db, [m.id for m in memories], move, dry_run=dry_run):
+            moved.extend(done)
+        for memory_id in moved:
+            ns = namespace_of[memory_id]
+            report.by_namespace[ns] = report.by_namespace.get(ns, 0) + 1
+        report.by_namespace = dict(sorted(report.by_namespace.items()))
+        report.paths = [path_of[m] for m in moved]
+        report.count = run.count = len(moved)
+        run.details = {"trigger": "archive", "reason": reason, "by_namespace": report.by_namespace}
+        if not moved:
+            run.skip()
+    report.duration_ms = run.duration_ms
     return report
 
 
@@ -171,30 +158,22 @@ def restore(
     ttl: float | None,
 ) -> list[Memory]:
     """Bring archived memories back to active; returns them as restored."""
-    started = time.perf_counter()
     if ttl is not None and ttl < 0:
         raise BadInput("--ttl must be 0 (never expires) or a positive duration")
     found = find_archived(db, tenant, target)
     with db.read():
         _refuse_active(db, found)
-    ids: list[int] = []
-    for batch in Batcher(others_committed=commit_watcher(db)).slices(found):
-        expiry = {m.id: expires_at(policies.for_path(m.path), ttl, now) for m in batch}
-        with db.write():
-            _refuse_active(db, batch)
-            moves.restore(db, expiry)
-        ids.extend(expiry)
-    with db.read():
-        restored = memories.get_many(db, ids)
-    result = [restored[i] for i in ids if i in restored]
-    with db.write():
-        log.record(
-            db,
-            "restored",
-            tenant=tenant,
-            started_at=now,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            count=len(result),
-            details={"target": target, "ttl": ttl},
-        )
+
+    def move(batch: Sequence[Memory]) -> Sequence[Memory]:
+        _refuse_active(db, batch)
+        moves.restore(db, {m.id: expires_at(policies.for_path(m.path), ttl, now) for m in batch})
+        return batch
+
+    details = {"target": target, "ttl": ttl}
+    with logged_run(db, "restored", tenant=tenant, now=now, details=details) as run:
+        ids = [m.id for done in move_in_batches(db, found, move) for m in done]
+        with db.read():
+            restored = memories.get_many(db, ids)
+        result = [restored[i] for i in ids if i in restored]
+        run.count = len(result)
     return result

@@ -18,7 +18,8 @@ after each batch the job sleeps ``IDLE_SHARE`` of that batch's wall time, and as
 other connections are seen committing (``PRAGMA data_version``) a whole batch's wall
 time (``BUSY_SHARE``), so waiting writers get in within a poll or two.
 
-``MEMCTL_LIFECYCLE_BATCH=N`` fixes the size (tests, diagnosis).
+``MEMCTL_LIFECYCLE_BATCH=N`` fixes the size (tests, diagnosis). ``move_in_batches`` is
+the loop every job that moves rows (archive, cleanup, prune) runs on top of it.
 """
 
 import time
@@ -26,6 +27,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from memctl import limits
+from memctl.progress import Progress
+from memctl.store.bulk import commit_watcher
+from memctl.store.db import Database
 
 FIXED_SIZE = limits.Range(0, 10_000_000, "1 to 10000000 rows (0: adaptive)", whole=True)
 
@@ -98,3 +102,32 @@ class Batcher:
             done, first = last - first + 1, last + 1
             if first <= hi:
                 self._after(done, time.thread_time() - cpu, time.perf_counter() - wall)
+
+
+def move_in_batches(
+    db: Database,
+    items: Sequence[T],
+    move: Callable[[Sequence[T]], Sequence[T]],
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    batcher: Batcher | None = None,
+) -> Iterator[Sequence[T]]:
+    """The one loop of archive, cleanup and prune: ``move`` each batch of ``items`` in its
+    own short write transaction and yield what it moved (the rows that were still there
+    and still due: ``move`` re-checks them inside the write, so a concurrent store wins).
+
+    Batches are sized by time and paced by ``Batcher``; ``progress`` advances by each
+    batch. A dry run writes nothing and yields every item as one batch.
+    """
+    if dry_run:
+        if items:
+            yield items
+        return
+    batches = batcher or Batcher(others_committed=commit_watcher(db))
+    for batch in batches.slices(items):
+        with db.write():
+            moved = move(batch)
+        yield moved
+        if progress is not None:
+            progress.advance(len(batch))

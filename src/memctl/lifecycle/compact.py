@@ -17,13 +17,12 @@ VACUUM kept writers waiting 2.6 s at 50k vectors. A database created before that
 switched by one full VACUUM the first time.
 """
 
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from memctl import clock
+from memctl.lifecycle.runs import logged_run
 from memctl.store import compact as sql
-from memctl.store import log
 from memctl.store.db import Database
 
 REBUILD_DEAD_SHARE = 0.2
@@ -65,43 +64,37 @@ def needs_vacuum(stats: sql.VecStats) -> bool:
 def compact(db: Database, *, force: bool = False, now: float | None = None) -> CompactReport:
     """Rebuild the vector index if fragmented and VACUUM if worthwhile (always with
     ``force``); logged as ``compacted`` when anything was done."""
-    started = time.perf_counter()
-    with db.read():
-        before = sql.vec_stats(db)
-    report = CompactReport(
-        vectors=before.rows,
-        dead_slots_before=before.dead_slots,
-        chunks_before=before.chunks,
-        bytes_before=before.pages * before.page_size,
-        free_bytes_before=before.free_pages * before.page_size,
-    )
-    reasons = []
-    if force or needs_rebuild(before):
-        report.count = sql.rebuild_vectors(db)
-        report.rebuilt = True
-        reasons.append("forced" if force else f"{before.dead_slots} dead vector slots")
-    with db.read():
-        middle = sql.vec_stats(db)
-    if force or needs_vacuum(middle):
-        report.full_vacuum = sql.vacuum(db)
-        report.vacuumed = True
-        reasons.append(f"{middle.free_pages * middle.page_size} free bytes")
-    with db.read():
-        after = sql.vec_stats(db)
-    report.vectors = after.rows
-    report.chunks_after = after.chunks
-    report.bytes_after = after.pages * after.page_size
-    report.reason = "; ".join(reasons) or "not fragmented"
-    report.duration_ms = (time.perf_counter() - started) * 1000
-    if report.rebuilt or report.vacuumed:
-        with db.write():
-            log.record(
-                db,
-                "compacted",
-                tenant=None,
-                started_at=clock.now() if now is None else now,
-                duration_ms=report.duration_ms,
-                count=report.count,
-                details=report.to_dict(),
-            )
+    started_at = clock.now() if now is None else now
+    with logged_run(db, "compacted", tenant=None, now=started_at) as run:
+        with db.read():
+            before = sql.vec_stats(db)
+        report = CompactReport(
+            vectors=before.rows,
+            dead_slots_before=before.dead_slots,
+            chunks_before=before.chunks,
+            bytes_before=before.pages * before.page_size,
+            free_bytes_before=before.free_pages * before.page_size,
+        )
+        reasons = []
+        if force or needs_rebuild(before):
+            report.count = sql.rebuild_vectors(db)
+            report.rebuilt = True
+            reasons.append("forced" if force else f"{before.dead_slots} dead vector slots")
+        with db.read():
+            middle = sql.vec_stats(db)
+        if force or needs_vacuum(middle):
+            report.full_vacuum = sql.vacuum(db)
+            report.vacuumed = True
+            reasons.append(f"{middle.free_pages * middle.page_size} free bytes")
+        with db.read():
+            after = sql.vec_stats(db)
+        report.vectors = after.rows
+        report.chunks_after = after.chunks
+        report.bytes_after = after.pages * after.page_size
+        report.reason = "; ".join(reasons) or "not fragmented"
+        report.duration_ms = run.elapsed_ms()
+        run.count = report.count
+        run.details = report.to_dict()
+        if not (report.rebuilt or report.vacuumed):
+            run.skip()
     return report

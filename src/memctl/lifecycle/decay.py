@@ -23,9 +23,9 @@ from typing import Any
 
 from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.policies import Decay, Policies, Policy
+from memctl.lifecycle.runs import logged_run
 from memctl.progress import NoProgress, Progress
 from memctl.store import decay as sql
-from memctl.store import log
 from memctl.store.bulk import bulk_session, commit_watcher, id_bounds
 from memctl.store.db import Database
 from memctl.store.rules import namespaces
@@ -107,28 +107,20 @@ def decay(
         report.buckets = {k: report.buckets[k] for k in order if k in report.buckets}
         report.duration_ms = (time.perf_counter() - started) * 1000
         return report
-    with db.read():
-        lo, hi = id_bounds(db)
-    progress.start(hi - lo + 1, "decaying (ids)")
-    for first, last in Batcher(ID_SPAN, hi=MAX_SPAN, others_committed=commit_watcher(db)).ranges(
-        lo, hi
-    ):
-        with db.write():
-            patterns = policies.patterns(lambda: namespaces(db, tenant))
-            for rates, rules in groups:
-                report.count += sql.decay_range(
-                    db, first, last, now, tenant, rates, patterns, rules
-                )
-        progress.advance(last - first + 1)
-    report.duration_ms = (time.perf_counter() - started) * 1000
-    with db.write():
-        log.record(
-            db,
-            "decayed",
-            tenant=tenant,
-            started_at=now,
-            duration_ms=report.duration_ms,
-            count=report.count,
-            details={"groups": len(groups)},
-        )
+    with logged_run(db, "decayed", tenant=tenant, now=now) as run:
+        with db.read():
+            lo, hi = id_bounds(db)
+        progress.start(hi - lo + 1, "decaying (ids)")
+        batcher = Batcher(ID_SPAN, hi=MAX_SPAN, others_committed=commit_watcher(db))
+        for first, last in batcher.ranges(lo, hi):
+            with db.write():
+                patterns = policies.patterns(lambda: namespaces(db, tenant))
+                for rates, rules in groups:
+                    report.count += sql.decay_range(
+                        db, first, last, now, tenant, rates, patterns, rules
+                    )
+            progress.advance(last - first + 1)
+        run.count = report.count
+        run.details = {"groups": len(groups)}
+    report.duration_ms = run.duration_ms
     return report

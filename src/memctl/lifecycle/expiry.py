@@ -20,21 +20,22 @@ Expired memories are invisible everywhere until they are moved (``store.memories
 filters them out by ``expires_at``).
 """
 
-import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memctl import limits
 from memctl.errors import BadInput
-from memctl.lifecycle.batching import Batcher
+from memctl.lifecycle.batching import move_in_batches
 from memctl.lifecycle.globs import check_glob
 from memctl.lifecycle.policies import Policies, Policy
+from memctl.lifecycle.runs import logged_run
 from memctl.models import Memory
-from memctl.progress import NoProgress, Progress
+from memctl.progress import Progress
 from memctl.store import expiry as sql
-from memctl.store import log, moves
-from memctl.store.bulk import bulk_session, commit_watcher
+from memctl.store import moves
+from memctl.store.bulk import bulk_session
 from memctl.store.db import Database
 from memctl.store.rules import namespaces
 
@@ -54,7 +55,7 @@ def expiry_action(policy: Policy, force: bool = True) -> str | None:
     return policy.on_expire
 
 
-def expire(db: Database, expired: list[Memory], policies: Policies, now: float) -> int:
+def expire(db: Database, expired: Sequence[Memory], policies: Policies, now: float) -> int:
     """Move expired memories out per their policy's ``on_expire`` (inside a write)."""
     to_archive: list[int] = []
     to_delete: list[int] = []
@@ -62,6 +63,16 @@ def expire(db: Database, expired: list[Memory], policies: Policies, now: float) 
         archive = expiry_action(policies.for_path(memory.path)) == "archive"
         (to_archive if archive else to_delete).append(memory.id)
     return moves.archive(db, to_archive, "expired", now) + moves.purge(db, to_delete)
+
+
+def expire_on_access(
+    db: Database, memory: Memory, policies: Policies, now: float, trigger: str
+) -> None:
+    """Move one memory that an access (``trigger``: store or recall) found expired out
+    now, inside the caller's write transaction; logged as ``expired``."""
+    details = {"trigger": trigger, "path": memory.path}
+    with logged_run(db, "expired", tenant=memory.tenant, now=now, details=details) as run:
+        run.count = expire(db, [memory], policies, now)
 
 
 @dataclass
@@ -96,65 +107,53 @@ def cleanup(
 ) -> CleanupReport:
     """Move expired memories out (``tenant=None``: every tenant); logged as ``expired``.
     ``progress`` hears of each write batch."""
-    started = time.perf_counter()
-    progress = progress or NoProgress()
     if namespace is not None:
         problem = check_glob(namespace)
         if problem:
             raise BadInput(f"bad namespace pattern {namespace!r}: {problem}")
     report = CleanupReport(dry_run=dry_run, force=force, tenant=tenant, namespace=namespace)
-    bulk_session(db)
-    with db.read():
-        patterns = policies.patterns(lambda: namespaces(db, tenant))
-        rows = sql.expired_rows(db, tenant, now, namespace, patterns)
-    # per rule: None (manual, not forced: left alone) or its on_expire action
-    action_of = {i: expiry_action(p, force) for i, p in enumerate(policies.indexed())}
-    to_move: list[tuple[int, str, str]] = []  # (id, namespace, archive|delete)
-    for memory_id, ns, rule in rows:
-        action = action_of[rule]
-        if action is None:
-            report.skipped_manual += 1
-        else:
-            to_move.append((memory_id, ns, action))
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "deleted": 0})
-    if dry_run:
-        for _, ns, action in to_move:
-            counts[ns]["archived" if action == "archive" else "deleted"] += 1
-    else:
-        progress.start(len(to_move), "cleaning up")
-        for batch in Batcher(others_committed=commit_watcher(db)).slices(to_move):
-            with db.write():
-                live = set(sql.still_expired(db, [m for m, _, _ in batch], now))
-                moved = [row for row in batch if row[0] in live]
-                moves.archive(db, [m for m, _, a in moved if a == "archive"], "expired", now)
-                moves.purge(db, [m for m, _, a in moved if a == "delete"])
+    with logged_run(db, "expired", tenant=tenant, now=now, record=not dry_run) as run:
+        bulk_session(db)
+        with db.read():
+            patterns = policies.patterns(lambda: namespaces(db, tenant))
+            rows = sql.expired_rows(db, tenant, now, namespace, patterns)
+        # per rule: None (manual, not forced: left alone) or its on_expire action
+        action_of = {i: expiry_action(p, force) for i, p in enumerate(policies.indexed())}
+        to_move: list[tuple[int, str, str]] = []  # (id, namespace, archive|delete)
+        for memory_id, ns, rule in rows:
+            action = action_of[rule]
+            if action is None:
+                report.skipped_manual += 1
+            else:
+                to_move.append((memory_id, ns, action))
+
+        def move(batch: Sequence[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+            live = set(sql.still_expired(db, [m for m, _, _ in batch], now))
+            moved = [row for row in batch if row[0] in live]
+            moves.archive(db, [m for m, _, a in moved if a == "archive"], "expired", now)
+            moves.purge(db, [m for m, _, a in moved if a == "delete"])
+            return moved
+
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "deleted": 0})
+        if not dry_run and progress is not None:
+            progress.start(len(to_move), "cleaning up")
+        for moved in move_in_batches(db, to_move, move, dry_run=dry_run, progress=progress):
             for _, ns, action in moved:
                 counts[ns]["archived" if action == "archive" else "deleted"] += 1
-            progress.advance(len(batch))
-    report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
-    report.archived = sum(c["archived"] for c in counts.values())
-    report.deleted = sum(c["deleted"] for c in counts.values())
-    report.count = report.archived + report.deleted
-    report.duration_ms = (time.perf_counter() - started) * 1000
-    if not dry_run:
-        with db.write():
-            log.record(
-                db,
-                "expired",
-                tenant=tenant,
-                started_at=now,
-                duration_ms=report.duration_ms,
-                count=report.count,
-                details={
-                    "trigger": "cleanup",
-                    "force": force,
-                    "namespace": namespace,
-                    "archived": report.archived,
-                    "deleted": report.deleted,
-                    "skipped_manual": report.skipped_manual,
-                    "by_namespace": report.by_namespace,
-                },
-            )
+        report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
+        report.archived = sum(c["archived"] for c in counts.values())
+        report.deleted = sum(c["deleted"] for c in counts.values())
+        report.count = run.count = report.archived + report.deleted
+        run.details = {
+            "trigger": "cleanup",
+            "force": force,
+            "namespace": namespace,
+            "archived": report.archived,
+            "deleted": report.deleted,
+            "skipped_manual": report.skipped_manual,
+            "by_namespace": report.by_namespace,
+        }
+    report.duration_ms = run.duration_ms
     return report
 
 

@@ -3,7 +3,6 @@ boost) over ``memctl.store.memories``."""
 
 import math
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,9 +10,10 @@ import orjson
 
 from memctl import clock, limits
 from memctl.errors import BadInput, NotFound
-from memctl.lifecycle.expiry import expire, expires_at
+from memctl.lifecycle.expiry import expire_on_access, expires_at
 from memctl.lifecycle.globs import check_glob, is_glob
 from memctl.lifecycle.policies import Policies, Policy
+from memctl.lifecycle.runs import logged_run
 from memctl.lifecycle.values import (
     MAX_PATH_CHARS,
     check_text,
@@ -24,8 +24,8 @@ from memctl.lifecycle.values import (
     serialize,
 )
 from memctl.models import Memory, StoreResult
-from memctl.store import log, moves
 from memctl.store import memories as sql
+from memctl.store import moves
 from memctl.store.db import Database
 
 _CONTROL = re.compile(r"[\x00-\x1f]")
@@ -122,22 +122,12 @@ def check_request(policies: Policies, req: StoreRequest) -> Policy:
 
 def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> StoreResult:
     """Write one memory, applying the path's conflict strategy (docs/policies.md)."""
-    started = time.perf_counter()
     policy = check_request(policies, req)
     written_at = now if req.timestamp is None else req.timestamp
     with db.write():
         existing = sql.get(db, req.tenant, req.namespace, req.key)
         if existing is not None and existing.is_expired(now):
-            expire(db, [existing], policies, now)
-            log.record(
-                db,
-                "expired",
-                tenant=req.tenant,
-                started_at=now,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                count=1,
-                details={"trigger": "store", "path": existing.path},
-            )
+            expire_on_access(db, existing, policies, now, "store")
             existing = None
         if existing is None:
             _insert(db, policy, req, written_at)
@@ -299,20 +289,10 @@ def recall(
     what_if = clock.looking_ahead()
     if memory.is_expired(now) and not include_expired:
         if policy.cleanup_strategy == "lazy" and not what_if:
-            started = time.perf_counter()
             with db.write():
                 current = sql.get(db, tenant, namespace, key)
                 if current is not None and current.is_expired(now):
-                    expire(db, [current], policies, now)
-                    log.record(
-                        db,
-                        "expired",
-                        tenant=tenant,
-                        started_at=now,
-                        duration_ms=(time.perf_counter() - started) * 1000,
-                        count=1,
-                        details={"trigger": "recall", "path": memory.path},
-                    )
+                    expire_on_access(db, current, policies, now, "recall")
         raise NotFound(f"{memory.path}: expired at {clock.iso(memory.expires_at)}")
     if what_if:
         return memory
@@ -355,17 +335,9 @@ def delete(
     db: Database, policies: Policies, now: float, tenant: str, memories: list[Memory], hard: bool
 ) -> int:
     """Archive (default) or purge the given memories; logged."""
-    started = time.perf_counter()
     ids = [m.id for m in memories]
-    with db.write():
-        count = moves.purge(db, ids) if hard else moves.archive(db, ids, "deleted", now)
-        log.record(
-            db,
-            "deleted" if hard else "archived",
-            tenant=tenant,
-            started_at=now,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            count=count,
-            details={"trigger": "delete", "hard": hard},
-        )
-    return count
+    action = "deleted" if hard else "archived"
+    details = {"trigger": "delete", "hard": hard}
+    with db.write(), logged_run(db, action, tenant=tenant, now=now, details=details) as run:
+        run.count = moves.purge(db, ids) if hard else moves.archive(db, ids, "deleted", now)
+    return run.count

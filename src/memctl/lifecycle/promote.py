@@ -16,25 +16,25 @@ its metadata gains ``promoted_from`` (id, path, tenant, time). Its embedding is 
 the backlog.
 """
 
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from memctl.clock import DAY, iso
 from memctl.errors import BadInput
 from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import Policies
+from memctl.lifecycle.runs import logged_run
 from memctl.models import Memory
-from memctl.store import log, memories
+from memctl.store import memories
 from memctl.store import promote as sql
+from memctl.store.batch import chunks
 from memctl.store.db import Database
 
 ACTION = "promoted"
 # memories copied per write transaction: each copy is a full store (~0.4 ms), so 100
 # keep the write lock to ~50 ms and concurrent hooks barely wait
 BATCH = 100
-T = TypeVar("T")
 
 
 @dataclass
@@ -106,11 +106,6 @@ def target_path(target_namespace: str, memory_namespace: str, memory_key: str) -
     return f"{target_namespace}/{memory_namespace}/{memory_key}"
 
 
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _copy_request(
     policies: Policies, memory: Memory, target_namespace: str, now: float
 ) -> StoreRequest:
@@ -158,10 +153,9 @@ def promote(
     skipped and reported, not marked. The run is recorded in the lifecycle log
     (action ``promoted``) unless ``dry_run``.
     """
-    started = time.perf_counter()
     rule = rule_of(policies)
     report = PromoteReport(0, 0.0, dry_run, tenant, rule.target_namespace)
-    try:
+    with logged_run(db, ACTION, tenant=tenant, now=now, record=not dry_run) as run:
         with db.read():
             rows = sql.candidates(db, rule, now, tenant)
         by_id = {
@@ -180,35 +174,11 @@ def promote(
         if dry_run:
             report.items = list(by_id.values())
         else:
-            for chunk in _chunks(list(by_id), BATCH):
+            for chunk in chunks(list(by_id), BATCH):
                 _promote_batch(db, policies, now, tenant, rule, chunk, by_id, report)
-        report.count = len(report.items)
-        report.duration_ms = (time.perf_counter() - started) * 1000
-        if not dry_run:
-            with db.write():
-                log.record(
-                    db,
-                    ACTION,
-                    tenant=tenant,
-                    started_at=now,
-                    duration_ms=report.duration_ms,
-                    count=report.count,
-                    details={
-                        "target_namespace": rule.target_namespace,
-                        "skipped": len(report.skipped),
-                    },
-                )
-    except Exception as exc:
-        if not dry_run:
-            log.record_failure(
-                db,
-                ACTION,
-                tenant=tenant,
-                started_at=now,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                error=exc,
-            )
-        raise
+        report.count = run.count = len(report.items)
+        run.details = {"target_namespace": rule.target_namespace, "skipped": len(report.skipped)}
+    report.duration_ms = run.duration_ms
     return report
 
 

@@ -12,16 +12,17 @@ written in short transactions (sized by time, ``lifecycle.batching``) that re-ch
 each row's condition.
 """
 
-import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memctl.clock import DAY
-from memctl.lifecycle.batching import Batcher
+from memctl.lifecycle.batching import Batcher, move_in_batches
 from memctl.lifecycle.policies import Policies
+from memctl.lifecycle.runs import logged_run
 from memctl.progress import NoProgress, Progress
-from memctl.store import log, moves
+from memctl.store import moves
 from memctl.store import prune as sql
 from memctl.store.bulk import bulk_session, commit_watcher, present_ids
 from memctl.store.db import Database
@@ -73,33 +74,23 @@ def prune(
 ) -> PruneReport:
     """Apply the prune rules (``tenant=None``: every tenant); logged as ``pruned``.
     ``progress`` hears of each write batch (two phases: archiving, then purging)."""
-    started = time.perf_counter()
     report = PruneReport(dry_run=dry_run, tenant=tenant)
-    bulk_session(db)
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "purged": 0})
-    bar = NoProgress() if dry_run or progress is None else progress
-    _prune_active(db, policies, now, tenant, dry_run, report, counts, bar)
-    _purge_archives(db, policies, now, tenant, dry_run, report, counts, bar)
-    report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
-    report.count = report.purged + report.archived
-    report.duration_ms = (time.perf_counter() - started) * 1000
-    if not dry_run:
-        with db.write():
-            log.record(
-                db,
-                "pruned",
-                tenant=tenant,
-                started_at=now,
-                duration_ms=report.duration_ms,
-                count=report.count,
-                details={
-                    "purged": report.purged,
-                    "archived": report.archived,
-                    "kept_important": report.kept_important,
-                    "by_rule": report.by_rule,
-                    "by_namespace": report.by_namespace,
-                },
-            )
+    with logged_run(db, "pruned", tenant=tenant, now=now, record=not dry_run) as run:
+        bulk_session(db)
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "purged": 0})
+        bar = NoProgress() if dry_run or progress is None else progress
+        _prune_active(db, policies, now, tenant, dry_run, report, counts, bar)
+        _purge_archives(db, policies, now, tenant, dry_run, report, counts, bar)
+        report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
+        report.count = run.count = report.purged + report.archived
+        run.details = {
+            "purged": report.purged,
+            "archived": report.archived,
+            "kept_important": report.kept_important,
+            "by_rule": report.by_rule,
+            "by_namespace": report.by_namespace,
+        }
+    report.duration_ms = run.duration_ms
     return report
 
 
@@ -122,20 +113,18 @@ def _prune_active(
     why_of = {memory_id: why for memory_id, _, why in rows}
     namespace_of = {memory_id: ns for memory_id, ns, _ in rows}
     ids = [memory_id for memory_id, _, _ in rows]
-    batches = [ids] if dry_run else Batcher(others_committed=commit_watcher(db)).slices(ids)
+
+    def move(batch: Sequence[int]) -> list[int]:
+        present = present_ids(db, batch)
+        moves.archive(db, present, "pruned", now)
+        return present
+
     progress.start(len(ids), "pruning: archiving")
-    for batch in batches:
-        if dry_run:
-            moved = list(batch)
-        else:
-            with db.write():
-                moved = present_ids(db, batch)
-                moves.archive(db, moved, "pruned", now)
+    for moved in move_in_batches(db, ids, move, dry_run=dry_run, progress=progress):
         for memory_id in moved:
             counts[namespace_of[memory_id]]["archived"] += 1
             report.by_rule[why_of[memory_id]] = report.by_rule.get(why_of[memory_id], 0) + 1
             report.archived += 1
-        progress.advance(len(batch))
 
 
 def _purge_archives(
@@ -168,14 +157,30 @@ def _purge_archives(
     for rule, ids in sorted(by_rule.items()):
         policy = policies.by_index(rule)
         cutoff = now - policy.archive_retention_days * DAY
-        for batch in [ids] if dry_run else batcher.slices(ids):
-            if dry_run:
-                gone = list(batch)
-            else:
-                with db.write():
-                    gone = sql.still_purgeable(db, batch, cutoff, policy.keep_archived_importance)
-                    moves.purge(db, gone, archived=True)
+
+        def purge(
+            batch: Sequence[int],
+            cutoff: float = cutoff,
+            keep: float = policy.keep_archived_importance,
+        ) -> list[int]:
+            gone = sql.still_purgeable(db, batch, cutoff, keep)
+            moves.purge(db, gone, archived=True)
+            return gone
+
+        for gone in move_in_batches(
+            db, ids, purge, dry_run=dry_run, progress=progress, batcher=batcher
+        ):
             for memory_id in gone:
                 counts[namespace_of[memory_id]]["purged"] += 1
             report.purged += len(gone)
-            progress.advance(len(batch))
+
+
+def _purger(db: Database, cutoff: float, keep: float) -> Callable[[Sequence[int]], list[int]]:
+    """Purge the ids of a batch still archived before ``cutoff`` and below ``keep``."""
+
+    def purge(batch: Sequence[int]) -> list[int]:
+        gone = sql.still_purgeable(db, batch, cutoff, keep)
+        moves.purge(db, gone, archived=True)
+        return gone
+
+    return purge

@@ -11,8 +11,8 @@ archive and the daemon's job runs) is written as::
 
 On a normal exit the run becomes one ``lifecycle_log`` row (its duration timed here).
 On an error it becomes a row with outcome ``error`` (best effort, never masking the
-original exception) and the exception propagates; bad input (``BadInput``) is not
-recorded, since bad input changes nothing. A dry run records nothing
+original exception) and the exception propagates; bad input and a missing target
+(``BadInput``, ``NotFound``) are not recorded, since they change nothing. A dry run records nothing
 (``record=False``); ``run.skip()`` drops the row of a run that found nothing to do.
 
 The row is written in its own short write transaction, or inside the caller's when the
@@ -25,7 +25,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from memctl.errors import BadInput
+from memctl.errors import BadInput, NotFound
 from memctl.store import log
 from memctl.store.db import Database
 
@@ -43,6 +43,11 @@ class Run:
     outcome: str = "ok"  # ok | error
     error: str | None = None
     skipped: bool = False
+    clock_started: float = field(default_factory=time.perf_counter, repr=False)
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the run started (for a report written inside the run)."""
+        return (time.perf_counter() - self.clock_started) * 1000
 
     def fail(self, error: str) -> None:
         """Log this run as failed without raising (the daemon keeps going)."""
@@ -65,17 +70,16 @@ def logged_run(
 ) -> Iterator[Run]:
     """Time the block and log it as one run of ``action`` (see the module docstring)."""
     run = Run(action, tenant, now, details=dict(details or {}))
-    started = time.perf_counter()
     try:
         yield run
     except BaseException as exc:
-        run.duration_ms = (time.perf_counter() - started) * 1000
-        if record and isinstance(exc, Exception) and not isinstance(exc, BadInput):
+        run.duration_ms = run.elapsed_ms()
+        if record and isinstance(exc, Exception) and not isinstance(exc, BadInput | NotFound):
             run.fail(str(exc) or type(exc).__name__)
             with suppress(Exception):  # the log is best effort: keep the original error
                 _write(db, run)
         raise
-    run.duration_ms = (time.perf_counter() - started) * 1000
+    run.duration_ms = run.elapsed_ms()
     if record and not run.skipped:
         _write(db, run)
 

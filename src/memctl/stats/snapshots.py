@@ -1,14 +1,13 @@
 """The daily analytics snapshots (docs/daemon.md): one row per day, tenant, namespace
 and agent, recorded by ``stats --snapshot`` and the daemon, read back by ``--history``."""
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from memctl.store import log
+from memctl.lifecycle.runs import logged_run
 from memctl.store import stats as sql
 from memctl.store.db import Database
 
@@ -93,11 +92,10 @@ def snapshot(db: Database, now: float, tenant: str | None) -> SnapshotReport:
     every tenant). Idempotent per day: a second run the same day replaces the rows.
 
     The figures are read in one read transaction; the day's rows are then replaced in
-    one short write transaction (with the lifecycle-log entry, action ``snapshot``).
+    one short write transaction; the run is logged (action ``snapshot``), failures too.
     """
-    started = time.perf_counter()
     day, day_start = utc_day(now)
-    try:
+    with logged_run(db, SNAPSHOT_ACTION, tenant=tenant, now=now, details={"day": day}) as run:
         with db.read():
             found = sql.snapshot_rows(db, now, day_start, tenant)
         rows = [
@@ -119,28 +117,8 @@ def snapshot(db: Database, now: float, tenant: str | None) -> SnapshotReport:
             for row in found
         ]
         with db.write():
-            written = sql.replace_snapshot(db, day, tenant, [row.as_tuple() for row in rows])
-            duration = (time.perf_counter() - started) * 1000
-            log.record(
-                db,
-                SNAPSHOT_ACTION,
-                tenant=tenant,
-                started_at=now,
-                duration_ms=duration,
-                count=written,
-                details={"day": day},
-            )
-    except Exception as exc:
-        log.record_failure(
-            db,
-            SNAPSHOT_ACTION,
-            tenant=tenant,
-            started_at=now,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            error=exc,
-        )
-        raise
-    return SnapshotReport(written, duration, day, tenant, rows)
+            run.count = sql.replace_snapshot(db, day, tenant, [row.as_tuple() for row in rows])
+    return SnapshotReport(run.count, run.duration_ms, day, tenant, rows)
 
 
 def history(

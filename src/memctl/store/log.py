@@ -1,6 +1,5 @@
 """The lifecycle log: one row per lifecycle action with counts, duration and outcome."""
 
-from contextlib import suppress
 from typing import Any
 
 import orjson
@@ -39,30 +38,6 @@ def record(
             error,
         ),
     )
-
-
-def record_failure(
-    db: Database,
-    action: str,
-    *,
-    tenant: str | None,
-    started_at: float,
-    duration_ms: float,
-    error: BaseException,
-) -> None:
-    """Best effort: a failed run shows in the log (and so in ``stats``) as an error. Never
-    raises: the caller is already handling the original failure."""
-    with suppress(Exception), db.write():
-        record(
-            db,
-            action,
-            tenant=tenant,
-            started_at=started_at,
-            duration_ms=duration_ms,
-            count=0,
-            outcome="error",
-            error=str(error) or type(error).__name__,
-        )
 
 
 def recent(db: Database, limit: int = 20, action: str | None = None) -> list[dict[str, Any]]:

@@ -19,7 +19,6 @@ memory is a conflict (``overwrite`` replaces it, otherwise it is skipped).
 """
 
 import gzip
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ from memctl.errors import BadInput
 from memctl.lifecycle import memories as lifecycle
 from memctl.lifecycle.expiry import expire, expires_at
 from memctl.lifecycle.policies import Policies, Policy
+from memctl.lifecycle.runs import logged_run
 from memctl.lifecycle.values import (
     check_tenant,
     check_text,
@@ -42,7 +42,7 @@ from memctl.lifecycle.values import (
 )
 from memctl.models import Memory
 from memctl.progress import NoProgress, Progress
-from memctl.store import log, moves
+from memctl.store import moves
 from memctl.store import transfer as sql
 from memctl.store.columns import EMBEDDING_DIM
 from memctl.store.db import Database
@@ -146,36 +146,29 @@ def import_source(
     if options.on_conflict not in ON_CONFLICT:
         raise BadInput(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}")
     progress = progress or NoProgress()
-    started = time.perf_counter()
     report = ImportReport(source.path, source.format, options.on_conflict, options.dry_run)
-    valid = _validate(source, policies, options, report, progress)
-    writer = _Writer(db, policies, now, options, report, current_model(policies))
-    progress.start(valid, "importing")
-    try:
-        with sql.import_cache(db), db.write():
-            written = writer.run(_valid_records(source, policies, options), progress)
-            if written != valid:
-                raise BadInput(f"{source.path} changed during the import; nothing imported")
-            report.left_out = dict(source.notes)
-            report.duration_ms = (time.perf_counter() - started) * 1000
-            log.record(
-                db,
-                "imported",
-                tenant=None if options.all_tenants else options.tenant,
-                started_at=now,
-                duration_ms=report.duration_ms,
-                count=report.written,
-                details={
-                    k: v
-                    for k, v in report.to_dict().items()
-                    if k not in ("invalid_records", "duration_ms", "dry_run")
-                },
-            )
-            if options.dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
-    report.duration_ms = (time.perf_counter() - started) * 1000
+    tenant = None if options.all_tenants else options.tenant
+    with logged_run(db, "imported", tenant=tenant, now=now, record=not options.dry_run) as run:
+        valid = _validate(source, policies, options, report, progress)
+        writer = _Writer(db, policies, now, options, report, current_model(policies))
+        progress.start(valid, "importing")
+        try:
+            with sql.import_cache(db), db.write():
+                written = writer.run(_valid_records(source, policies, options), progress)
+                if written != valid:
+                    raise BadInput(f"{source.path} changed during the import; nothing imported")
+                report.left_out = dict(source.notes)
+                if options.dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        run.count = report.written
+        run.details = {
+            k: v
+            for k, v in report.to_dict().items()
+            if k not in ("invalid_records", "duration_ms", "dry_run")
+        }
+    report.duration_ms = run.duration_ms
     return report
 
 
