@@ -10,8 +10,6 @@ memctl export (JSON Lines, or one document when it has ``memories``); a document
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from memctl.errors import BadInput
 from memctl.transfer.claude_flow import (
     V2StoreSource,
@@ -19,7 +17,7 @@ from memctl.transfer.claude_flow import (
     V3ExportSource,
     is_v2,
 )
-from memctl.transfer.files import GZIP_ERRORS, SQLITE_MAGIC, head, open_input, sniff
+from memctl.transfer.files import SQLITE_MAGIC, first_line, head, parse_json, read_all, sniff
 from memctl.transfer.memctl_format import FORMAT, JsonDocumentSource, JsonLinesSource
 from memctl.transfer.records import Source
 
@@ -73,24 +71,13 @@ def open_source(path: Path, forced: str | None = None) -> Source:
 
 
 def _first_line(path: Path) -> Any:
-    with open_input(path) as stream:
-        try:
-            line = stream.readline()
-        except GZIP_ERRORS as exc:
-            raise BadInput(f"{path}: gzip data is truncated or corrupt ({exc})") from None
+    """The first line as JSON, or None when it is not JSON (a pretty-printed document)."""
+    line = first_line(path)
     try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
+        return parse_json(line, str(path))
+    except BadInput:
         return None
 
 
 def _document(path: Path) -> Any:
-    with open_input(path) as stream:
-        try:
-            data = stream.read()
-        except GZIP_ERRORS as exc:
-            raise BadInput(f"{path}: gzip data is truncated or corrupt ({exc})") from None
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise BadInput(f"{path}: not valid JSON ({exc})") from None
+    return parse_json(read_all(path), str(path))

@@ -1,5 +1,6 @@
 """Files: atomic private output (temporary name in the target folder, mode 0600, renamed
-into place) and input with transparent gzip."""
+into place) and input with transparent gzip, where a corrupt stream or bad JSON is one
+BadInput line naming the file (and line)."""
 
 import contextlib
 import gzip
@@ -8,7 +9,9 @@ import secrets
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
+
+import orjson
 
 from memctl.errors import BadInput, StorageError
 
@@ -106,10 +109,50 @@ def open_input(path: Path) -> Iterator[IO[bytes]]:
 GZIP_ERRORS = (OSError, EOFError, zlib.error)
 
 
+@contextlib.contextmanager
+def _gzip_checked(path: Path, after_line: int | None = None) -> Iterator[None]:
+    """A truncated or corrupt gzip stream becomes one BadInput line naming the file."""
+    try:
+        yield
+    except GZIP_ERRORS as exc:
+        where = f" after line {after_line}" if after_line else ""
+        raise BadInput(f"{path}: gzip data is truncated or corrupt{where} ({exc})") from None
+
+
 def head(path: Path, size: int = 64) -> bytes:
     """The first bytes of the (decompressed) content."""
+    with open_input(path) as stream, _gzip_checked(path):
+        return stream.read(size)
+
+
+def first_line(path: Path) -> bytes:
+    """The first line of the (decompressed) content."""
+    with open_input(path) as stream, _gzip_checked(path):
+        return stream.readline()
+
+
+def read_all(path: Path) -> bytes:
+    """The whole (decompressed) content."""
+    with open_input(path) as stream, _gzip_checked(path):
+        return stream.read()
+
+
+def lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of the (decompressed) content, one line in memory at a time."""
     with open_input(path) as stream:
-        try:
-            return stream.read(size)
-        except GZIP_ERRORS as exc:
-            raise BadInput(f"{path}: gzip data is truncated or corrupt ({exc})") from None
+        line_no = 0
+        while True:
+            with _gzip_checked(path, line_no):
+                line = stream.readline()
+            if not line:
+                return
+            line_no += 1
+            yield line_no, line
+
+
+def parse_json(data: bytes, where: str, what: str = "not valid JSON") -> Any:
+    """``data`` as JSON, or BadInput ``where: what (the parser's reason)``."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(f"{where}: {what} ({exc})") from None

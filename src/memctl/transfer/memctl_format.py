@@ -24,7 +24,7 @@ import orjson
 from memctl.errors import BadInput
 from memctl.models import Memory, conflicts_out
 from memctl.transfer import records as rf
-from memctl.transfer.files import GZIP_ERRORS, open_input
+from memctl.transfer.files import first_line, lines, parse_json
 from memctl.transfer.records import BadRecord, Invalid, Record, iso_us
 
 FORMAT = "memctl-export"
@@ -179,42 +179,21 @@ class JsonLinesSource:
         self.path = str(path)
         self._file = path
         self.notes: dict[str, int] = {}
-        with open_input(path) as stream:
-            try:
-                first = stream.readline()
-            except GZIP_ERRORS as exc:
-                raise BadInput(f"{path}: gzip data is truncated or corrupt ({exc})") from None
-        try:
-            header = orjson.loads(first)
-        except orjson.JSONDecodeError as exc:
-            raise BadInput(f"{path}:1: header is not valid JSON ({exc})") from None
+        header = parse_json(first_line(path), f"{path}:1", "header is not valid JSON")
         self.header = check_header(header, f"{path}:1")
         self.expected = expected_count(self.header, f"{path}:1")
 
     def entries(self) -> Iterator[Record | Invalid]:
-        line_no = 1
-        with open_input(self._file) as stream:
-            stream.readline()
-            while True:
-                try:
-                    line = stream.readline()
-                except GZIP_ERRORS as exc:
-                    raise BadInput(
-                        f"{self.path}: gzip data is truncated or corrupt after line {line_no} "
-                        f"({exc})"
-                    ) from None
-                if not line:
-                    return
-                line_no += 1
-                if not line.strip():
-                    continue
-                location = f"{self.path}:{line_no}"
-                try:
-                    data = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    yield Invalid(location, f"not valid JSON ({exc})")
-                    continue
-                yield parse_record(data, location)
+        for line_no, line in lines(self._file):
+            if line_no == 1 or not line.strip():
+                continue  # the header
+            location = f"{self.path}:{line_no}"
+            try:
+                data = parse_json(line, location)
+            except BadInput as exc:
+                yield Invalid(location, str(exc).removeprefix(f"{location}: "))
+                continue
+            yield parse_record(data, location)
 
     def close(self) -> None:
         pass
