@@ -161,7 +161,7 @@ class Daemon:
         """When each job last ran on this database for this tenant scope (any trigger,
         any outcome: a failing job is retried by its schedule, not by every restart)."""
         last: dict[str, float] = {}
-        for row in log.recent(self.db, limit=50 * len(self.jobs), action=LOG_ACTION):
+        for row in recent(self.db, limit=50 * len(self.jobs), action=LOG_ACTION):
             job = row["details"].get("job")
             if job in self.jobs and job not in last and row["tenant"] == self.tenant:
                 last[job] = float(row["started_at"])
