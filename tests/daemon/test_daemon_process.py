@@ -2,7 +2,6 @@
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +15,9 @@ from memctl.daemon.jobs import JOBS
 from memctl.daemon.lock import DaemonLock
 from memctl.lifecycle.policies import PACKAGED_POLICIES
 from memctl.store import log, open_database
+from memctl.store.db import connect
 from tests.conftest import SRC, cli, run
+from tests.lifecycle.lifecycle_support import invariants
 
 sys.path.insert(0, str(SRC.parent / "scripts"))
 import benchlib
@@ -55,20 +56,19 @@ def popen(*args: str) -> subprocess.Popen[str]:
 
 
 def consistency(db_path: Path) -> dict[str, int]:
-    """Counts that must agree after any interruption (no vec0 needed to read them)."""
-    conn = sqlite3.connect(db_path)
+    """Counts that must agree after any interruption, with every invariant of
+    ``lifecycle_support.invariants`` (read through memctl's own driver: a second SQLite
+    library in this process would share the file's POSIX locks)."""
+    db = connect(db_path)
     try:
-        active = conn.execute("SELECT count(*) FROM memories").fetchone()[0]
-        archived = conn.execute("SELECT count(*) FROM archive").fetchone()[0]
-        both = conn.execute(
-            "SELECT count(*) FROM memories m JOIN archive a ON a.id = m.id"
-        ).fetchone()[0]
-        fts = conn.execute("SELECT count(*) FROM memories_fts").fetchone()[0]
-        check = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        counts = invariants(db)
+        both = db.scalar("SELECT count(*) FROM memories m JOIN archive a ON a.id = m.id")
+        fts = db.scalar("SELECT count(*) FROM memories_fts")
+        check = db.scalar("PRAGMA integrity_check")
     finally:
-        conn.close()
+        db.close()
     assert check == "ok"
-    return {"active": active, "archived": archived, "both": both, "fts": fts}
+    return {"active": counts["active"], "archived": counts["archived"], "both": both, "fts": fts}
 
 
 def test_once_runs_every_job_and_logs_it(db_path: Path) -> None:

@@ -6,7 +6,9 @@ behaviour (real processes contending for one database) in a few seconds; the ful
 import sys
 from pathlib import Path
 
+from memctl.store import open_database
 from tests.conftest import SRC
+from tests.lifecycle.lifecycle_support import invariants
 
 sys.path.insert(0, str(SRC.parent / "scripts"))
 import stress_hooks
@@ -18,3 +20,8 @@ def test_hook_processes_and_a_daemon_writing_at_once_lose_nothing(tmp_path: Path
     )
     assert result.problems == []
     assert result.total_writes == 6 * 15 + 4
+    db = open_database(tmp_path / "stress" / "memory.db", create=False)
+    try:
+        invariants(db)  # active xor archived; indexes agree; marked embedded = has a vector
+    finally:
+        db.close()

@@ -11,6 +11,7 @@ import pytest
 from memctl.store import open_database
 from memctl.store.vectors import put
 from tests.conftest import cli
+from tests.lifecycle.lifecycle_support import invariants
 from tests.transfer.transfer_testkit import T0, comparable, doc, ok, read_export, store
 
 MODEL = "all-MiniLM-L6-v2/384"
@@ -105,6 +106,7 @@ def test_round_trip_keeps_every_record_and_field(seeded: Path, tmp_path: Path) -
     assert db.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'memories'") >= 5
     log = db.one("SELECT action, count, details FROM lifecycle_log WHERE action = 'imported'")
     assert log["count"] == 5 and orjson.loads(log["details"])["format"] == "memctl-jsonl"
+    invariants(db)  # the imported vectors: marked embedded exactly where there is one
     db.close()
     assert cli("recall", "--db", str(fresh), "coordination/swarm-1/status").exit_code == 1
     assert ok(cli("recall", "--db", str(fresh), "notes/big")).stdout == "x" * 3000 + "\n"
@@ -131,6 +133,9 @@ def test_round_trip_without_embeddings_puts_memories_in_the_backlog(
     _, second = _export(fresh, tmp_path / "b.jsonl", "--include-archived", "--include-expired")
     strip = [{**r, "embedding_model": None} for r in comparable(first)]
     assert comparable(second) == strip
+    db = open_database(fresh, create=False)
+    invariants(db)  # no vector, so nothing marked embedded (the archived one too)
+    db.close()
 
 
 def test_json_document_format_round_trips(seeded: Path, tmp_path: Path) -> None:
