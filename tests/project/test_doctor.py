@@ -49,7 +49,8 @@ def test_a_fresh_folder_is_told_to_run_init(
 
 def test_a_healthy_project_with_hooks(project: Path) -> None:
     assert cli("store", "knowledge/auth/jwt", "tokens rotate on use").exit_code == 0
-    assert cli("hooks", "install", "-q").exit_code == 0
+    # two hooks keep the test short; every installed one is timed the same way
+    assert cli("hooks", "install", "--events", "Stop,SessionEnd", "-q").exit_code == 0
     before = (project / ".memctl" / "memory.db").read_bytes()
     code, found = checks("--runs", "2")
     assert code == 0, found
@@ -61,13 +62,7 @@ def test_a_healthy_project_with_hooks(project: Path) -> None:
     assert found["model"]["status"] == OK
     assert found["hooks"]["status"] == OK
     timed = {name: check for name, check in found.items() if name.endswith(")")}
-    assert sorted(timed) == [
-        "PreCompact hook (pre-compact)",
-        "SessionEnd hook (session-end)",
-        "SessionStart hook (session-start)",
-        "Stop hook (post-task)",
-        "UserPromptSubmit hook (pre-task)",
-    ]
+    assert sorted(timed) == ["SessionEnd hook (session-end)", "Stop hook (post-task)"]
     assert timed["SessionEnd hook (session-end)"]["limit_s"] == 1.5
     assert all(check["runs"] == 2 and check["p95_s"] > 0 for check in timed.values())
     # the hooks ran on a copy: the project's database is byte for byte the same
