@@ -244,7 +244,6 @@ def test_aliases_mean_one_module_each() -> None:
     assert not wrong, wrong
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: transfer/importer.py is split next")
 def test_modules_stay_small() -> None:
     """A module over ~400 lines is doing several jobs: split it by job."""
     big = {

@@ -4,7 +4,7 @@
 the MCP tools return and ``memctl serve`` will answer with (docs/api.md)."""
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from memctl.clock import iso
@@ -46,35 +46,28 @@ class Memory:
         return self.expires_at is not None and self.expires_at <= now
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, timestamps as ISO 8601 (the JSON and export form)."""
-        return {
-            "id": self.id,
-            "tenant": self.tenant,
-            "namespace": self.namespace,
-            "key": self.key,
-            "path": self.path,
-            "value": self.value,
-            "type": self.type,
-            "agent_id": self.agent_id,
-            "session_id": self.session_id,
-            "tags": self.tags,
-            "metadata": self.metadata,
-            "importance": round(self.importance, 4),
-            "reward": self.reward,
-            "conflicts": conflicts_out(self.conflicts),
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
-            "accessed_at": iso(self.accessed_at),
-            "expires_at": iso(self.expires_at),
-            "last_decay_at": iso(self.last_decay_at),
-            "promoted_at": iso(self.promoted_at),
-            "access_count": self.access_count,
-            "size": self.size,
-            "compressed": self.compressed,
-            "embedding_model": self.embedding_model,
-            "archived_at": iso(self.archived_at),
-            "archive_reason": self.archive_reason,
-        }
+        """Every field in declaration order, ``path`` after ``key``, times as ISO 8601
+        (the JSON and export form)."""
+        out: dict[str, Any] = {}
+        for name in MEMORY_FIELDS:
+            value = getattr(self, name)
+            if name in TIME_FIELDS:
+                value = iso(value)
+            elif name == "importance":
+                value = round(value, 4)
+            elif name == "conflicts":
+                value = conflicts_out(value)
+            out[name] = value
+            if name == "key":
+                out["path"] = self.path
+        return out
+
+
+# The one list of a memory's fields: the store's columns (store/columns.py), the JSON and
+# export shape (to_dict) and the import record (transfer/records.py) are checked against
+# it by tests/store/test_fields.py.
+MEMORY_FIELDS = tuple(f.name for f in fields(Memory))
+TIME_FIELDS = tuple(name for name in MEMORY_FIELDS if name.endswith("_at"))
 
 
 def conflicts_out(

@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from memctl import clock, limits
 from memctl.errors import BadInput, NotFound
 from memctl.lifecycle.expiry import expire_on_access, expires_at
@@ -17,11 +15,9 @@ from memctl.lifecycle.runs import logged_run
 from memctl.lifecycle.values import (
     MAX_PATH_CHARS,
     check_text,
-    content_hash,
     is_number,
-    pack,
-    search_text,
     serialize,
+    stored_value,
 )
 from memctl.models import Memory, StoreResult
 from memctl.store import memories as sql
@@ -48,7 +44,7 @@ class StoreRequest:
     session_id: str | None = None
     reward: float | None = None
     timestamp: float | None = None  # the write's time; None: now
-    extra: dict[str, Any] = field(default_factory=dict)  # import: created_at, access_count, ...
+    extra: dict[str, Any] = field(default_factory=dict)  # other fields of a new memory
 
 
 def check_path_part(text: str, what: str) -> str:
@@ -135,72 +131,74 @@ def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> St
         return _resolve(db, policy, req, existing, written_at)
 
 
-def _insert(db: Database, policy: Policy, req: StoreRequest, written_at: float) -> int:
-    fields = _value_fields(policy, req.key, req.value)
-    fields.update(
-        tenant=req.tenant,
-        namespace=req.namespace,
-        key=req.key,
-        type=req.type or DEFAULT_TYPE,
-        agent_id=req.agent_id,
-        session_id=req.session_id,
-        tags=orjson.dumps(req.tags or []).decode(),
-        metadata=orjson.dumps(req.metadata or {}).decode(),
-        importance=DEFAULT_IMPORTANCE if req.importance is None else req.importance,
-        reward=req.reward,
-        created_at=written_at,
-        updated_at=written_at,
-        expires_at=expires_at(policy, req.ttl_seconds, written_at),
-        access_count=0,
-    )
-    fields.update(req.extra)
-    text = fields.pop("_text")
-    return sql.insert(db, fields, text)
-
-
-def _value_fields(policy: Policy, key: str, value: Any) -> dict[str, Any]:
-    data = serialize(value)
-    blob, compressed = pack(data, policy)
-    text = search_text(key, value)
-    return {
-        "value": blob,
-        "compressed": int(compressed),
-        "size": len(data),
-        "content_hash": content_hash(text),
-        "embedding_model": None,
-        "_text": text,
+def new_row(
+    policy: Policy, fields: dict[str, Any], compressed: bool | None = None
+) -> tuple[dict[str, Any], str]:
+    """A new memory's row, from its fields by ``Memory`` name as Python values (``tenant``,
+    ``namespace``, ``key``, ``value`` and the times given; None or absent means the
+    default): the value stored as ``stored_value`` says, defaults for the rest. Store and
+    import build rows only here. Returns the row and the text to index."""
+    row: dict[str, Any] = {
+        "type": DEFAULT_TYPE,
+        "importance": DEFAULT_IMPORTANCE,
+        "tags": [],
+        "metadata": {},
+        "access_count": 0,
+        "embedding_model": None,  # in the embedding backlog
     }
+    row.update({name: v for name, v in fields.items() if v is not None or name not in row})
+    columns, text = stored_value(policy, row["key"], row["value"], compressed)
+    row.update(columns)
+    return row, text
+
+
+def _insert(db: Database, policy: Policy, req: StoreRequest, written_at: float) -> int:
+    row, text = new_row(
+        policy,
+        {
+            "tenant": req.tenant,
+            "namespace": req.namespace,
+            "key": req.key,
+            "value": req.value,
+            "type": req.type,
+            "agent_id": req.agent_id,
+            "session_id": req.session_id,
+            "tags": req.tags,
+            "metadata": req.metadata,
+            "importance": req.importance,
+            "reward": req.reward,
+            "created_at": written_at,
+            "updated_at": written_at,
+            "expires_at": expires_at(policy, req.ttl_seconds, written_at),
+            **req.extra,
+        },
+    )
+    return sql.insert(db, row, text)
 
 
 def _given_fields(req: StoreRequest) -> dict[str, Any]:
     """Fields the write sets explicitly (absent ones keep the stored value)."""
-    fields: dict[str, Any] = {}
-    if req.type is not None:
-        fields["type"] = req.type
-    if req.agent_id is not None:
-        fields["agent_id"] = req.agent_id
-    if req.session_id is not None:
-        fields["session_id"] = req.session_id
-    if req.tags is not None:
-        fields["tags"] = orjson.dumps(req.tags).decode()
-    if req.metadata is not None:
-        fields["metadata"] = orjson.dumps(req.metadata).decode()
-    if req.importance is not None:
-        fields["importance"] = req.importance
-    if req.reward is not None:
-        fields["reward"] = req.reward
-    return fields
+    given = {
+        "type": req.type,
+        "agent_id": req.agent_id,
+        "session_id": req.session_id,
+        "tags": req.tags,
+        "metadata": req.metadata,
+        "importance": req.importance,
+        "reward": req.reward,
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _set_value(
     db: Database, policy: Policy, existing: Memory, value: Any, fields: dict[str, Any]
 ) -> None:
-    value_fields = _value_fields(policy, existing.key, value)
-    text = value_fields.pop("_text")
-    if value_fields["content_hash"] == sql.content_hash_of(db, existing.id):
-        value_fields.pop("embedding_model")  # same text: the vector stays valid
-        text = None
-    sql.update(db, existing.id, {**value_fields, **fields}, text)
+    columns, text = stored_value(policy, existing.key, value)
+    if columns["content_hash"] == sql.content_hash_of(db, existing.id):
+        sql.update(db, existing.id, {**columns, **fields}, None)  # same text: vector valid
+    else:
+        columns["embedding_model"] = None  # rejoins the embedding backlog
+        sql.update(db, existing.id, {**columns, **fields}, text)
 
 
 def _resolve(
@@ -245,7 +243,7 @@ def _resolve(
         # an older write only adds a conflict value: the primary keeps its own agent, tags...
         fields = {"expires_at": fields["expires_at"]}
     others.sort(key=lambda item: -float(item["timestamp"]))
-    fields["conflicts"] = orjson.dumps(others).decode()
+    fields["conflicts"] = others
     if primary is req.value:
         _set_value(db, policy, existing, primary, fields)
     else:

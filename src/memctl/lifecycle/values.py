@@ -61,13 +61,34 @@ def serialize(value: Any) -> bytes:
     return data
 
 
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
 def pack(data: bytes, policy: Policy) -> tuple[bytes, bool]:
     """gzip when enabled, over the threshold, and actually smaller."""
     if policy.compression_enabled and len(data) > policy.compression_threshold_bytes:
-        packed = gzip.compress(data, compresslevel=6, mtime=0)
+        packed = _gzip(data)
         if len(packed) < len(data):
             return packed, True
     return data, False
+
+
+def stored_value(
+    policy: Policy, key: str, value: Any, compressed: bool | None = None
+) -> tuple[dict[str, Any], str]:
+    """How a value is stored: its JSON (gzip as ``pack`` decides, or as ``compressed``
+    forces: an import keeps the export's choice), its size, and the hash of the text it
+    is searched by (``content_hash``); with that text."""
+    data = serialize(value)
+    if compressed is None:
+        blob, packed = pack(data, policy)
+    else:
+        blob, packed = (_gzip(data), True) if compressed else (data, False)
+    text = search_text(key, value)
+    columns = {"value": blob, "compressed": packed, "size": len(data)}
+    columns["content_hash"] = content_hash(text)
+    return columns, text
 
 
 def is_number(value: Any) -> bool:

@@ -35,34 +35,31 @@ def decode_value(blob: bytes, compressed: bool) -> Any:
 
 
 def row_to_memory(row: Any) -> Memory:
-    keys = row.keys()
-    return Memory(
-        id=row["id"],
-        tenant=row["tenant"],
-        namespace=row["namespace"],
-        key=row["key"],
-        value=decode_value(row["value"], bool(row["compressed"])),
-        type=row["type"],
-        agent_id=row["agent_id"],
-        session_id=row["session_id"],
-        tags=orjson.loads(row["tags"]),
-        metadata=orjson.loads(row["metadata"]),
-        importance=row["importance"],
-        reward=row["reward"],
-        conflicts=orjson.loads(row["conflicts"]) if row["conflicts"] else [],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        accessed_at=row["accessed_at"],
-        expires_at=row["expires_at"],
-        last_decay_at=row["last_decay_at"],
-        promoted_at=row["promoted_at"],
-        access_count=row["access_count"],
-        size=row["size"],
-        compressed=bool(row["compressed"]),
-        embedding_model=row["embedding_model"],
-        archived_at=row["archived_at"] if "archived_at" in keys else None,
-        archive_reason=row["archive_reason"] if "archive_reason" in keys else None,
-    )
+    """A ``memories`` or ``archive`` row (``MEMORY_COLUMNS`` or ``ARCHIVE_COLUMNS``) as a
+    ``Memory``: the JSON columns decoded, the value unpacked."""
+    values = dict(zip(row.keys(), row, strict=True))
+    del values["content_hash"]  # storage only: what the vector was computed from
+    compressed = values["compressed"] = bool(values["compressed"])
+    values["value"] = decode_value(values["value"], compressed)
+    values["tags"] = orjson.loads(values["tags"])
+    values["metadata"] = orjson.loads(values["metadata"])
+    conflicts = values["conflicts"]
+    values["conflicts"] = orjson.loads(conflicts) if conflicts else []
+    return Memory(**values)
+
+
+def encode(values: dict[str, Any]) -> dict[str, Any]:
+    """Memory fields as Python values (``tags`` a list, ``compressed`` a bool, ...) to
+    column values; fields not given are left out. The inverse of ``row_to_memory``."""
+    out = dict(values)
+    for name in ("tags", "metadata"):
+        if name in out:
+            out[name] = orjson.dumps(out[name]).decode()
+    if "conflicts" in out:
+        out["conflicts"] = orjson.dumps(out["conflicts"]).decode() if out["conflicts"] else None
+    if "compressed" in out:
+        out["compressed"] = int(out["compressed"])
+    return out
 
 
 def get(db: Database, tenant: str, namespace: str, key: str) -> Memory | None:
@@ -83,8 +80,10 @@ def get_many(db: Database, ids: Sequence[int], archived: bool = False) -> dict[i
     return out
 
 
-def insert(db: Database, fields: dict[str, Any], text: str) -> int:
-    """Insert a memory and its keyword-index row; returns the new id."""
+def insert(db: Database, values: dict[str, Any], text: str) -> int:
+    """Insert a memory (its fields as Python values, see ``encode``) and its keyword-index
+    row; returns the new id."""
+    fields = encode(values)
     names = [name for name in MEMORY_FIELDS if name in fields]
     cursor = db.execute(
         f"INSERT INTO memories ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
@@ -95,9 +94,10 @@ def insert(db: Database, fields: dict[str, Any], text: str) -> int:
     return memory_id
 
 
-def update(db: Database, memory_id: int, fields: dict[str, Any], text: str | None) -> None:
-    """Update a memory; a new ``text`` replaces its keyword row and drops its vector
-    (the memory rejoins the embedding backlog)."""
+def update(db: Database, memory_id: int, values: dict[str, Any], text: str | None) -> None:
+    """Update a memory (the given fields, as Python values); a new ``text`` replaces its
+    keyword row and drops its vector (the memory rejoins the embedding backlog)."""
+    fields = encode(values)
     if fields:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         db.execute(f"UPDATE memories SET {assignments} WHERE id = ?", [*fields.values(), memory_id])

@@ -20,7 +20,7 @@ from memctl.store.columns import (
     MEMORY_COLUMNS,
 )
 from memctl.store.db import Database, connect
-from memctl.store.memories import Filters, row_to_memory, where_clause
+from memctl.store.memories import Filters, encode, row_to_memory, where_clause
 
 EXPORT_BATCH = 500
 IMPORT_CACHE_KIB = 16 * 1024
@@ -173,14 +173,15 @@ def reserve_ids(db: Database, last_id: int) -> None:
 
 
 def insert_rows(db: Database, rows: Sequence[dict[str, Any]], archived: bool) -> None:
-    """Insert full rows (explicit ``id``) into ``memories`` or ``archive``."""
+    """Insert full rows (explicit ``id``; fields as Python values, see
+    ``memories.encode``) into ``memories`` or ``archive``."""
     if not rows:
         return
     columns = ARCHIVE_COLUMNS if archived else MEMORY_COLUMNS
     table = "archive" if archived else "memories"
     db.executemany(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        [[row[name] for name in columns] for row in rows],
+        [[encoded[name] for name in columns] for encoded in map(encode, rows)],
     )
 
 

@@ -15,29 +15,34 @@ timestamps in ISO 8601 at microsecond precision and the unrounded importance, pl
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from memctl.errors import BadInput
-from memctl.models import Memory, conflicts_out
+from memctl.models import TIME_FIELDS, Memory, conflicts_out
 from memctl.transfer import records as rf
 from memctl.transfer.files import first_line, lines, parse_json
 from memctl.transfer.records import BadRecord, Invalid, Record, iso_us
 
 FORMAT = "memctl-export"
 VERSION = 1
-TIME_FIELDS = (
-    "created_at",
-    "updated_at",
-    "accessed_at",
-    "expires_at",
-    "last_decay_at",
-    "promoted_at",
-    "archived_at",
-)
+# How each field of an export line is read back: ``Memory``'s fields, by kind. ``id``,
+# ``size`` and ``path`` are derived again on import; ``namespace``, ``key``, ``value``,
+# ``conflicts`` and ``archive_reason`` are read by ``parse_record`` itself
+# (tests/store/test_fields.py checks that every field has its reader).
+READERS: dict[str, Callable[[dict[str, Any], str], Any]] = {
+    **dict.fromkeys(("tenant", "type", "agent_id", "session_id", "embedding_model"), rf.text),
+    "tags": rf.string_list,
+    "metadata": rf.json_object,
+    "importance": rf.number,
+    "reward": rf.number,
+    **dict.fromkeys(TIME_FIELDS, rf.timestamp),
+    "access_count": rf.integer,
+    "compressed": rf.boolean,
+}
 
 
 # ---------------------------------------------------------------- writing
@@ -106,35 +111,17 @@ def parse_record(data: Any, location: str) -> Record | Invalid:
     try:
         if "value" not in data:
             raise BadRecord("value is missing")
-        archived_at = rf.timestamp(data, "archived_at")
+        fields = {name: read(data, name) for name, read in READERS.items()}
+        archived = fields["archived_at"] is not None
         return Record(
             location=location,
             namespace=rf.text(data, "namespace", required=True) or "",
             key=rf.text(data, "key", required=True) or "",
             value=data["value"],
-            tenant=rf.text(data, "tenant"),
-            type=rf.text(data, "type"),
-            agent_id=rf.text(data, "agent_id"),
-            session_id=rf.text(data, "session_id"),
-            tags=rf.string_list(data, "tags"),
-            metadata=rf.json_object(data, "metadata"),
-            importance=rf.number(data, "importance"),
-            reward=rf.number(data, "reward"),
             conflicts=_conflicts(data),
-            created_at=rf.timestamp(data, "created_at"),
-            updated_at=rf.timestamp(data, "updated_at"),
-            accessed_at=rf.timestamp(data, "accessed_at"),
-            expires_at=rf.timestamp(data, "expires_at"),
-            last_decay_at=rf.timestamp(data, "last_decay_at"),
-            promoted_at=rf.timestamp(data, "promoted_at"),
-            access_count=rf.integer(data, "access_count"),
-            compressed=rf.boolean(data, "compressed"),
-            embedding_model=rf.text(data, "embedding_model"),
             embedding=_embedding(data),
-            archived_at=archived_at,
-            archive_reason=(
-                (rf.text(data, "archive_reason") or "imported") if archived_at is not None else None
-            ),
+            archive_reason=(rf.text(data, "archive_reason") or "imported") if archived else None,
+            **fields,
         )
     except BadRecord as exc:
         return Invalid(location, str(exc))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from memctl.clock import utc
+from memctl.models import MEMORY_FIELDS
 
 
 class BadRecord(Exception):
@@ -60,6 +61,15 @@ class Record:
     @property
     def archived(self) -> bool:
         return self.archived_at is not None
+
+
+# A record carries every field of a ``Memory`` but those the import derives again: the
+# id (allocated on import), the size and the compression (of the value as stored here)
+# and the embedding model (the vector's, when it is reused). tests/store/test_fields.py
+# keeps this list equal to ``models.MEMORY_FIELDS`` minus those.
+RECORD_FIELDS = tuple(
+    name for name in MEMORY_FIELDS if name not in ("id", "size", "compressed", "embedding_model")
+)
 
 
 class Source(Protocol):
