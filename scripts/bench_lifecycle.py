@@ -64,7 +64,7 @@ def add_random_vectors(path: Path, seed: int = 11) -> None:
             break
         block = rng.standard_normal((len(rows), 384), dtype=np.float32)
         items = [
-            (int(r["id"]), r["tenant"], r["namespace"], r["content_hash"], v.tobytes())
+            (r.id, r.tenant, r.namespace, r.content_hash, v.tobytes())
             for r, v in zip(rows, block, strict=True)
         ]
         with db.write():

@@ -57,10 +57,7 @@ def add_vectors(db: Database, seed: int = 1) -> int:
     """Give every active memory a random vector (as if embedded by ``MODEL``)."""
     rng = random.Random(seed)
     rows = vectors.pending(db, MODEL, 10**9)
-    items = [
-        (int(r["id"]), r["tenant"], r["namespace"], r["content_hash"], random_vector(rng))
-        for r in rows
-    ]
+    items = [(r.id, r.tenant, r.namespace, r.content_hash, random_vector(rng)) for r in rows]
     with db.write():
         return vectors.put(db, items, MODEL)
 

@@ -159,15 +159,15 @@ def promote(
         with db.read():
             rows = sql.candidates(db, rule, now, tenant)
         by_id = {
-            int(row["id"]): PromoteItem(
-                id=int(row["id"]),
-                tenant=row["tenant"],
-                path=f"{row['namespace']}/{row['key']}",
-                target=target_path(rule.target_namespace, row["namespace"], row["key"]),
-                type=row["type"],
-                importance=float(row["importance"]),
-                access_count=int(row["access_count"]),
-                age_days=(now - float(row["created_at"])) / DAY,
+            int(row.id): PromoteItem(
+                id=int(row.id),
+                tenant=row.tenant,
+                path=f"{row.namespace}/{row.key}",
+                target=target_path(rule.target_namespace, row.namespace, row.key),
+                type=row.type,
+                importance=float(row.importance),
+                access_count=int(row.access_count),
+                age_days=(now - float(row.created_at)) / DAY,
             )
             for row in rows
         }

@@ -30,12 +30,11 @@ def fill(
         if not rows:
             break
         texts = [
-            search_text(row["key"], decode_value(row["value"], bool(row["compressed"])))
-            for row in rows
+            search_text(row.key, decode_value(row.value, bool(row.compressed))) for row in rows
         ]
         embedded = embedder.embed(texts)  # outside any transaction
         items = [
-            (row["id"], row["tenant"], row["namespace"], row["content_hash"], vector)
+            (row.id, row.tenant, row.namespace, row.content_hash, vector)
             for row, vector in zip(rows, embedded, strict=True)
         ]
         with db.write():

@@ -183,31 +183,33 @@ def _database_info(db: Database, db_path: Path) -> dict[str, Any]:
     }
 
 
-def _breakdowns(groups: Iterable[tuple[str | None, Any, bool]]) -> list[Breakdown]:
-    """Roll (name, group row, archived?) up into one Breakdown per name, largest first."""
+def _breakdowns(
+    groups: Iterable[tuple[str | None, sql.MemoryGroup | sql.ArchiveGroup]],
+) -> list[Breakdown]:
+    """Roll (name, group) up into one Breakdown per name, largest first."""
     out: dict[str | None, Breakdown] = {}
-    for name, row, archived in groups:
+    for name, row in groups:
         entry = out.setdefault(name, Breakdown(name))
-        if archived:
-            entry.archived += int(row["total"])
-            entry.archived_bytes += int(row["stored"] or 0)
+        if isinstance(row, sql.ArchiveGroup):
+            entry.archived += int(row.total)
+            entry.archived_bytes += int(row.stored or 0)
         else:
-            expired = int(row["expired"] or 0)
+            expired = int(row.expired or 0)
             entry.expired += expired
-            entry.active += int(row["total"]) - expired
-            entry.bytes += int(row["stored"] or 0)
+            entry.active += int(row.total) - expired
+            entry.bytes += int(row.stored or 0)
     return sorted(out.values(), key=lambda b: (-b.total, b.name or ""))
 
 
-def _storage(rows: Iterable[Any]) -> Storage:
+def _storage(rows: Iterable[sql.MemoryGroup | sql.ArchiveGroup]) -> Storage:
     total = Storage()
     for row in rows:
         total = total.add(
             Storage(
-                int(row["total"]),
-                int(row["stored"] or 0),
-                int(row["raw"] or 0),
-                int(row["compressed"] or 0),
+                int(row.total),
+                int(row.stored or 0),
+                int(row.raw or 0),
+                int(row.compressed or 0),
             )
         )
     return total
@@ -239,25 +241,23 @@ def collect_stats(
 
     def dims(key: str) -> list[Breakdown]:
         return _breakdowns(
-            [(row[key], row, False) for row in active_rows]
-            + [(row[key], row, True) for row in archive_rows]
+            [(getattr(row, key), row) for row in active_rows]
+            + [(getattr(row, key), row) for row in archive_rows]
         )
 
-    expired = sum(int(row["expired"] or 0) for row in active_rows)
-    in_table = sum(int(row["total"]) for row in active_rows)
-    archived = sum(int(row["total"]) for row in archive_rows)
+    expired = sum(int(row.expired or 0) for row in active_rows)
+    in_table = sum(int(row.total) for row in active_rows)
+    archived = sum(int(row.total) for row in archive_rows)
     backlog_by_ns: dict[str, int] = {}
     for row in active_rows:
-        if row["expired"]:
-            backlog_by_ns[row["namespace"]] = backlog_by_ns.get(row["namespace"], 0) + int(
-                row["expired"]
-            )
-    oldest = [row["oldest_expiry"] for row in active_rows if row["oldest_expiry"] is not None]
+        if row.expired:
+            backlog_by_ns[row.namespace] = backlog_by_ns.get(row.namespace, 0) + int(row.expired)
+    oldest = [row.oldest_expiry for row in active_rows if row.oldest_expiry is not None]
     importance = [0] * len(IMPORTANCE_LABELS)
     age = [0] * len(AGE_LABELS)
-    for row in dist_rows:
-        importance[int(row["importance_bucket"]) - 1] += int(row["n"])
-        age[int(row["age_bucket"])] += int(row["n"])
+    for bucket in dist_rows:
+        importance[int(bucket.importance_bucket) - 1] += int(bucket.n)
+        age[int(bucket.age_bucket)] += int(bucket.n)
     memories_storage = _storage(active_rows)
     archive_storage = _storage(archive_rows)
     return Stats(
@@ -283,21 +283,21 @@ def collect_stats(
         oldest_expiry=min(oldest) if oldest else None,
         expiry_backlog_by_namespace=dict(sorted(backlog_by_ns.items())),
         embedding_backlog=(
-            None if model_id is None else sum(int(row["unembedded"] or 0) for row in active_rows)
+            None if model_id is None else sum(int(row.unembedded or 0) for row in active_rows)
         ),
         jobs=[
             JobStatus(
-                action=row["job"],
-                tenant=row["tenant"],
-                last_run_at=float(row["started_at"]),
-                duration_ms=float(row["duration_ms"]),
-                count=int(row["count"]),
-                outcome=row["outcome"],
-                error=row["error"],
-                runs=int(row["runs"]),
-                failures=int(row["failures"] or 0),
-                last_ok_at=row["last_ok_at"],
-                failing_since_ok=int(row["failing_since_ok"]),
+                action=row.job,
+                tenant=row.tenant,
+                last_run_at=float(row.started_at),
+                duration_ms=float(row.duration_ms),
+                count=int(row.last_count),
+                outcome=row.outcome,
+                error=row.error,
+                runs=int(row.runs),
+                failures=int(row.failures or 0),
+                last_ok_at=row.last_ok_at,
+                failing_since_ok=int(row.failing_since_ok),
             )
             for row in job_rows
         ],

@@ -101,18 +101,18 @@ def snapshot(db: Database, now: float, tenant: str | None) -> SnapshotReport:
         rows = [
             SnapshotRow(
                 day=day,
-                tenant=row["tenant"],
-                namespace=row["namespace"],
-                agent_id=row["agent"],
+                tenant=row.tenant,
+                namespace=row.namespace,
+                agent_id=row.agent,
                 counts_by_type={
-                    k: int(v) for k, v in orjson.loads(row["counts_by_type"] or "{}").items() if v
+                    k: int(v) for k, v in orjson.loads(row.counts_by_type or "{}").items() if v
                 },
-                total=int(row["total"] or 0),
-                avg_importance=float(row["avg_importance"] or 0.0),
-                accesses=int(row["accesses"] or 0),
-                expirations=int(row["expirations"] or 0),
-                archives=int(row["archives"] or 0),
-                bytes=int(row["bytes"] or 0),
+                total=int(row.total or 0),
+                avg_importance=float(row.avg_importance or 0.0),
+                accesses=int(row.accesses or 0),
+                expirations=int(row.expirations or 0),
+                archives=int(row.archives or 0),
+                bytes=int(row.bytes or 0),
             )
             for row in found
         ]
@@ -143,17 +143,17 @@ def history(
         rows = sql.snapshots_between(db, first_day, last.date().isoformat(), tenant)
     return [
         SnapshotRow(
-            day=row["day"],
-            tenant=row["tenant"],
-            namespace=row["namespace"],
-            agent_id=row["agent_id"],
-            counts_by_type=orjson.loads(row["counts_by_type"]),
-            total=int(row["total"]),
-            avg_importance=float(row["avg_importance"]),
-            accesses=int(row["accesses"]),
-            expirations=int(row["expirations"]),
-            archives=int(row["archives"]),
-            bytes=int(row["bytes"]),
+            day=row.day,
+            tenant=row.tenant,
+            namespace=row.namespace,
+            agent_id=row.agent_id,
+            counts_by_type=orjson.loads(row.counts_by_type),
+            total=int(row.total),
+            avg_importance=float(row.avg_importance),
+            accesses=int(row.accesses),
+            expirations=int(row.expirations),
+            archives=int(row.archives),
+            bytes=int(row.bytes),
         )
         for row in rows
     ]

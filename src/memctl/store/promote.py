@@ -3,7 +3,7 @@ the originals once their copy is in the knowledge namespace."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from memctl.clock import DAY
 from memctl.store.batch import chunks, marks
@@ -50,14 +50,28 @@ def _where(rule: Rule, now: float, tenant: str | None) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-_COLUMNS = "id, tenant, namespace, key, type, importance, access_count, created_at"
+class Candidate(NamedTuple):
+    """A memory that meets the promotion rules, as the report shows it."""
+
+    id: int
+    tenant: str
+    namespace: str
+    key: str
+    type: str
+    importance: float
+    access_count: int
+    created_at: float
 
 
-def candidates(db: Database, rule: Rule, now: float, tenant: str | None) -> list[Any]:
+_COLUMNS = ", ".join(Candidate._fields)
+
+
+def candidates(db: Database, rule: Rule, now: float, tenant: str | None) -> list[Candidate]:
     """Every memory that meets the rules now, oldest id first (one set-based query; a
     sequential scan, ``NOT INDEXED``, is faster than walking the tenant index here)."""
     where, params = _where(rule, now, tenant)
-    return db.all(f"SELECT {_COLUMNS} FROM memories NOT INDEXED WHERE {where} ORDER BY id", params)
+    sql = f"SELECT {_COLUMNS} FROM memories NOT INDEXED WHERE {where} ORDER BY id"
+    return [Candidate._make(row) for row in db.all(sql, params)]
 
 
 def still_eligible(

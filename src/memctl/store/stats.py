@@ -2,7 +2,7 @@
 (GROUP BY over the tables, one pass each), never a row per memory into Python."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from memctl.clock import DAY
 from memctl.store.db import Database
@@ -27,53 +27,118 @@ def _tenant(tenant: str | None, params: dict[str, Any]) -> str:
 # or a GROUP BY in index order.
 
 
-def memory_groups(db: Database, now: float, tenant: str | None, model_id: str | None) -> list[Any]:
+class MemoryGroup(NamedTuple):
+    """One (namespace, agent, type) group of the active table."""
+
+    namespace: str
+    agent_id: str | None
+    type: str
+    total: int
+    expired: int | None  # expired but not yet moved out
+    stored: int | None  # bytes as stored
+    raw: int | None  # bytes of the serialized JSON
+    compressed: int | None
+    oldest_expiry: float | None  # of the expired ones
+    unembedded: int | None  # without a vector of the current model
+
+
+class ArchiveGroup(NamedTuple):
+    """One (namespace, agent, type) group of the archive."""
+
+    namespace: str
+    agent_id: str | None
+    type: str
+    total: int
+    stored: int | None
+    raw: int | None
+    compressed: int | None
+
+
+class Distribution(NamedTuple):
+    importance_bucket: int  # 1..9
+    age_bucket: int  # index into AGE_LIMITS_DAYS, or its length
+    n: int
+
+
+class JobRow(NamedTuple):
+    """The last log row of one job with its history of runs and failures."""
+
+    job: str
+    tenant: str | None
+    started_at: float
+    duration_ms: float
+    last_count: int  # the last run's count
+    outcome: str
+    error: str | None
+    runs: int
+    failures: int | None
+    last_ok_at: float | None
+    failing_since_ok: int
+
+
+def memory_groups(
+    db: Database, now: float, tenant: str | None, model_id: str | None
+) -> list[MemoryGroup]:
     """Per (namespace, agent_id, type) of the active table: total, expired-not-moved,
     stored and uncompressed bytes, compressed count, oldest expiry of the expired ones,
     and how many lack a vector of ``model_id`` (0 when embeddings are off)."""
     params: dict[str, Any] = {"now": now, "model": model_id}
-    where = _tenant(tenant, params)
-    return db.all(
-        "SELECT namespace, agent_id, type, count(*) AS total, "
-        f"sum({_EXPIRED}) AS expired, "
-        "sum(length(value)) AS stored, sum(size) AS raw, sum(compressed) AS compressed, "
-        f"min(CASE WHEN {_EXPIRED} THEN expires_at END) AS oldest_expiry, "
-        "sum(CASE WHEN :model IS NULL THEN 0 "
-        "ELSE embedding_model IS NULL OR embedding_model != :model END) AS unembedded "
-        f"FROM memories NOT INDEXED WHERE 1{where} GROUP BY namespace, agent_id, type",
-        params,
-    )
+    sql = f"""
+        SELECT namespace, agent_id, type,
+               count(*) AS total,
+               sum({_EXPIRED}) AS expired,
+               sum(length(value)) AS stored,
+               sum(size) AS raw,
+               sum(compressed) AS compressed,
+               min(CASE WHEN {_EXPIRED} THEN expires_at END) AS oldest_expiry,
+               sum(CASE WHEN :model IS NULL THEN 0
+                        ELSE embedding_model IS NULL OR embedding_model != :model
+                   END) AS unembedded
+        FROM memories NOT INDEXED
+        WHERE 1{_tenant(tenant, params)}
+        GROUP BY namespace, agent_id, type
+    """
+    return [MemoryGroup._make(row) for row in db.all(sql, params)]
 
 
-def archive_groups(db: Database, tenant: str | None) -> list[Any]:
+def archive_groups(db: Database, tenant: str | None) -> list[ArchiveGroup]:
     """Per (namespace, agent_id, type) of the archive: count, bytes, compressed count."""
     params: dict[str, Any] = {}
-    where = _tenant(tenant, params)
-    return db.all(
-        "SELECT namespace, agent_id, type, count(*) AS total, "
-        "sum(length(value)) AS stored, sum(size) AS raw, sum(compressed) AS compressed "
-        f"FROM archive NOT INDEXED WHERE 1{where} GROUP BY namespace, agent_id, type",
-        params,
-    )
+    sql = f"""
+        SELECT namespace, agent_id, type,
+               count(*) AS total,
+               sum(length(value)) AS stored,
+               sum(size) AS raw,
+               sum(compressed) AS compressed
+        FROM archive NOT INDEXED
+        WHERE 1{_tenant(tenant, params)}
+        GROUP BY namespace, agent_id, type
+    """
+    return [ArchiveGroup._make(row) for row in db.all(sql, params)]
 
 
-def distributions(db: Database, now: float, tenant: str | None) -> list[Any]:
+def distributions(db: Database, now: float, tenant: str | None) -> list[Distribution]:
     """Active memories counted per (importance bucket 1..9, age bucket 0..4).
 
     Importance bucket ``b`` holds ``b <= importance < b + 1`` (bucket 9 includes 10);
     age buckets split at ``AGE_LIMITS_DAYS`` (a future creation time counts as new)."""
     params: dict[str, Any] = {"now": now}
-    age_cases = " ".join(
-        f"WHEN :now - created_at < {limit * DAY} THEN {index}"
+    age_cases = "\n".join(
+        f"                WHEN :now - created_at < {limit * DAY} THEN {index}"
         for index, limit in enumerate(AGE_LIMITS_DAYS)
     )
-    where = _tenant(tenant, params)
-    return db.all(
-        "SELECT min(9, max(1, CAST(importance AS INTEGER))) AS importance_bucket, "
-        f"CASE {age_cases} ELSE {len(AGE_LIMITS_DAYS)} END AS age_bucket, count(*) AS n "
-        f"FROM memories NOT INDEXED WHERE {_ACTIVE}{where} GROUP BY 1, 2",
-        params,
-    )
+    sql = f"""
+        SELECT min(9, max(1, CAST(importance AS INTEGER))) AS importance_bucket,
+               CASE
+{age_cases}
+                ELSE {len(AGE_LIMITS_DAYS)}
+               END AS age_bucket,
+               count(*) AS n
+        FROM memories NOT INDEXED
+        WHERE {_ACTIVE}{_tenant(tenant, params)}
+        GROUP BY 1, 2
+    """
+    return [Distribution._make(row) for row in db.all(sql, params)]
 
 
 def _job_key(alias: str = "") -> str:
@@ -87,7 +152,7 @@ def _job_key(alias: str = "") -> str:
     )
 
 
-def job_runs(db: Database, tenant: str | None) -> list[Any]:
+def job_runs(db: Database, tenant: str | None) -> list[JobRow]:
     """The last lifecycle-log row of each job (``_job_key``) with its run and failure
     counts, the last success, and the failures since then. A tenant sees its own rows
     and the all-tenant (``tenant IS NULL``) runs. Keyword fallbacks are not jobs."""
@@ -97,22 +162,31 @@ def job_runs(db: Database, tenant: str | None) -> list[Any]:
         params["tenant"] = tenant
         scope = " AND (tenant = :tenant OR tenant IS NULL)"
         x_scope = " AND (x.tenant = :tenant OR x.tenant IS NULL)"
-    return db.all(
-        "SELECT g.job, l.tenant, l.started_at, l.duration_ms, l.count, l.outcome, "
-        "l.error, g.runs, g.failures, ok.started_at AS last_ok_at, "
-        # a rowid range from the last success: short unless the job keeps failing
-        "(SELECT count(*) FROM lifecycle_log x WHERE x.id > coalesce(g.last_ok_id, 0) "
-        f"AND x.outcome != 'ok' AND {_job_key('x')} = g.job{x_scope}) "
-        "AS failing_since_ok "
-        f"FROM (SELECT {_job_key()} AS job, max(id) AS last_id, count(*) AS runs, "
-        "sum(outcome != 'ok') AS failures, "
-        "max(CASE WHEN outcome = 'ok' THEN id END) AS last_ok_id "
-        f"FROM lifecycle_log WHERE action != '{KEYWORD_FALLBACK}'{scope} GROUP BY 1) g "
-        "JOIN lifecycle_log l ON l.id = g.last_id "
-        "LEFT JOIN lifecycle_log ok ON ok.id = g.last_ok_id "
-        "ORDER BY g.job",
-        params,
-    )
+    # failing_since_ok counts over a rowid range from the last success: short unless
+    # the job keeps failing
+    sql = f"""
+        SELECT g.job, l.tenant, l.started_at, l.duration_ms, l.count, l.outcome, l.error,
+               g.runs, g.failures,
+               ok.started_at AS last_ok_at,
+               (SELECT count(*) FROM lifecycle_log x
+                WHERE x.id > coalesce(g.last_ok_id, 0)
+                  AND x.outcome != 'ok'
+                  AND {_job_key("x")} = g.job{x_scope}) AS failing_since_ok
+        FROM (
+            SELECT {_job_key()} AS job,
+                   max(id) AS last_id,
+                   count(*) AS runs,
+                   sum(outcome != 'ok') AS failures,
+                   max(CASE WHEN outcome = 'ok' THEN id END) AS last_ok_id
+            FROM lifecycle_log
+            WHERE action != '{KEYWORD_FALLBACK}'{scope}
+            GROUP BY 1
+        ) g
+        JOIN lifecycle_log l ON l.id = g.last_id
+        LEFT JOIN lifecycle_log ok ON ok.id = g.last_ok_id
+        ORDER BY g.job
+    """
+    return [JobRow._make(row) for row in db.all(sql, params)]
 
 
 def schema_version(db: Database) -> int:
@@ -121,48 +195,83 @@ def schema_version(db: Database) -> int:
 
 # ---------------------------------------------------------------- daily snapshots
 
-SNAPSHOT_COLUMNS = (
-    "day",
-    "tenant",
-    "namespace",
-    "agent_id",
-    "counts_by_type",
-    "total",
-    "avg_importance",
-    "accesses",
-    "expirations",
-    "archives",
-    "bytes",
-)
+
+class SnapshotGroup(NamedTuple):
+    """Today's figures of one (tenant, namespace, agent), before they become a row."""
+
+    tenant: str
+    namespace: str
+    agent: str  # '' = no agent
+    counts_by_type: str | None  # JSON {type: count}
+    total: int | None
+    avg_importance: float | None
+    accesses: int | None
+    expirations: int | None
+    archives: int | None
+    bytes: int | None
 
 
-def snapshot_rows(db: Database, now: float, day_start: float, tenant: str | None) -> list[Any]:
+class SnapshotStored(NamedTuple):
+    """One row of the ``snapshots`` table."""
+
+    day: str
+    tenant: str
+    namespace: str
+    agent_id: str
+    counts_by_type: str  # JSON {type: count}
+    total: int
+    avg_importance: float
+    accesses: int
+    expirations: int
+    archives: int
+    bytes: int
+
+
+SNAPSHOT_COLUMNS = SnapshotStored._fields
+
+
+def snapshot_rows(
+    db: Database, now: float, day_start: float, tenant: str | None
+) -> list[SnapshotGroup]:
     """Today's analytics per (tenant, namespace, agent): active memories by type, their
     average importance, how many were read today, stored bytes; and what went to the
     archive today (``expired`` vs any other reason)."""
     params: dict[str, Any] = {"now": now, "ds": day_start, "de": day_start + DAY}
     active_scope = _tenant(tenant, params)
     archive_scope = _tenant(tenant, params)
-    return db.all(
-        "SELECT tenant, namespace, agent, "
-        "json_group_object(type, n) FILTER (WHERE type IS NOT NULL) AS counts_by_type, "
-        "sum(n) AS total, coalesce(sum(importance) / nullif(sum(n), 0), 0) AS avg_importance, "
-        "sum(accesses) AS accesses, sum(expirations) AS expirations, "
-        "sum(archives) AS archives, sum(bytes) AS bytes "
-        "FROM ("
-        "  SELECT tenant, namespace, coalesce(agent_id, '') AS agent, type, count(*) AS n, "
-        "  sum(importance) AS importance, "
-        "  sum(accessed_at >= :ds AND accessed_at < :de) AS accesses, "
-        "  0 AS expirations, 0 AS archives, sum(length(value)) AS bytes "
-        f"  FROM memories NOT INDEXED WHERE {_ACTIVE}{active_scope} GROUP BY 1, 2, 3, 4 "
-        "  UNION ALL "
-        "  SELECT tenant, namespace, coalesce(agent_id, ''), NULL, 0, 0, 0, "
-        "  sum(archive_reason = 'expired'), sum(archive_reason != 'expired'), 0 "
-        f"  FROM archive WHERE archived_at >= :ds AND archived_at < :de{archive_scope} "
-        "  GROUP BY 1, 2, 3"
-        ") GROUP BY tenant, namespace, agent ORDER BY tenant, namespace, agent",
-        params,
-    )
+    sql = f"""
+        SELECT tenant, namespace, agent,
+               json_group_object(type, n) FILTER (WHERE type IS NOT NULL) AS counts_by_type,
+               sum(n) AS total,
+               coalesce(sum(importance) / nullif(sum(n), 0), 0) AS avg_importance,
+               sum(accesses) AS accesses,
+               sum(expirations) AS expirations,
+               sum(archives) AS archives,
+               sum(bytes) AS bytes
+        FROM (
+            SELECT tenant, namespace, coalesce(agent_id, '') AS agent, type,
+                   count(*) AS n,
+                   sum(importance) AS importance,
+                   sum(accessed_at >= :ds AND accessed_at < :de) AS accesses,
+                   0 AS expirations,
+                   0 AS archives,
+                   sum(length(value)) AS bytes
+            FROM memories NOT INDEXED
+            WHERE {_ACTIVE}{active_scope}
+            GROUP BY 1, 2, 3, 4
+            UNION ALL
+            SELECT tenant, namespace, coalesce(agent_id, ''), NULL, 0, 0, 0,
+                   sum(archive_reason = 'expired'),
+                   sum(archive_reason != 'expired'),
+                   0
+            FROM archive
+            WHERE archived_at >= :ds AND archived_at < :de{archive_scope}
+            GROUP BY 1, 2, 3
+        )
+        GROUP BY tenant, namespace, agent
+        ORDER BY tenant, namespace, agent
+    """
+    return [SnapshotGroup._make(row) for row in db.all(sql, params)]
 
 
 def replace_snapshot(
@@ -180,7 +289,9 @@ def replace_snapshot(
     return len(rows)
 
 
-def snapshots_between(db: Database, first_day: str, last_day: str, tenant: str | None) -> list[Any]:
+def snapshots_between(
+    db: Database, first_day: str, last_day: str, tenant: str | None
+) -> list[SnapshotStored]:
     """Snapshot rows of the days ``first_day`` to ``last_day`` (YYYY-MM-DD, inclusive),
     newest day first."""
     sql = f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM snapshots WHERE day BETWEEN ? AND ?"
@@ -189,7 +300,7 @@ def snapshots_between(db: Database, first_day: str, last_day: str, tenant: str |
         sql += " AND tenant = ?"
         params.append(tenant)
     sql += " ORDER BY day DESC, tenant, namespace, agent_id"
-    return db.all(sql, params)
+    return [SnapshotStored._make(row) for row in db.all(sql, params)]
 
 
 def latest_snapshot_day(db: Database, tenant: str | None) -> str | None:

@@ -10,7 +10,7 @@ statement rollback (each write in a SAVEPOINT), only ``=``-style filters are pus
 into the KNN (tenant, model, archived, exact namespace), ``k`` at most 4096.
 """
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from memctl.store.batch import chunks, marks
 from memctl.store.columns import EMBEDDING_TABLE, VEC_TABLE, text_key
@@ -32,14 +32,27 @@ def _backlog_where(model_id: str, tenant: str | None) -> tuple[str, list[Any]]:
     return f"{_BACKLOG} AND +tenant = ?", [model_id, model_id, tenant]
 
 
-def pending(db: Database, model_id: str, limit: int, tenant: str | None = None) -> list[Any]:
+class Pending(NamedTuple):
+    """A memory waiting for its vector: what embedding and storing it needs."""
+
+    id: int
+    tenant: str
+    namespace: str
+    key: str
+    value: bytes  # as stored (see ``compressed``)
+    compressed: int
+    content_hash: str
+
+
+def pending(db: Database, model_id: str, limit: int, tenant: str | None = None) -> list[Pending]:
     """Active memories whose vector is missing or from another model (any order)."""
     where, params = _backlog_where(model_id, tenant)
-    return db.all(
+    rows = db.all(
         "SELECT id, tenant, namespace, key, value, compressed, content_hash FROM memories "
         f"WHERE {where} LIMIT ?",
         [*params, limit],
     )
+    return [Pending._make(row) for row in rows]
 
 
 def pending_count(db: Database, model_id: str, tenant: str | None = None) -> int:
