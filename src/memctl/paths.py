@@ -71,8 +71,16 @@ def _find_root(start: Path | None) -> tuple[Path, str]:
             break
         for marker in PROJECT_MARKERS:
             if (folder / marker).is_dir():
-                return folder, f"found by its {marker}/"
-    return origin, "no .memctl/, .claude/ or .git/ above: the starting folder"
+                return folder, f"the nearest folder with {marker}/"
+    return origin, "no .memctl/, .claude/ or .git/ here or above: the current folder"
+
+
+def locate_root(start: Path | None = None) -> tuple[Path, str]:
+    """The project root and how it was found: ``CLAUDE_PROJECT_DIR`` (Claude Code sets
+    it to the project), else :func:`project_root` of ``start``."""
+    if os.environ.get("CLAUDE_PROJECT_DIR"):
+        return Path(os.environ["CLAUDE_PROJECT_DIR"]).expanduser().resolve(), "CLAUDE_PROJECT_DIR"
+    return _find_root(start)
 
 
 def _home() -> Path | None:
@@ -97,11 +105,8 @@ def resolve_project(db_option: str | None = None, start: Path | None = None) -> 
     db = Path(explicit).expanduser().resolve() if explicit else None
     if db is not None and db.parent.name == DB_DIR:
         root, root_source = db.parent.parent, f"the folder holding {DB_DIR}/{db.name}"
-    elif os.environ.get("CLAUDE_PROJECT_DIR"):
-        root = Path(os.environ["CLAUDE_PROJECT_DIR"]).expanduser().resolve()
-        root_source = "CLAUDE_PROJECT_DIR"
     else:
-        root, root_source = _find_root(start)
+        root, root_source = locate_root(start)
     config = read_config(root / DB_DIR / CONFIG_NAME)
     if db is None and "db" in config:
         db, source = (root / config["db"]).expanduser().resolve(), "config.yaml"

@@ -49,8 +49,8 @@ def test_a_cron_line_in_the_wrong_folder_fails_loudly(
     assert done.returncode == 1
     assert done.stderr == (
         f"memctl daemon: error: no memctl database at {tmp_path / 'wrong/.memctl/memory.db'} "
-        f"(from the project at {tmp_path / 'wrong'} (no .memctl/, .claude/ or .git/ above: "
-        "the starting folder)); run `memctl init` to set this project up, or pass --db\n"
+        f"(from the project at {tmp_path / 'wrong'} (no .memctl/, .claude/ or .git/ here or "
+        "above: the current folder)); run `memctl init` to set this project up, or pass --db\n"
     )
     assert not (tmp_path / "wrong" / ".memctl").exists()
 

@@ -33,9 +33,7 @@ def test_init_sets_the_project_up_from_a_subfolder(project: Path) -> None:
     assert not (project / "src" / ".memctl").exists()
     assert not (folder / "config.yaml").exists()  # nothing to record
     lines = done.stdout.splitlines()
-    assert lines[0] == (
-        f"project {project} (the nearest folder above with .memctl/, .claude/ or .git/)"
-    )
+    assert lines[0] == (f"project {project} (the nearest folder with .git/)")
     assert "  created .memctl/" in lines and "  created policies.yaml" in lines
     assert "next:" in lines
     assert f"  cron / systemd: MEMCTL_DB={db} (scripts/crontab.example)" in lines

@@ -1,6 +1,5 @@
 """``memctl init`` (set a project up) and ``memctl doctor`` (check it)."""
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -46,20 +45,13 @@ def init_cmd(
 
     Example: memctl init && memctl hooks install
     """
-    from memctl.paths import project_root
+    from memctl.paths import locate_root
     from memctl.project.setup import init_project
 
     if project is not None:
         root, how = project.expanduser().resolve(), "--project"
-    elif os.environ.get("CLAUDE_PROJECT_DIR"):
-        root, how = Path(os.environ["CLAUDE_PROJECT_DIR"]).resolve(), "CLAUDE_PROJECT_DIR"
     else:
-        root = project_root()
-        how = (
-            "the current folder"
-            if root == Path.cwd().resolve()
-            else "the nearest folder above with .memctl/, .claude/ or .git/"
-        )
+        root, how = locate_root()
     if not root.is_dir():
         from memctl.errors import BadInput
 
