@@ -22,7 +22,7 @@ python3 -m venv "$venv"
 done_step "$("$venv/bin/python" --version)"
 
 step 2 "installing memctl and its dependencies (torch CPU 2.13.0 pinned by constraints.txt,
-      onnxruntime, sentence-transformers, sqlite-vec, ...): about 5 minutes and 1.7 GB the
+      onnxruntime, sentence-transformers, sqlite-vec, ...): 3 to 6 minutes and 1.8 GB the
       first time, seconds when they are already installed"
 # --no-warn-script-location: pip would warn once per package that .venv/bin is not on
 # PATH; the last lines below say it once, with the fix.
@@ -54,8 +54,9 @@ esac
 if [ "$on_path" = 1 ] && [ -L "$link_dir/memctl" ]; then
   echo "Next: cd into your project and run: memctl init"
 else
+  if [ -L "$link_dir/memctl" ]; then bin_dir="\$HOME/.local/bin"; else bin_dir="$venv/bin"; fi
   echo "Next: put memctl on your PATH, then run memctl init in your project:"
-  echo "  export PATH=\"$venv/bin:\$PATH\"    # add this line to ~/.bashrc or ~/.profile"
+  echo "  export PATH=\"$bin_dir:\$PATH\"    # add this line to ~/.bashrc or ~/.profile"
   echo "  cd /path/to/your/project && memctl init"
 fi
 echo "Tests: .venv/bin/python -m pytest -q"
