@@ -118,7 +118,7 @@ def reindex_cmd(
     """
     from memctl.embeddings import get_embedder
     from memctl.search.backlog import fill, forget
-    from memctl.store import vectors
+    from memctl.store.backend import backend_of
 
     limits.check(limit, "--limit", limits.COUNT)
     model = get_embedder(settings.policies.embedding_model, settings.announce)
@@ -127,12 +127,12 @@ def reindex_cmd(
     db = settings.open()
     if everything:
         forget(db, settings.scope)
-    total = vectors.pending_count(db, model.model_id, settings.scope)
+    total = backend_of(db).vectors.pending_count(db, model.model_id, settings.scope)
     goal = min(total, limit) if limit else total
     with settings.out.progress() as bar:
         bar.start(goal, "embedding")
         done = fill(db, model, goal, settings.scope, progress=bar)
-    left = vectors.pending_count(db, model.model_id, settings.scope)
+    left = backend_of(db).vectors.pending_count(db, model.model_id, settings.scope)
     if settings.json:
         settings.out.document({"embedded": done, "pending": left, "model": model.model_id})
     else:

@@ -8,7 +8,7 @@ from typing import Any
 from memctl.embeddings import Embedder
 from memctl.lifecycle.values import search_text
 from memctl.progress import Progress
-from memctl.store import vectors
+from memctl.store.backend import backend_of
 from memctl.store.db import Database
 from memctl.store.memories import decode_value
 
@@ -26,7 +26,9 @@ def fill(
     ``progress`` hears of each batch."""
     done = 0
     while done < limit:
-        rows = vectors.pending(db, embedder.model_id, min(BATCH, limit - done), tenant)
+        rows = backend_of(db).vectors.pending(
+            db, embedder.model_id, min(BATCH, limit - done), tenant
+        )
         if not rows:
             break
         texts = [
@@ -38,7 +40,7 @@ def fill(
             for row, vector in zip(rows, embedded, strict=True)
         ]
         with db.write():
-            stored = vectors.put(db, items, embedder.model_id)
+            stored = backend_of(db).vectors.put(db, items, embedder.model_id)
         done += len(rows)
         if progress is not None:
             progress.advance(len(rows))
@@ -57,7 +59,7 @@ def forget(db: Database, tenant: str | None) -> int:
     total = 0
     while True:
         with db.write():
-            done = vectors.forget_some(db, tenant, FORGET_BATCH)
+            done = backend_of(db).vectors.forget_some(db, tenant, FORGET_BATCH)
         if done == 0:
             return total
         total += done
@@ -88,7 +90,7 @@ def embed_pending(
 
     # Loading the model costs ~0.4 s: skip it when nothing is pending. (The id assumes
     # 384 dimensions; for another model the guess finds everything pending and loads it.)
-    if not vectors.pending(db, model_id(model, 384), 1, tenant):
+    if not backend_of(db).vectors.pending(db, model_id(model, 384), 1, tenant):
         return EmbedReport(0, None)
     from memctl.embeddings import get_embedder
 

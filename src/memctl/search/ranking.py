@@ -52,7 +52,7 @@ from typing import Any
 from memctl.embeddings import Embedder
 from memctl.models import Hit, SearchResult
 from memctl.search.backlog import fill
-from memctl.store import keyword, vectors
+from memctl.store.backend import backend_of
 from memctl.store.db import Database
 from memctl.store.memories import Filters, get_many
 
@@ -123,13 +123,14 @@ def _keyword_hits(db: Database, query: str, filters: Filters, pool: int) -> Keyw
     every = fts_query(query, "AND")
     if every is None:
         return [], 0
-    hits = [(i, b, True) for i, b in keyword.keyword_search(db, every, filters, pool)]
+    keywords = backend_of(db).keywords
+    hits = [(i, b, True) for i, b in keywords.keyword_search(db, every, filters, pool)]
     anyword = fts_query(query, "OR")
     if len(hits) < ALL_WORDS_ENOUGH and anyword is not None and anyword != every:
         seen = {memory_id for memory_id, _, _ in hits}
-        more = keyword.keyword_search(db, anyword, filters, pool)
+        more = keywords.keyword_search(db, anyword, filters, pool)
         hits += [(i, b, False) for i, b in more if i not in seen][: pool - len(hits)]
-    return hits, keyword.indexed_count(db) if hits else 0
+    return hits, keywords.indexed_count(db) if hits else 0
 
 
 def keyword_evidence(every_word_rank: int | None, bm25: float, indexed: int) -> float:
@@ -177,7 +178,7 @@ def search(
         if model is not None:
             if not filters.archived:
                 fill(db, model, backlog_limit, filters.tenant)
-                pending = vectors.pending_count(db, model.model_id, filters.tenant)
+                pending = backend_of(db).vectors.pending_count(db, model.model_id, filters.tenant)
             query_vector = model.embed([query])[0]
             _semantic(db, model, query_vector, filters, pool, ranked)
     semantic_only = mode == "semantic" and model is not None
@@ -189,7 +190,9 @@ def search(
         hits, indexed = _keyword_hits(db, query, filters, pool)
         if semantic_only and model is not None:
             # keyword evidence only for memories that have no vector yet
-            waiting = vectors.pending_ids(db, [i for i, _, _ in hits], model.model_id)
+            waiting = backend_of(db).vectors.pending_ids(
+                db, [i for i, _, _ in hits], model.model_id
+            )
             hits = [hit for hit in hits if hit[0] in waiting]
     for rank, (memory_id, bm25, every_word) in enumerate(hits, start=1):
         entry = ranked.setdefault(memory_id, Ranked())
@@ -271,8 +274,9 @@ def _semantic(
         or filters.pattern
         or (filters.namespace and exact_namespace is None)
     )
-    k = min(vectors.MAX_K, pool * (4 if post_filtered else 1) + 10)
-    found = vectors.knn(
+    engine = backend_of(db)
+    k = min(engine.vectors.MAX_K, pool * (4 if post_filtered else 1) + 10)
+    found = engine.vectors.knn(
         db,
         query_vector,
         k,
@@ -282,7 +286,7 @@ def _semantic(
         filters.archived,
         oversample=KNN_OVERSAMPLE,
     )
-    allowed = keyword.filter_ids(db, [memory_id for memory_id, _ in found], filters)
+    allowed = engine.keywords.filter_ids(db, [memory_id for memory_id, _ in found], filters)
     rank = 0
     for memory_id, distance in found:
         if memory_id not in allowed:
@@ -302,9 +306,10 @@ def _similarities(
     semantic candidates. Memories with no vector of this model stay without similarity."""
     import numpy as np
 
+    loaded = backend_of(db).vectors.load(db, list(ranked))
     stored = {
         memory_id: vector
-        for memory_id, (vector_model, vector) in vectors.load(db, list(ranked)).items()
+        for memory_id, (vector_model, vector) in loaded.items()
         if vector_model == model_id
     }
     if not stored:

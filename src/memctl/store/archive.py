@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from memctl.models import Memory
-from memctl.store.columns import ARCHIVE_COLUMNS, MEMORY_COLUMNS, sqlite_glob
+from memctl.store import dialect
+from memctl.store.columns import ARCHIVE_COLUMNS, MEMORY_COLUMNS
 from memctl.store.db import Database
 from memctl.store.memories import Filters, row_to_memory, where_clause
 from memctl.store.rules import PATH, tenant_clause
@@ -64,8 +65,8 @@ def latest_archived(
     params: dict[str, Any] = {}
     clauses = [tenant_clause(tenant, params)]
     if pattern is not None:
-        clauses.append(f"{PATH} GLOB :pattern")
-        params["pattern"] = sqlite_glob(pattern)
+        clauses.append(dialect.glob(PATH, ":pattern"))
+        params["pattern"] = dialect.glob_param(pattern)
     else:
         clauses.append(f"{PATH} = :path")
         params["path"] = path

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memctl.clock import DAY
+from memctl.store import dialect
 from memctl.store.db import Database
 from memctl.store.rules import rule_case, tenant_clause
 
@@ -31,13 +32,7 @@ def _override(name: str, default: str) -> str:
     kept to 0-10 like the policy fields (metadata is free-form: a floor of 1e308 would
     otherwise raise importance to 1e308). ``instr`` keeps the JSON functions off the
     common case (no override)."""
-    path = f"'$.decay.{name}'"
-    return f"""(CASE
-        WHEN instr(metadata, '"decay"') > 0
-         AND json_type(metadata, {path}) IN ('integer', 'real')
-        THEN min(10.0, max(0.0, json_extract(metadata, {path})))
-        ELSE {default}
-    END)"""
+    return dialect.json_number("metadata", ("decay", name), default, 0.0, 10.0)
 
 
 def _exprs() -> tuple[str, str]:

@@ -4,8 +4,8 @@ policy rule, then re-checks each batch inside its write) and the hooks' cheap ch
 from collections.abc import Sequence
 from typing import Any
 
+from memctl.store import dialect
 from memctl.store.batch import marks
-from memctl.store.columns import sqlite_glob
 from memctl.store.db import Database
 from memctl.store.rules import namespace_clause, rule_case, tenant_clause
 
@@ -54,11 +54,11 @@ def count_expired(db: Database, tenant: str | None, namespace_glob: str, now: fl
     The unary ``+`` keeps SQLite on the expiry index: a GLOB range on the path index
     would visit every memory of the namespace (27 ms at 100k against well under 1 ms).
     """
-    sql = """
+    sql = f"""
         SELECT count(*) FROM memories
-        WHERE expires_at IS NOT NULL AND expires_at <= ? AND +namespace GLOB ?
+        WHERE expires_at IS NOT NULL AND expires_at <= ? AND {dialect.glob("+namespace")}
     """
-    params: list[Any] = [now, sqlite_glob(namespace_glob)]
+    params: list[Any] = [now, dialect.glob_param(namespace_glob)]
     if tenant is not None:
         sql += " AND tenant = ?"
         params.append(tenant)

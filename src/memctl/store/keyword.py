@@ -1,10 +1,32 @@
-"""SQL for FTS5 keyword search."""
+"""Keyword search, SQLite's implementation (FTS5, bm25): the index rows of memories and
+the ranked search over them. The only module that knows the FTS5 table; its functions
+are ``backend.KeywordIndex``."""
 
+from collections.abc import Sequence
 from typing import Any
 
+from memctl.store.batch import marks
 from memctl.store.columns import FTS_TABLE
 from memctl.store.db import Database
-from memctl.store.memories import Filters, where_clause
+from memctl.store.filters import Filters, where_clause
+
+
+def add(db: Database, items: Sequence[tuple[int, str]]) -> None:
+    """Index rows for new memories: (memory id, search text)."""
+    if items:
+        db.executemany(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)", items)
+
+
+def replace(db: Database, memory_id: int, text: str) -> None:
+    """A memory's new search text (FTS5 has no upsert: delete, then insert)."""
+    db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = ?", (memory_id,))
+    db.execute(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)", (memory_id, text))
+
+
+def drop(db: Database, ids: Sequence[int]) -> None:
+    """The index rows of memories deleted for good (at most ``batch.BATCH`` ids)."""
+    if ids:
+        db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks(ids)})", list(ids))
 
 
 def keyword_search(

@@ -1,30 +1,23 @@
 """SQL for memories: read, write and select them, with their keyword-index rows (moves
-between the tables are in ``moves``).
-
-``Filters`` and ``where_clause`` are the one description of "which memories" that
-``list``, ``search``, export and the lifecycle commands share; expired memories are
-left out unless asked for.
+between the tables are in ``moves``; "which memories" is ``filters``).
 """
 
 import gzip
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from memctl.models import Memory
+from memctl.store.backend import backend_of
 from memctl.store.batch import chunks, marks
 from memctl.store.columns import (
     ARCHIVE_COLUMNS,
-    EMBEDDING_TABLE,
-    FTS_TABLE,
     MEMORY_COLUMNS,
     MEMORY_FIELDS,
-    VEC_TABLE,
-    sqlite_glob,
 )
 from memctl.store.db import Database
+from memctl.store.filters import Filters, where_clause
 
 _SELECT = ", ".join(MEMORY_COLUMNS)
 _SELECT_ARCHIVE = ", ".join(ARCHIVE_COLUMNS)
@@ -90,7 +83,7 @@ def insert(db: Database, values: dict[str, Any], text: str) -> int:
         [fields[name] for name in names],
     )
     memory_id = int(cursor.lastrowid)
-    db.execute(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)", (memory_id, text))
+    backend_of(db).keywords.add(db, [(memory_id, text)])
     return memory_id
 
 
@@ -102,10 +95,9 @@ def update(db: Database, memory_id: int, values: dict[str, Any], text: str | Non
         assignments = ", ".join(f"{name} = ?" for name in fields)
         db.execute(f"UPDATE memories SET {assignments} WHERE id = ?", [*fields.values(), memory_id])
     if text is not None:
-        db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = ?", (memory_id,))
-        db.execute(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)", (memory_id, text))
-        db.execute(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", (memory_id,))
-        db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE memory_id = ?", (memory_id,))
+        engine = backend_of(db)
+        engine.keywords.replace(db, memory_id, text)
+        engine.vectors.drop(db, [memory_id])
 
 
 def record_access(db: Database, memory_id: int, now: float, boost: float) -> None:
@@ -114,59 +106,6 @@ def record_access(db: Database, memory_id: int, now: float, boost: float) -> Non
         "importance = min(10.0, importance + ?) WHERE id = ?",
         (now, boost, memory_id),
     )
-
-
-@dataclass
-class Filters:
-    """What ``list``/``search``/``delete`` select on. ``pattern`` is a memctl glob on the path."""
-
-    tenant: str | None  # None: all tenants (--all-tenants)
-    pattern: str | None = None
-    namespace: str | None = None
-    agent_id: str | None = None
-    type: str | None = None
-    tags: list[str] = field(default_factory=list)
-    expired: str = "exclude"  # exclude | only | include
-    now: float = 0.0
-    archived: bool = False
-
-
-def where_clause(filters: Filters, alias: str = "") -> tuple[str, list[Any]]:
-    """The WHERE text and parameters for ``filters``; every input is a bound parameter."""
-    p = f"{alias}." if alias else ""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.tenant is not None:
-        clauses.append(f"{p}tenant = ?")
-        params.append(filters.tenant)
-    if filters.pattern is not None:
-        # SQLite's GLOB is case-sensitive like memctl globs; sqlite_glob makes ? and [ literal
-        clauses.append(f"({p}namespace || '/' || {p}key) GLOB ?")
-        params.append(sqlite_glob(filters.pattern))
-    if filters.namespace is not None:
-        if "*" in filters.namespace:
-            clauses.append(f"{p}namespace GLOB ?")
-            params.append(sqlite_glob(filters.namespace))
-        else:
-            clauses.append(f"{p}namespace = ?")
-            params.append(filters.namespace)
-    if filters.agent_id is not None:
-        clauses.append(f"{p}agent_id = ?")
-        params.append(filters.agent_id)
-    if filters.type is not None:
-        clauses.append(f"{p}type = ?")
-        params.append(filters.type)
-    for tag in filters.tags:
-        clauses.append(f"EXISTS (SELECT 1 FROM json_each({p}tags) WHERE json_each.value = ?)")
-        params.append(tag)
-    if not filters.archived:
-        if filters.expired == "exclude":
-            clauses.append(f"({p}expires_at IS NULL OR {p}expires_at > ?)")
-            params.append(filters.now)
-        elif filters.expired == "only":
-            clauses.append(f"({p}expires_at IS NOT NULL AND {p}expires_at <= ?)")
-            params.append(filters.now)
-    return (" AND ".join(clauses) or "1"), params
 
 
 SORTS = {
@@ -201,3 +140,6 @@ def count(db: Database, filters: Filters) -> int:
 def content_hash_of(db: Database, memory_id: int) -> str | None:
     value = db.scalar("SELECT content_hash FROM memories WHERE id = ?", (memory_id,))
     return None if value is None else str(value)
+
+
+__all__ = ["SORTS", "Filters", "where_clause"]  # re-exported: the usual import

@@ -8,8 +8,9 @@ restore untouched but for vec0's ``archived`` flag.
 
 from collections.abc import Sequence
 
+from memctl.store.backend import backend_of
 from memctl.store.batch import chunks, marks
-from memctl.store.columns import EMBEDDING_TABLE, FTS_TABLE, MEMORY_COLUMNS, VEC_TABLE
+from memctl.store.columns import MEMORY_COLUMNS
 from memctl.store.db import Database
 
 _COLUMNS = ", ".join(MEMORY_COLUMNS)
@@ -18,12 +19,9 @@ _COLUMNS = ", ".join(MEMORY_COLUMNS)
 def archive(db: Database, ids: Sequence[int], reason: str, now: float) -> int:
     """Move memories to the archive with ``reason``. Returns the count."""
     moved = 0
+    vectors = backend_of(db).vectors
     for chunk in chunks(ids):
-        # vec0 plans `memory_id IN (...)` as a full scan; one lookup per id is ~10x faster,
-        # and doing it before the row moves (which evict its pages) another ~5x.
-        db.executemany(
-            f"UPDATE {VEC_TABLE} SET archived = 1 WHERE memory_id = ?", [(i,) for i in chunk]
-        )
+        vectors.mark_archived(db, chunk, True)  # before the rows move (see there)
         db.execute(
             f"""
             INSERT INTO archive ({_COLUMNS}, archived_at, archive_reason)
@@ -39,12 +37,11 @@ def purge(db: Database, ids: Sequence[int], archived: bool = False) -> int:
     """Delete memories (active or archived) and their index rows for good."""
     table = "archive" if archived else "memories"
     removed = 0
+    engine = backend_of(db)
     for chunk in chunks(ids):
-        where = f"IN ({marks(chunk)})"
-        removed += db.execute(f"DELETE FROM {table} WHERE id {where}", chunk).rowcount
-        db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid {where}", chunk)
-        db.executemany(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", [(i,) for i in chunk])
-        db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE memory_id {where}", chunk)
+        removed += db.execute(f"DELETE FROM {table} WHERE id IN ({marks(chunk)})", chunk).rowcount
+        engine.keywords.drop(db, chunk)
+        engine.vectors.drop(db, chunk)
     return removed
 
 
@@ -65,7 +62,5 @@ def restore(db: Database, expiry: dict[int, float | None]) -> int:
             [(expiry[i], i) for i in chunk],
         )
         moved += db.execute(f"DELETE FROM archive WHERE id IN ({marks(chunk)})", chunk).rowcount
-        db.executemany(  # one lookup per id: vec0 scans the whole table for IN (...)
-            f"UPDATE {VEC_TABLE} SET archived = 0 WHERE memory_id = ?", [(i,) for i in chunk]
-        )
+        backend_of(db).vectors.mark_archived(db, chunk, False)
     return moved

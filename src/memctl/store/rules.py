@@ -3,7 +3,7 @@ tenant and namespace filters.
 
 Policies apply per path (``namespace/key``) with first-match-wins globs. In memctl globs
 only ``*`` is special; SQLite's ``GLOB`` is case-sensitive with ``*`` matching any run
-of characters, ``/`` included, and ``columns.sqlite_glob`` makes its ``?`` and ``[``
+of characters, ``/`` included, and ``dialect.glob_param`` makes its ``?`` and ``[``
 literal, so the rule of every row is computed inside SQL by ``rule_case`` and equals
 ``Policies.for_path``.
 Patterns are always bound parameters, never spliced into the SQL text.
@@ -12,7 +12,7 @@ Patterns are always bound parameters, never spliced into the SQL text.
 from collections.abc import Sequence
 from typing import Any
 
-from memctl.store.columns import sqlite_glob
+from memctl.store import dialect
 from memctl.store.db import Database
 
 PATH = "(namespace || '/' || key)"
@@ -25,8 +25,8 @@ def rule_case(patterns: Sequence[str | None], prefix: str = "p") -> tuple[str, d
     live = [(i, pattern) for i, pattern in enumerate(patterns) if pattern is not None]
     if not live:
         return str(len(patterns)), {}
-    whens = "\n".join(f"    WHEN {PATH} GLOB :{prefix}{i} THEN {i}" for i, _ in live)
-    params = {f"{prefix}{i}": sqlite_glob(pattern) for i, pattern in live}
+    whens = "\n".join(f"    WHEN {dialect.glob(PATH, f':{prefix}{i}')} THEN {i}" for i, _ in live)
+    params = {f"{prefix}{i}": dialect.glob_param(pattern) for i, pattern in live}
     return f"(CASE\n{whens}\n    ELSE {len(patterns)}\n END)", params
 
 
@@ -70,7 +70,7 @@ def namespace_clause(namespace: str | None, params: dict[str, Any]) -> str:
     if namespace is None:
         return "1"
     if "*" in namespace:
-        params["ns_glob"] = sqlite_glob(namespace)
-        return "namespace GLOB :ns_glob"
+        params["ns_glob"] = dialect.glob_param(namespace)
+        return dialect.glob("namespace", ":ns_glob")
     params["ns_glob"] = namespace
     return "namespace = :ns_glob"

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from memctl.clock import DAY
+from memctl.store import dialect
 from memctl.store.db import Database
 from memctl.store.log import KEYWORD_FALLBACK
 
@@ -147,7 +148,7 @@ def _job_key(alias: str = "") -> str:
     p = f"{alias}." if alias else ""
     return (
         f"CASE WHEN {p}action = 'daemon' "
-        f"THEN 'daemon:' || coalesce(json_extract({p}details, '$.job'), '?') "
+        f"THEN 'daemon:' || coalesce({dialect.json_text(f'{p}details', 'job')}, '?') "
         f"ELSE {p}action END"
     )
 
@@ -241,7 +242,8 @@ def snapshot_rows(
     archive_scope = _tenant(tenant, params)
     sql = f"""
         SELECT tenant, namespace, agent,
-               json_group_object(type, n) FILTER (WHERE type IS NOT NULL) AS counts_by_type,
+               {dialect.group_object("type", "n")} FILTER (WHERE type IS NOT NULL)
+                   AS counts_by_type,
                sum(n) AS total,
                coalesce(sum(importance) / nullif(sum(n), 0), 0) AS avg_importance,
                sum(accesses) AS accesses,

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from memctl.models import Memory
-from memctl.store import vectors
+from memctl.store.backend import backend_of
 from memctl.store.columns import (
     ARCHIVE_COLUMNS,
     EMBEDDING_DIM,
-    FTS_TABLE,
     MEMORY_COLUMNS,
 )
 from memctl.store.db import Database, connect
@@ -83,7 +82,8 @@ def iter_rows(
 
 def vectors_of(db: Database, ids: Sequence[int]) -> dict[int, bytes]:
     """Float32 vectors by memory id (from the plain ``embeddings`` table)."""
-    return {memory_id: vector for memory_id, (_, vector) in vectors.load(db, list(ids)).items()}
+    loaded = backend_of(db).vectors.load(db, list(ids))
+    return {memory_id: vector for memory_id, (_, vector) in loaded.items()}
 
 
 # ---------------------------------------------------------------- snapshot
@@ -187,14 +187,13 @@ def insert_rows(db: Database, rows: Sequence[dict[str, Any]], archived: bool) ->
 
 def insert_texts(db: Database, items: Sequence[tuple[int, str]]) -> None:
     """Keyword-index rows (rowid = memory id)."""
-    if items:
-        db.executemany(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)", items)
+    backend_of(db).keywords.add(db, items)
 
 
 def insert_vectors(db: Database, items: Sequence[tuple[int, bytes, str, str, str, int]]) -> None:
     """Vectors (id, float32 vector, tenant, namespace, model, archived) for new ids;
     validated by the caller."""
-    vectors.insert_many(db, list(items))
+    backend_of(db).vectors.insert_many(db, list(items))
 
 
 @contextmanager

@@ -10,6 +10,7 @@ statement rollback (each write in a SAVEPOINT), only ``=``-style filters are pus
 into the KNN (tenant, model, archived, exact namespace), ``k`` at most 4096.
 """
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from memctl.store.batch import chunks, marks
@@ -159,6 +160,26 @@ def insert_many(db: Database, items: list[tuple[int, bytes, str, str, str, int]]
             f"INSERT INTO {EMBEDDING_TABLE} (memory_id, model, vector) VALUES (?, ?, ?)",
             [(item[0], item[4], item[1]) for item in items],
         )
+
+
+def drop(db: Database, ids: Sequence[int]) -> None:
+    """The vectors of memories deleted or changed (at most ``batch.BATCH`` ids)."""
+    if not ids:
+        return
+    # vec0 plans `memory_id IN (...)` as a full scan: one lookup per id
+    db.executemany(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", [(i,) for i in ids])
+    db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE memory_id IN ({marks(ids)})", list(ids))
+
+
+def mark_archived(db: Database, ids: Sequence[int], archived: bool) -> None:
+    """Flag the vectors of memories moved to (or back from) the archive: search skips
+    archived ones unless asked. Call before the rows move: vec0 plans ``IN (...)`` as a
+    full scan, so one lookup per id is ~10x faster, and before the move (which evicts
+    its pages) another ~5x."""
+    db.executemany(
+        f"UPDATE {VEC_TABLE} SET archived = ? WHERE memory_id = ?",
+        [(int(archived), i) for i in ids],
+    )
 
 
 def refill_index(db: Database) -> int:
