@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from memctl import limits
 from memctl.errors import BadInput
 
-DAY = 86400.0  # seconds
+DAY = limits.DAY  # seconds; defined once, in limits (the layer below this one)
 
 
 def parse_time(text: str, what: str = "time") -> float:

@@ -15,8 +15,10 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from memctl.clock import DAY
+
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": int(DAY), "week": int(7 * DAY)}
 _EVERY = re.compile(r"every\s+(?:(\d+)\s+)?(minute|hour|day|week)s?")
 _AT = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
