@@ -46,6 +46,6 @@ def test_the_one_place_that_picks_an_engine(db_path: Path) -> None:
     from memctl.store import open_database
 
     db: Database = open_database(db_path, create=True)
-    assert backend.backend_of(db) is backend.SQLITE
-    assert backend.SQLITE.dialect.NAME == "sqlite"
+    assert backend.backend_of(db) is backend.sqlite()
+    assert backend.sqlite().dialect.NAME == "sqlite"
     db.close()

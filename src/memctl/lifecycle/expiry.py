@@ -27,17 +27,17 @@ from typing import Any
 
 from memctl import limits
 from memctl.errors import BadInput
-from memctl.lifecycle.batching import move_in_batches
 from memctl.lifecycle.globs import check_glob
 from memctl.lifecycle.policies import Policies, Policy
 from memctl.lifecycle.runs import logged_run
 from memctl.models import Memory
 from memctl.progress import Progress
-from memctl.store import expiry as sql
 from memctl.store import moves
-from memctl.store.bulk import bulk_session
 from memctl.store.db import Database
-from memctl.store.rules import namespaces
+
+# ``store`` and ``recall`` import this module for the expiry of a write and the lazy
+# move; the sweep's machinery (batching, its SQL) is imported by ``cleanup`` itself:
+# five modules less on every store and recall (~5 ms of a ~140 ms process).
 
 
 def expires_at(policy: Policy, ttl_seconds: float | None, written_at: float) -> float | None:
@@ -107,6 +107,11 @@ def cleanup(
 ) -> CleanupReport:
     """Move expired memories out (``tenant=None``: every tenant); logged as ``expired``.
     ``progress`` hears of each write batch."""
+    from memctl.lifecycle.batching import move_in_batches
+    from memctl.store import expiry as sql
+    from memctl.store.bulk import bulk_session
+    from memctl.store.rules import namespaces
+
     if namespace is not None:
         problem = check_glob(namespace)
         if problem:
@@ -163,6 +168,8 @@ def cleanup_due(
     """``cleanup`` of the namespaces matching ``namespace`` (a glob) if any memory there
     has expired, else None: the hooks' lazy coordination cleanup, which in the usual
     case costs one indexed count, no write and no log row."""
+    from memctl.store import expiry as sql
+
     if not sql.count_expired(db, tenant, namespace, now):
         return None
     return cleanup(db, policies, now, tenant, namespace=namespace)

@@ -11,17 +11,15 @@ store/ is shared SQL that asks these modules instead of writing engine SQL itsel
 - migrations: ``migrations.backend`` (docs/migrations.md).
 
 ``backend_of`` is the one place that picks an engine's modules for a database; mypy
-checks that the SQLite modules satisfy the protocols below (``SQLITE``), so a second
+checks that the SQLite modules satisfy the protocols below (``sqlite()``), so a second
 engine's modules are held to the same functions.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Protocol
 
-from memctl.store import dialect as sqlite_dialect
-from memctl.store import keyword as sqlite_keyword
-from memctl.store import vectors as sqlite_vectors
 from memctl.store.db import Database
 from memctl.store.filters import Filters
 
@@ -119,9 +117,15 @@ class Backend:
     dialect: Dialect
 
 
-SQLITE = Backend("sqlite", sqlite_keyword, sqlite_vectors, sqlite_dialect)
+@cache
+def sqlite() -> Backend:
+    """SQLite's modules (imported on first use: ``store`` needs only the keyword index,
+    and every module less is ~1 ms of a whole-process store)."""
+    from memctl.store import dialect, keyword, vectors
+
+    return Backend("sqlite", keyword, vectors, dialect)
 
 
 def backend_of(db: Database) -> Backend:
     """The engine modules for ``db`` (only SQLite so far)."""
-    return SQLITE
+    return sqlite()
