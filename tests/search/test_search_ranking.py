@@ -3,9 +3,12 @@ embeddings/ and by tests/search/test_search_eval.py on the eval data)."""
 
 import hashlib
 import random
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
@@ -284,3 +287,33 @@ def test_a_pending_memory_is_found_by_keyword_with_half_its_evidence(db_path: Pa
         assert late.parts["similarity"] is None and late.parts["keyword"] == 1.0
         assert late.parts["semantic"] == PENDING_STAND_IN
         assert found.pending_embeddings == 1
+
+
+def test_a_failing_embedder_leaves_no_worker_on_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hybrid search reads keywords on a second connection in a worker thread. If the
+    embedder raises, the caller may close the database at once: the worker must have
+    finished first (closing SQLite under a running statement crashed the process)."""
+    import memctl.search.ranking as ranking
+
+    db = open_database(tmp_path / "m.db", create=True)
+    release = threading.Event()
+    finished: list[bool] = []
+    real = ranking._keyword_hits
+
+    def slow_keyword_hits(*args: Any) -> Any:
+        release.wait(timeout=5)
+        hits = real(*args)
+        finished.append(True)
+        return hits
+
+    def failing_embedder() -> Any:
+        threading.Timer(0.05, release.set).start()  # the worker is still waiting now
+        raise RuntimeError("model broke")
+
+    monkeypatch.setattr(ranking, "_keyword_hits", slow_keyword_hits)
+    with pytest.raises(RuntimeError):
+        search(db, "anything", Filters(tenant="default"), embedder=failing_embedder)
+    assert finished == [True]
+    db.close()

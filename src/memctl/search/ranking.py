@@ -45,7 +45,7 @@ are 100 deep (deeper only for ``--limit`` above 100).
 import math
 import re
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,14 +173,23 @@ def search(
     # hybrid: the keyword query runs on a second connection while this thread embeds
     # the query and runs the KNN (SQLite releases the GIL): ~max(30, 30) ms, not the sum
     background = _keyword_in_background(db, query, filters, pool) if mode == "hybrid" else None
-    if mode != "keyword":
-        model = embedder()
-        if model is not None:
-            if not filters.archived:
-                fill(db, model, backlog_limit, filters.tenant)
-                pending = backend_of(db).vectors.pending_count(db, model.model_id, filters.tenant)
-            query_vector = model.embed([query])[0]
-            _semantic(db, model, query_vector, filters, pool, ranked)
+    try:
+        if mode != "keyword":
+            model = embedder()
+            if model is not None:
+                if not filters.archived:
+                    fill(db, model, backlog_limit, filters.tenant)
+                    pending = backend_of(db).vectors.pending_count(
+                        db, model.model_id, filters.tenant
+                    )
+                query_vector = model.embed([query])[0]
+                _semantic(db, model, query_vector, filters, pool, ranked)
+    finally:
+        if background is not None:
+            # never leave the worker on the sibling connection: if this thread raised,
+            # the caller may close the database while the worker is still reading it
+            # (a segfault inside SQLite, seen in CI)
+            wait([background])
     semantic_only = mode == "semantic" and model is not None
     hits: list[KeywordHit] = []
     indexed = 0
