@@ -53,6 +53,13 @@ REWARD = Range(0.0, 1.0, "0 to 1")
 SCORE = Range(0.0, 1.0, "0 to 1")
 COUNT = Range(0, COUNT_MAX, f"whole numbers 0 to {COUNT_MAX}", whole=True)
 POSITIVE_COUNT = Range(1, COUNT_MAX, f"whole numbers 1 to {COUNT_MAX}", whole=True)
+# How many memories one search (command line or wire) or one wire page may return: a
+# result is read by a person or a model, and 1,000 full memories is already far more
+# than a context holds; search also ranks at least this many candidates per side, so an
+# unbounded limit reached SQLite as a LIMIT too large for an integer (exit 3). (The
+# command line's ``list --limit`` keeps COUNT: 0 lists everything.)
+RESULTS_MAX = 1000
+RESULTS = Range(1, RESULTS_MAX, f"whole numbers 1 to {RESULTS_MAX}", whole=True)
 
 
 def problem(value: Any, allowed: Range) -> str | None:

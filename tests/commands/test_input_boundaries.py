@@ -179,6 +179,18 @@ def test_numbers_of_other_options_name_their_range(db_path: Path) -> None:
         one_line_error(mem(*args), expected)
 
 
+@pytest.mark.parametrize("limit", ["1001", "9223372036854775807", "99999999999999999999"])
+def test_search_limit_has_the_one_results_range(db_path: Path, limit: str) -> None:
+    # 2**63 - 1 reached SQLite as a LIMIT and ended in exit 3 (OverflowError); the
+    # command line and the wire now share limits.RESULTS
+    mem("store", "notes/x", "hello")
+    for mode in ("keyword", "hybrid"):
+        one_line_error(
+            mem("search", "hello", "-k", limit, "--mode", mode), "allowed: whole numbers 1 to 1000"
+        )
+    assert mem("search", "hello", "-k", "1000", "--mode", "keyword").exit_code == 0
+
+
 @pytest.mark.parametrize("value", ["inf", "nan", "1e20", "abc", "-5", "99999999999999999999"])
 def test_numeric_environment_variables_are_checked(value: str) -> None:
     mem("store", "notes/x", "1")

@@ -25,10 +25,9 @@ from memctl.errors import BadInput
 from memctl.lifecycle.values import check_text
 from memctl.store.memories import SORTS
 
-# How many memories one wire call may ask for: a tool result is read by a model, and a
-# page of 1,000 full memories is already far more than a context holds. (The command
-# line keeps its own range: `list --limit 0` lists everything.)
-WIRE_LIMIT = limits.Range(1, 1000, "whole numbers 1 to 1000", whole=True)
+# How many memories one wire call may ask for: the rule search has on the command line
+# too (limits.RESULTS). (The command line's `list --limit 0` lists everything.)
+WIRE_LIMIT = limits.RESULTS
 ARCHIVE_ID = limits.Range(1, limits.COUNT_MAX, f"whole numbers 1 to {limits.COUNT_MAX}", True)
 MODES = ("hybrid", "semantic", "keyword")  # search.ranking.MODES, kept light; tested equal
 _JSON_TYPES = {

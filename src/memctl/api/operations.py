@@ -193,7 +193,7 @@ def search(
     check_text(query, "query")
     if mode not in MODES:
         raise BadInput(f"mode must be one of {', '.join(MODES)}")
-    limits.check(limit, "limit", limits.POSITIVE_COUNT)
+    limits.check(limit, "limit", limits.RESULTS)
     limits.check(min_score, "min_score", limits.SCORE)
     query_filters = filters(
         ctx,

@@ -18,7 +18,7 @@ app = typer.Typer()
 def search_cmd(
     settings: Settings,
     query: Annotated[str, typer.Argument(help="What you are looking for, in your own words.")],
-    limit: Annotated[int, typer.Option("--limit", "-k", help="Number of results.")] = 10,
+    limit: Annotated[int, typer.Option("--limit", "-k", help="Number of results (1-1000).")] = 10,
     namespace: Annotated[
         str | None, typer.Option("--namespace", "-n", help="Namespace or glob.")
     ] = None,
