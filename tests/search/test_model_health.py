@@ -105,7 +105,13 @@ def quick_export(unprepared: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]
     def copy_prepared(model: str) -> Path:
         calls.append(model)
         source = Path(MODEL_DIR)
-        [folder] = [p for p in source.iterdir() if p.name.startswith(f"{model}-")]
+        # any export of this model will do: a machine that prepared it from more than
+        # one source folder (another HOME, a worktree) has several
+        folder = next(
+            p
+            for p in sorted(source.iterdir())
+            if p.name.startswith(f"{model}-") and (p / ONNX_NAME).is_file()
+        )
         target = prepared_dir(model)
         shutil.copytree(folder, target, dirs_exist_ok=True)
         return target / ONNX_NAME
