@@ -13,23 +13,18 @@ from typing import Any
 import click.testing
 import orjson
 import pytest
-import typer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memctl.cli import build_app
 from memctl.errors import BadInput
 from memctl.lifecycle.globs import check_glob, glob_match
 from memctl.lifecycle.policies import parse_policies
 from memctl.store.columns import sqlite_glob
 from memctl.store.db import DRIVER, connect
 from memctl.store.rules import rule_case
-from tests.conftest import run
+from tests.conftest import COMMAND, run
 
 T0 = 1_800_000_000
-# Typer rebuilds the click command on every CliRunner call (~70% of an in-process run);
-# build it once for the many examples here.
-_COMMAND = typer.main.get_command(build_app())
 _RUNNER = click.testing.CliRunner()
 
 PROPERTY = settings(
@@ -69,7 +64,7 @@ numbers = st.one_of(
 
 
 def mem(*args: str, env: dict[str, str | None] | None = None, input: str | None = None) -> Any:
-    return _RUNNER.invoke(_COMMAND, list(args), env=env, input=input, catch_exceptions=False)
+    return _RUNNER.invoke(COMMAND, list(args), env=env, input=input, catch_exceptions=False)
 
 
 def one_line_error(result: Any, *expected: str) -> None:
