@@ -317,3 +317,43 @@ def test_a_failing_embedder_leaves_no_worker_on_the_database(
         search(db, "anything", Filters(tenant="default"), embedder=failing_embedder)
     assert finished == [True]
     db.close()
+
+
+def test_a_keyword_match_without_evidence_outside_the_semantic_candidates_is_dropped(
+    db_path: Path,
+) -> None:
+    """A memory that only shares a common word with the query and is not among its 100
+    nearest has no evidence for hybrid: it is not listed, though its redundancy (measured
+    against neighbours it is no part of) is low enough to lift it over the candidates."""
+    db = open_database(db_path, create=True)
+    texts = {f"status/s{n}": f"deploy status note {n}" for n in range(110)}
+    texts["misc/far"] = "the rollout of the thing"
+    texts |= {f"misc/other{n}": f"rollout misc {n}" for n in range(5)}
+    populate(db, texts)
+
+    class Controlled(FakeEmbedder):
+        def embed(self, texts: list[str]) -> list[bytes]:
+            out = []
+            for text in texts:
+                vec = np.zeros(self.dim, dtype=np.float32)
+                if "status" in text:
+                    vec[0], vec[1] = 1.0, 1.0  # cosine 0.71 to the query, all alike
+                elif "thing" in text:
+                    vec[0], vec[2] = 1.0, 1.5  # cosine 0.55: outside the 100 nearest
+                elif "misc" in text:
+                    vec[3] = 1.0
+                else:
+                    vec[0] = 1.0  # the query
+                out.append((vec / np.linalg.norm(vec)).tobytes())
+            return out
+
+    fake = Controlled({})
+    fill(db, fake, len(texts))
+    filters = Filters(tenant="default", now=2000.0)
+    keyword = search(db, "rollout plan", filters, mode="keyword", limit=20).hits
+    far = next(h for h in keyword if h.memory.path == "misc/far")
+    assert far.score == 0.0  # one word shared with six memories: no evidence
+    hybrid = search(db, "rollout plan", filters, embedder=lambda: fake, limit=100).hits
+    assert [h for h in hybrid if h.memory.path.startswith("misc/")] == []
+    assert hybrid[0].memory.path.startswith("status/")
+    assert len(hybrid) == 100  # the semantic candidates
