@@ -17,6 +17,11 @@ their text: ``calibrate`` (used to choose the fusion and the pre-task threshold)
     .venv/bin/python scripts/eval_search.py                 # everything
     .venv/bin/python scripts/eval_search.py --check         # only validate the data
     .venv/bin/python scripts/eval_search.py --json out.json --stores large
+    .venv/bin/python scripts/eval_search.py --pg postgresql://postgres@/postgres?host=/tmp/pg
+
+``--pg ADMIN_URL`` builds the stores on PostgreSQL instead (one database per store,
+``memctl_eval_<store>``, dropped and made again), so the two engines' retrieval can be
+compared on the same data.
 """
 
 import argparse
@@ -338,8 +343,24 @@ def epoch(date: str) -> float:
     return datetime.fromisoformat(date).replace(tzinfo=UTC).timestamp()
 
 
+def store_location(workdir: Path, name: str, pg: str | None) -> Path | str:
+    """Where a store is built: a file in ``workdir``, or a fresh PostgreSQL database."""
+    if pg is None:
+        return workdir / f"{name}.db"
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    database = "memctl_eval_" + re.sub(r"\W", "_", name)
+    with psycopg.connect(pg, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
+    parts = urlsplit(pg)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
 def build_store(
-    path: Path, items: Iterable[Item], policies: Policies, embedder: Embedder
+    path: Path | str, items: Iterable[Item], policies: Policies, embedder: Embedder
 ) -> tuple[Database, dict[str, str], float]:
     """A database with ``items`` stored through the lifecycle layer and embedded; returns
     it, path -> item id, and the embedding throughput (memories/s)."""
@@ -536,6 +557,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--pg", default=None, help="a PostgreSQL admin URL: build stores there")
     parser.add_argument(
         "--sweep",
         type=float,
@@ -569,7 +591,8 @@ def main() -> None:
     report: dict[str, Any] = {"model": embedder.model_id}
     if "small" in wanted:
         for name, items in data.memories.items():
-            db, by_path, _ = build_store(workdir / f"small-{name}.db", items, policies, embedder)
+            location = store_location(workdir, f"small-{name}", args.pg)
+            db, by_path, _ = build_store(location, items, policies, embedder)
             stores.append(
                 ("small", name, db, by_path, [q for q in data.queries if q.store == name])
             )
@@ -583,7 +606,8 @@ def main() -> None:
         items = [m for ms in data.memories.values() for m in ms]
         items += distractors(args.distractors, args.seed, avoid)
         started = time.perf_counter()
-        db, by_path, rate = build_store(workdir / "large.db", items, policies, embedder)
+        location = store_location(workdir, "large", args.pg)
+        db, by_path, rate = build_store(location, items, policies, embedder)
         count = int(db.scalar("SELECT count(*) FROM memories"))
         report["large_store"] = {
             "memories": count,

@@ -4,17 +4,22 @@ writing at once, no error, no lost write).
 
     .venv/bin/python scripts/stress_hooks.py [--workers 16] [--writes 200]
         [--singles 16] [--sessions 4] [--workdir /tmp/memctl-stress-hooks]
+        [--db postgresql://...]   # an empty (or fresh) PostgreSQL database instead
 
 Each worker is one Python process that calls the memctl CLI entry point (argument
 parsing, database open, write, close: everything a `memctl hook post-task` process does
 but start Python) ``--writes`` times; ``--singles`` one-shot `memctl hook post-task`
-processes, ``--sessions`` `hook session-end` processes and one `daemon --once` run at
-the same time. Prints the wall time, the write rate and whether everything is there;
-exits 1 on any lost write or failed process. tests/hooks/test_hook_stress.py runs the
-same function at a size that fits the test suite.
+processes, ``--sessions`` `hook session-end` processes, one `memctl cleanup` and two
+`daemon --once` runs at the same time (the second waits for the first's lock: their job
+runs must never overlap). Each worker has its own HOME, as processes on different
+machines would. Prints the wall time, the write rate and whether everything is there;
+exits 1 on any lost write, failed process or overlapping job runs.
+tests/hooks/test_hook_stress.py runs the same function, on both engines, at a size that
+fits the test suite.
 """
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -22,6 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -63,9 +69,10 @@ class Stress:
         return self.workers * self.writes + self.singles
 
 
-def prepare(workdir: Path, sessions: int) -> dict[str, str]:
-    """A fresh database with scratch for ``sessions`` sessions; the environment to run in
-    (keyword-only policies, so no process loads the model)."""
+def prepare(workdir: Path, sessions: int, db: str | None = None) -> dict[str, str]:
+    """A fresh database (``db``, else a file in ``workdir``) with scratch for ``sessions``
+    sessions; the environment to run in (keyword-only policies, so no process loads the
+    model)."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -74,7 +81,7 @@ def prepare(workdir: Path, sessions: int) -> dict[str, str]:
     env = {
         **os.environ,
         "PYTHONPATH": str(SRC),
-        "MEMCTL_DB": str(workdir / "memory.db"),
+        "MEMCTL_DB": db or str(workdir / "memory.db"),
         "MEMCTL_POLICIES": str(policies),
         "MEMCTL_HOME": str(workdir / "home"),
     }
@@ -88,10 +95,13 @@ def prepare(workdir: Path, sessions: int) -> dict[str, str]:
     return env
 
 
-def run_stress(workdir: Path, workers: int, writes: int, singles: int, sessions: int) -> Stress:
-    """Run everything at once; ``problems`` lists every lost write or failed process."""
+def run_stress(
+    workdir: Path, workers: int, writes: int, singles: int, sessions: int, db: str | None = None
+) -> Stress:
+    """Run everything at once; ``problems`` lists every lost write, failed process or
+    overlapping job runs."""
     result = Stress(workers, writes, singles, sessions)
-    env = prepare(workdir, sessions)
+    env = prepare(workdir, sessions, db)
     py = [sys.executable]
     argvs = [[*py, "-c", WORKER, str(w), str(writes)] for w in range(workers)]
     argvs += [
@@ -102,18 +112,20 @@ def run_stress(workdir: Path, workers: int, writes: int, singles: int, sessions:
         [*py, "-m", "memctl", "hook", "session-end", "--session-id", f"s{s}", "--strict"]
         for s in range(sessions)
     ]
-    argvs.append([*py, "-m", "memctl", "daemon", "--once", "--all-tenants"])
+    argvs.append([*py, "-m", "memctl", "cleanup", "--all-tenants", "-q"])
+    argvs += [[*py, "-m", "memctl", "daemon", "--once", "--all-tenants"] for _ in range(2)]
+    homes = [workdir / f"home-{n}" for n in range(len(argvs))]  # one "machine" each
     started = time.perf_counter()
     procs = [
         subprocess.Popen(
             argv,
-            env=env,
+            env={**env, "HOME": str(home), "MEMCTL_HOME": str(home / ".memctl")},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for argv in argvs
+        for argv, home in zip(argvs, homes, strict=True)
     ]
     outcomes = [
         (argv, *proc.communicate(timeout=1800), proc.returncode)
@@ -131,11 +143,11 @@ def run_stress(workdir: Path, workers: int, writes: int, singles: int, sessions:
     ]
     if sorted(r["archived"] for r in ends) != [3] * sessions:
         result.problems.append(f"session ends archived {[r['archived'] for r in ends]}")
-    result.problems += check_database(Path(env["MEMCTL_DB"]), result)
+    result.problems += check_database(env["MEMCTL_DB"], result)
     return result
 
 
-def check_database(db_path: Path, stress: Stress) -> list[str]:
+def check_database(db_path: str, stress: Stress) -> list[str]:
     problems = []
     db = open_database(db_path, create=False)
     try:
@@ -154,8 +166,26 @@ def check_database(db_path: Path, stress: Stress) -> list[str]:
             problems.append(
                 f"daemon runs: {[(r['details'].get('job'), r['outcome']) for r in runs]}"
             )
+        problems += overlapping(runs)
     finally:
         db.close()
+    return problems
+
+
+def overlapping(runs: list[dict[str, Any]]) -> list[str]:
+    """Two runs of one job whose times overlap (the daemon lock must prevent it)."""
+    problems = []
+    by_job: dict[str, list[tuple[float, float]]] = {}
+    for row in runs:
+        start = float(row["started_at"])
+        by_job.setdefault(str(row["details"].get("job")), []).append(
+            (start, start + float(row["duration_ms"]) / 1000)
+        )
+    for job, spans in by_job.items():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            if start < end - 0.001:
+                problems.append(f"two {job} runs overlap ({start:.3f} < {end:.3f})")
     return problems
 
 
@@ -166,12 +196,16 @@ def main() -> int:
     parser.add_argument("--singles", type=int, default=16)
     parser.add_argument("--sessions", type=int, default=4)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/memctl-stress-hooks"))
+    parser.add_argument("--db", help="a fresh PostgreSQL database URL (default: a file)")
     args = parser.parse_args()
-    result = run_stress(args.workdir, args.workers, args.writes, args.singles, args.sessions)
-    processes = args.workers + args.singles + args.sessions + 1
+    result = run_stress(
+        args.workdir, args.workers, args.writes, args.singles, args.sessions, args.db
+    )
+    processes = args.workers + args.singles + args.sessions + 3
     print(
         f"{processes} processes at once ({args.workers} workers x {args.writes} hook writes, "
-        f"{args.singles} single hooks, {args.sessions} session ends, 1 daemon run): "
+        f"{args.singles} single hooks, {args.sessions} session ends, a cleanup, 2 daemon "
+        "runs): "
         f"{result.total_writes:,} writes in {result.seconds:.1f} s "
         f"({result.total_writes / result.seconds:.0f} writes/s)"
     )

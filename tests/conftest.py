@@ -16,6 +16,7 @@ import pytest
 import typer.main
 
 from memctl.cli import app
+from memctl.paths import Location, ServerUrl
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 # Test data lives in the repository (tests/fixtures/README.md says where each file came
@@ -40,8 +41,44 @@ def memctl_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 
 @pytest.fixture
-def db_path(memctl_env: Path) -> Path:
+def db_path(memctl_env: Path, request: pytest.FixtureRequest) -> Any:
+    """The test's database: its SQLite file, or with ``backend`` the backend's database."""
+    if "backend" in request.fixturenames:
+        return request.getfixturevalue("backend")
     return memctl_env / "memctl.db"
+
+
+# Both engines, for the tests that define behaviour (docs/storage.md): a test that takes
+# ``backend`` (or ``db_path`` next to it) runs once on a SQLite file and once on its own
+# PostgreSQL database; MEMCTL_DB points at it, so subprocesses use it too.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """The session's PostgreSQL (tests/pg_server.py); MEMCTL_TEST_PG=0 skips its tests."""
+    if os.environ.get("MEMCTL_TEST_PG") == "0":
+        pytest.skip("PostgreSQL tests are off (MEMCTL_TEST_PG=0)")
+    from tests import pg_server as server
+
+    yield from server.start()
+
+
+@pytest.fixture
+def pg_database(pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerUrl]:
+    """A fresh, migrated PostgreSQL database of the test's own (MEMCTL_DB points at it)."""
+    name, url = pg_server.new_database()
+    monkeypatch.setenv("MEMCTL_DB", url)
+    yield ServerUrl(url)
+    pg_server.drop(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, memctl_env: Path) -> Location:
+    if request.param == "sqlite":
+        return memctl_env / "memctl.db"
+    location: Location = request.getfixturevalue("pg_database")
+    return location
 
 
 # Typer's CliRunner rebuilds the click command from the app on every call (~15 ms, most

@@ -5,6 +5,7 @@ and hook, so a shell, a hook and a cron line in the same project find the same f
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from memctl.errors import BadInput
 
@@ -24,6 +25,84 @@ GITIGNORE = (
 )
 
 
+URL_SCHEMES = ("postgresql://", "postgres://")
+_SECRET_PARAMS = ("password", "sslpassword")
+
+
+@dataclass(frozen=True)
+class ServerUrl:
+    """A PostgreSQL database given as a libpq URL (``postgresql://USER@HOST/DB``).
+
+    ``str()`` and ``repr()`` give the URL with any password replaced by ``***``, so a
+    message, a report or a traceback that names the database never shows one; only
+    ``url`` (what the driver connects with) holds it. Passwords are better kept out of
+    the URL altogether: libpq reads ``PGPASSWORD`` and ``~/.pgpass``.
+    """
+
+    url: str
+
+    @property
+    def masked(self) -> str:
+        return mask_url(self.url)
+
+    @property
+    def secrets(self) -> list[str]:
+        """The password(s) in the URL, to scrub from any text a server or driver returns."""
+        parts = urlsplit(self.url)
+        found = [parts.password] if parts.password else []
+        found += [v for k, v in parse_qsl(parts.query) if k in _SECRET_PARAMS and v]
+        return found
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __repr__(self) -> str:
+        return f"ServerUrl({self.masked!r})"
+
+
+def is_server_url(text: str) -> bool:
+    return text.strip().lower().startswith(URL_SCHEMES)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password of its user part and any ``password=`` parameter
+    replaced by ``***`` (the rest, host and database included, kept for diagnosis)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        name, colon, password = user.partition(":")
+        if colon and password:
+            user = f"{name}:***"
+        netloc = f"{user}@{host}"
+    query = parts.query
+    if any(k in _SECRET_PARAMS for k, _ in parse_qsl(query, keep_blank_values=True)):
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k in _SECRET_PARAMS else v) for k, v in pairs], safe="/*")
+    # written out: urlunsplit drops the "//" of an empty host ("postgresql:///db?host=...")
+    text = f"{parts.scheme}://{netloc}{parts.path}"
+    text += f"?{query}" if query else ""
+    return text + (f"#{parts.fragment}" if parts.fragment else "")
+
+
+# Where a database lives: a SQLite file, or a PostgreSQL database on a server.
+Location = Path | ServerUrl
+
+
+def parse_location(text: str, base: Path | None = None) -> Location:
+    """A ``--db`` / ``MEMCTL_DB`` / ``db:`` value: a PostgreSQL URL as given, else a
+    file path (relative ones from ``base``, default the current directory)."""
+    if is_server_url(text):
+        return ServerUrl(text.strip())
+    path = Path(text).expanduser()
+    if base is not None and not path.is_absolute():
+        path = base / path
+    return path.resolve()
+
+
 @dataclass(frozen=True)
 class Project:
     """A resolved project: its root, database and ``.memctl/config.yaml`` settings.
@@ -33,7 +112,7 @@ class Project:
     """
 
     root: Path
-    db: Path
+    db: Location
     db_source: str
     root_source: str
     tenant: str | None = None  # ``tenant:`` of config.yaml, if set
@@ -102,14 +181,14 @@ def resolve_project(db_option: str | None = None, start: Path | None = None) -> 
     explicit, source = db_option, "--db"
     if not explicit:
         explicit, source = os.environ.get("MEMCTL_DB"), "MEMCTL_DB"
-    db = Path(explicit).expanduser().resolve() if explicit else None
-    if db is not None and db.parent.name == DB_DIR:
+    db = parse_location(explicit) if explicit else None
+    if isinstance(db, Path) and db.parent.name == DB_DIR:
         root, root_source = db.parent.parent, f"the folder holding {DB_DIR}/{db.name}"
     else:
         root, root_source = locate_root(start)
     config = read_config(root / DB_DIR / CONFIG_NAME)
     if db is None and "db" in config:
-        db, source = (root / config["db"]).expanduser().resolve(), "config.yaml"
+        db, source = parse_location(config["db"], root), "config.yaml"
     elif db is None:
         db, source = root / DB_DIR / DB_NAME, "project"
     return Project(root, db, source, root_source, config.get("tenant"))
@@ -168,7 +247,7 @@ def write_gitignore(folder: Path) -> bool:
     return True
 
 
-def resolve_db(explicit: str | None = None, cwd: Path | None = None) -> Path:
+def resolve_db(explicit: str | None = None, cwd: Path | None = None) -> Location:
     """The database :func:`resolve_project` finds (an absolute path)."""
     return resolve_project(explicit, cwd).db
 

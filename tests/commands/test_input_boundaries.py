@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from memctl.errors import BadInput
 from memctl.lifecycle.globs import check_glob, glob_match
 from memctl.lifecycle.policies import parse_policies
+from memctl.store import dialect as sqlite_dialect
 from memctl.store.columns import sqlite_glob
 from memctl.store.db import DRIVER, connect
 from memctl.store.rules import rule_case
@@ -412,7 +413,7 @@ def test_sqlite_glob_means_what_a_memctl_glob_means(pattern: str, text: str) -> 
 def test_policy_rules_agree_in_python_and_sql(patterns: list[str], key: str) -> None:
     text = "namespaces:\n" + "".join(f"  - namespace: '{p}'\n" for p in patterns)
     policies = parse_policies(text, "p.yaml")
-    case, params = rule_case([rule.pattern or "" for rule in policies.rules])
+    case, params = rule_case([rule.pattern or "" for rule in policies.rules], sqlite_dialect)
     conn = DRIVER.connect(":memory:")
     in_sql = conn.execute(
         f"SELECT {case} FROM (SELECT 'n' AS namespace, :key AS key)", {**params, "key": key}

@@ -26,6 +26,7 @@ def now(monkeypatch: pytest.MonkeyPatch):
     return set_now
 
 
+@pytest.mark.usefixtures("backend")
 def test_store_and_recall_both_address_styles(now) -> None:
     assert cli("store", "knowledge/auth/jwt", '{"algo": "RS256"}').stdout == (
         "created knowledge/auth/jwt\n"
@@ -61,6 +62,7 @@ def test_value_from_stdin(now) -> None:
     assert cli("recall", "notes/text").stdout == "line one\nline two\n"
 
 
+@pytest.mark.usefixtures("backend")
 def test_all_fields_are_stored(now) -> None:
     result = cli(
         "store",
@@ -95,6 +97,7 @@ def test_all_fields_are_stored(now) -> None:
     assert m["access_count"] == 1 and m["importance"] == pytest.approx(7.1)
 
 
+@pytest.mark.usefixtures("backend")
 def test_recall_records_access_and_boosts_importance(now) -> None:
     cli("store", "k/x", "1")
     for _ in range(3):
@@ -105,6 +108,7 @@ def test_recall_records_access_and_boosts_importance(now) -> None:
     assert m["accessed_at"] is not None
 
 
+@pytest.mark.usefixtures("backend")
 def test_coordination_memory_expires_under_the_clock_and_is_archived_lazily(now) -> None:
     cli("store", "coordination/swarm-1/lock", '"agent-3"')
     now(T0 + 3599)
@@ -163,6 +167,7 @@ def test_relative_clock_values(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("list").exit_code == 2
 
 
+@pytest.mark.usefixtures("backend")
 def test_expired_scheduled_memory_is_invisible_but_stays_until_cleanup(now) -> None:
     cli("store", "notes/tmp", "1", "--ttl", "60")  # default policy: scheduled cleanup
     now(T0 + 61)
@@ -172,6 +177,7 @@ def test_expired_scheduled_memory_is_invisible_but_stays_until_cleanup(now) -> N
     assert doc(cli("list", "--archived", "--json"))["count"] == 0
 
 
+@pytest.mark.usefixtures("backend")
 def test_lww_newer_wins_older_loses(now) -> None:
     cli("store", "agent/1/progress", '"step1"', "--timestamp", "100")
     cli("store", "agent/1/progress", '"step2"', "--timestamp", "200")
@@ -180,6 +186,7 @@ def test_lww_newer_wins_older_loses(now) -> None:
     assert doc(cli("recall", "agent/1/progress", "--json"))["value"] == "step2"
 
 
+@pytest.mark.usefixtures("backend")
 def test_multi_value_keeps_conflicting_values(now) -> None:
     cli("store", "knowledge/decisions/db", '"option_a"', "--timestamp", "100")
     merged = doc(
@@ -191,6 +198,7 @@ def test_multi_value_keeps_conflicting_values(now) -> None:
     assert [c["value"] for c in late["conflicts"]] == ["option_c", "option_a"]
 
 
+@pytest.mark.usefixtures("backend")
 def test_counter_adds_up_and_rejects_non_numbers(now, db_path: Path) -> None:
     cli("store", "metrics/task/count", "5")
     assert cli("store", "metrics/task/count", "3").stdout == "merged metrics/task/count (5 + 3)\n"
@@ -200,6 +208,7 @@ def test_counter_adds_up_and_rejects_non_numbers(now, db_path: Path) -> None:
     assert cli("recall", "metrics/task/count").stdout == "8\n"
 
 
+@pytest.mark.usefixtures("backend")
 def test_large_value_is_compressed_and_comes_back_identical(now, db_path: Path) -> None:
     value = {"log": "".join(f"line {i}: retry with backoff\n" for i in range(200))}
     text = orjson.dumps(value).decode()
@@ -215,6 +224,7 @@ def test_large_value_is_compressed_and_comes_back_identical(now, db_path: Path) 
     assert size < len(text) / 3
 
 
+@pytest.mark.usefixtures("backend")
 def test_tenants_are_isolated(now) -> None:
     cli("store", "k/secret", '"a"', "--tenant", "acme")
     assert cli("recall", "k/secret").exit_code == 1
@@ -225,6 +235,7 @@ def test_tenants_are_isolated(now) -> None:
     assert cli("recall", "k/secret", "--tenant", "bad tenant!").exit_code == 2
 
 
+@pytest.mark.usefixtures("backend")
 def test_list_filters_sort_and_limit(now) -> None:
     cli("store", "knowledge/a", "1", "--type", "learning", "--agent", "x", "--tags", "t1")
     cli("store", "knowledge/b", "2", "--importance", "9", "--tags", "t1,t2")
@@ -239,6 +250,7 @@ def test_list_filters_sort_and_limit(now) -> None:
     assert cli("list", "--sort", "nonsense").exit_code == 2
 
 
+@pytest.mark.usefixtures("backend")
 def test_delete_archives_and_hard_delete_removes(now) -> None:
     cli("store", "scratch/a", "1")
     cli("store", "scratch/b", "2")

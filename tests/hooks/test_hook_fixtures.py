@@ -151,6 +151,7 @@ def test_any_payload_in_any_hook_never_fails(
     assert done.exit_code == 0, done.output
 
 
+@pytest.mark.usefixtures("backend")
 def test_session_end_archives_scratch_and_keeps_a_summary(
     keyword_only: Path, db_path: Path
 ) -> None:
@@ -201,6 +202,7 @@ def test_session_end_from_flags_without_stdin(keyword_only: Path, db_path: Path)
     assert memory(db_path, "session-summaries/flag-session").value["session_id"] == "flag-session"
 
 
+@pytest.mark.usefixtures("backend")
 def test_session_id_is_data_not_a_pattern(keyword_only: Path, db_path: Path) -> None:
     seed()
     done = run("hook", "session-end", "--session-id", "*")
@@ -253,6 +255,7 @@ def test_pre_task_text_format_and_flags(keyword_only: Path, db_path: Path) -> No
     assert hits[0]["path"] == "knowledge/deploy/k8s"
 
 
+@pytest.mark.usefixtures("backend")
 def test_pre_task_respects_tenants(keyword_only: Path, db_path: Path) -> None:
     seed()
     done = run("hook", "pre-task", "--description", "helm deploy", "--tenant", "other", "--json")
@@ -260,6 +263,7 @@ def test_pre_task_respects_tenants(keyword_only: Path, db_path: Path) -> None:
     assert orjson.loads(done.stdout)["hits"] == []
 
 
+@pytest.mark.usefixtures("backend")
 def test_stop_after_prompt_stores_an_episode_pre_task_finds(
     keyword_only: Path, db_path: Path
 ) -> None:
@@ -321,6 +325,7 @@ def test_post_task_from_tool_payload_and_flags(keyword_only: Path, db_path: Path
     assert memory(db_path, "episodes/task-8").reward == 0.75
 
 
+@pytest.mark.usefixtures("backend")
 def test_memory_cleanup_hook_force(keyword_only: Path, db_path: Path) -> None:
     seed()
     cli("store", "knowledge/old", "x", "--ttl", "60")  # knowledge is manual
@@ -334,6 +339,7 @@ def test_memory_cleanup_hook_force(keyword_only: Path, db_path: Path) -> None:
     assert "knowledge/old" in paths(db_path, archived=True)
 
 
+@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("garbage", ["{not json", '"just a string"'])
 def test_garbage_stdin_exits_0_and_logs(keyword_only: Path, db_path: Path, garbage: str) -> None:
     done = run("hook", "session-end", input=garbage)

@@ -53,6 +53,7 @@ def summary(db_path: Path, session: str = SESSION) -> Any:
         db.close()
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_session_is_summarised_with_its_tasks_and_brought_back(db_path: Path) -> None:
     jwt = "JWT login flow: access tokens RS256 expire after 15 min, refresh-token rotation"
     assert cli("store", "knowledge/auth/jwt", jwt).exit_code == 0
@@ -154,6 +155,7 @@ def test_session_start_formats_and_description(db_path: Path) -> None:
     assert document["hits"][0]["path"] == "knowledge/deploy/k8s"
 
 
+@pytest.mark.usefixtures("backend")
 def test_pre_compact_without_a_session_keeps_nothing(db_path: Path) -> None:
     done = run("hook", "pre-compact", "--json")
     assert done.returncode == 0, done.stderr

@@ -20,8 +20,9 @@ from lifecycle_support import (
 from memctl.errors import BadInput, NotFound
 from memctl.lifecycle.archive import archive, restore, select
 from memctl.lifecycle.memories import recall
-from memctl.store import log, vectors
+from memctl.store import log
 from memctl.store import memories as store
+from memctl.store.backend import backend_of
 from tests.conftest import cli
 
 
@@ -34,6 +35,7 @@ def now(monkeypatch: pytest.MonkeyPatch):
     return set_now
 
 
+@pytest.mark.usefixtures("backend")
 def test_restore_round_trip_keeps_every_field(db_path: Path) -> None:
     policies = packaged()
     db = open_db(db_path)
@@ -66,7 +68,8 @@ def test_restore_round_trip_keeps_every_field(db_path: Path) -> None:
     assert [m.id for m in restored] == [memory_id]
     after = store.get_many(db, [memory_id])[memory_id]
     assert after.to_dict() == before.to_dict()  # same id, value, counters, vector model...
-    assert db.scalar("SELECT archived FROM vec_memories WHERE memory_id = ?", (memory_id,)) == 0
+    if db.engine == "sqlite":  # vec0's flag (PostgreSQL: the table says it)
+        assert db.scalar("SELECT archived FROM vec_memories WHERE memory_id = ?", (memory_id,)) == 0
     invariants(db)
 
 
@@ -88,6 +91,7 @@ def test_restore_sets_expiry_from_policy_or_ttl(db_path: Path) -> None:
     assert again.expires_at is None
 
 
+@pytest.mark.usefixtures("backend")
 def test_restore_picks_the_latest_archived_version(db_path: Path) -> None:
     policies = packaged()
     db = open_db(db_path)
@@ -125,6 +129,7 @@ def test_restore_refuses_active_path_and_missing(db_path: Path) -> None:
     assert log.recent(db, action="restored")[0]["count"] == 1
 
 
+@pytest.mark.usefixtures("backend")
 def test_cli_archive_filters_and_exit_codes(now) -> None:
     now(T0 - 40 * DAY)
     assert cli("store", "notes/old-low", "1", "--importance", "2").exit_code == 0
@@ -166,6 +171,7 @@ def test_cli_restore_and_list_search_archived(now) -> None:
     assert f"restored notes/other (id {stored['id']}, expires never)" in human.stdout
 
 
+@pytest.mark.usefixtures("backend")
 def test_search_archived_uses_the_vector_flag(db_path: Path) -> None:
     policies = packaged()
     db = open_db(db_path)
@@ -173,6 +179,8 @@ def test_search_archived_uses_the_vector_flag(db_path: Path) -> None:
     add_vectors(db, seed=3)
     archive(db, policies, T0, "default", select(db, T0, "default", "notes/1"))
     query = random_vector(random.Random(9))
-    active = {i for i, _ in vectors.knn(db, query, 10, MODEL, "default")}
-    gone = {i for i, _ in vectors.knn(db, query, 10, MODEL, "default", archived=True)}
+    active = {i for i, _ in backend_of(db).vectors.knn(db, query, 10, MODEL, "default")}
+    gone = {
+        i for i, _ in backend_of(db).vectors.knn(db, query, 10, MODEL, "default", archived=True)
+    }
     assert gone == {ids[1]} and active == set(ids) - {ids[1]}

@@ -57,6 +57,7 @@ def seed(monkeypatch: pytest.MonkeyPatch) -> None:
         assert cli("store", path, '"x"').exit_code == 0
 
 
+@pytest.mark.usefixtures("backend")
 def test_simulated_day_expires_each_strategy_on_time(
     pol_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -109,6 +110,7 @@ def test_dry_run_reports_and_changes_nothing(
     assert real["by_namespace"] == dry["by_namespace"]
 
 
+@pytest.mark.usefixtures("backend")
 def test_namespace_filter_exact_and_glob(pol_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(monkeypatch)
     at(monkeypatch, T0 + 30 * HOUR)
@@ -132,6 +134,7 @@ def test_human_output_has_table_and_counts(pol_file: Path, monkeypatch: pytest.M
     assert "use --force" in result.stderr
 
 
+@pytest.mark.usefixtures("backend")
 def test_tenants_are_isolated(pol_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(monkeypatch)
     assert cli("store", "coordination/x/y", "1", "--tenant", "acme").exit_code == 0
@@ -154,6 +157,7 @@ def test_logged_with_counts(db_path: Path) -> None:
     assert report.to_dict()["by_namespace"] == entry["details"]["by_namespace"]
 
 
+@pytest.mark.usefixtures("backend")
 def test_refreshed_memory_is_not_moved(db_path: Path) -> None:
     """A memory rewritten after cleanup read its candidates stays active."""
     policies = policies_from(POLICIES)
@@ -166,6 +170,7 @@ def test_refreshed_memory_is_not_moved(db_path: Path) -> None:
     assert report.count == 0
 
 
+@pytest.mark.usefixtures("backend")
 def test_vectors_follow_to_the_archive_and_batches_are_bounded(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,6 +188,7 @@ def test_vectors_follow_to_the_archive_and_batches_are_bounded(
     assert counts == {"active": 30, "archived": 1200, "vectors": 1230}
 
 
+@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize(
     "path",
     [

@@ -19,7 +19,7 @@ from lifecycle_support import (
 
 from memctl.lifecycle.compact import compact
 from memctl.store import compact as sql
-from memctl.store import log, moves, vectors
+from memctl.store import log, moves, upkeep, vectors
 from memctl.store.columns import VEC_TABLE
 from memctl.store.db import Database
 from tests.conftest import cli
@@ -76,6 +76,7 @@ def test_rebuild_after_heavy_deletion_keeps_vectors(db_path: Path) -> None:
     assert invariants(db)["vectors"] == 1010 and len(fill_more) == 10
 
 
+@pytest.mark.usefixtures("backend")
 def test_cli_compact(db_path: Path) -> None:
     db = open_db(db_path)
     fill(db, 50)
@@ -109,14 +110,14 @@ def test_free_pages_go_back_in_short_steps_on_new_databases(
     """New databases use incremental vacuum: compaction frees pages in write transactions
     of VACUUM_STEP_PAGES each, not one rewrite that blocks every writer."""
     db = open_db(db_path)
-    assert db.scalar("PRAGMA auto_vacuum") == sql.INCREMENTAL
+    assert db.scalar("PRAGMA auto_vacuum") == upkeep.INCREMENTAL
     ids = fill(db, 1500)
     with db.write():
         moves.purge(db, ids[:1200])
     counts = invariants(db)
     pages_before = db.scalar("PRAGMA page_count")
     steps: list[int] = []
-    monkeypatch.setattr(sql, "VACUUM_STEP_PAGES", 16)  # several steps on a small file
+    monkeypatch.setattr(upkeep, "VACUUM_STEP_PAGES", 16)  # several steps on a small file
     original = db.write
 
     def counting_write() -> Any:
@@ -139,6 +140,6 @@ def test_an_older_database_is_switched_once_by_a_full_vacuum(db_path: Path) -> N
     db.execute("VACUUM")  # as databases created before incremental vacuum are
     assert db.scalar("PRAGMA auto_vacuum") == 0
     first = compact(db, force=True, now=T0)
-    assert first.full_vacuum and db.scalar("PRAGMA auto_vacuum") == sql.INCREMENTAL
+    assert first.full_vacuum and db.scalar("PRAGMA auto_vacuum") == upkeep.INCREMENTAL
     assert not compact(db, force=True, now=T0).full_vacuum
     assert invariants(db)["vectors"] == 20

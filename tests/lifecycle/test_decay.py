@@ -31,6 +31,7 @@ def importance_of(db, memory_id: int) -> float:
     return store.get_many(db, [memory_id])[memory_id].importance
 
 
+@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("step_hours", [1, 6, 24, 24 * 7, 24 * 60])
 def test_any_run_frequency_matches_the_formula(db_path: Path, step_hours: float) -> None:
     policies = packaged()
@@ -102,6 +103,7 @@ def test_accesses_between_runs_do_not_change_the_result(db_path: Path, step_hour
     assert importance_of(db, memory_id) == pytest.approx(expected(value, idle_from, end), abs=1e-6)
 
 
+@pytest.mark.usefixtures("backend")
 def test_per_memory_override_in_metadata(db_path: Path) -> None:
     policies = packaged()
     db = open_db(db_path)
@@ -139,6 +141,7 @@ namespaces:
 """
 
 
+@pytest.mark.usefixtures("backend")
 def test_rates_per_rule_including_key_patterns(db_path: Path) -> None:
     policies = policies_from(RULES)
     assert len(rate_groups(policies)) == 3  # same/* shares the defaults' rates
@@ -168,6 +171,7 @@ def test_tenant_scope(db_path: Path) -> None:
     assert importance_of(db, mine) == importance_of(db, theirs)
 
 
+@pytest.mark.usefixtures("backend")
 def test_cli_dry_run_distribution_then_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMCTL_NOW", str(T0))
     for n, importance in enumerate((9, 9, 5, 1)):

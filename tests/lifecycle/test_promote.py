@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lifecycle_support import keyword_rows
 
 from memctl.clock import parse_time
 from memctl.lifecycle.memories import StoreRequest, store
@@ -123,6 +124,7 @@ def test_empty_type_list_means_any_type(db: Database) -> None:
     assert promote(db, policies, LATER, "default").count == 2
 
 
+@pytest.mark.usefixtures("backend")
 def test_copy_keeps_original_and_marks_it(db: Database, policies: Policies) -> None:
     original = seed(db, policies, "learning/jwt", value={"algo": "RS256", "why": "rotation"})
 
@@ -147,8 +149,7 @@ def test_copy_keeps_original_and_marks_it(db: Database, policies: Policies) -> N
     assert copy.created_at == LATER and copy.promoted_at is None
     assert copy.expires_at is None  # knowledge/* policy: never expires
     assert copy.embedding_model is None  # left to the embedding backlog
-    fts = db.scalar("SELECT count(*) FROM memories_fts WHERE rowid = ?", (copy.id,))
-    assert fts == 1
+    assert keyword_rows(db, copy.id) == 1
 
 
 def test_second_run_promotes_nothing(db: Database, policies: Policies) -> None:
@@ -164,6 +165,7 @@ def test_second_run_promotes_nothing(db: Database, policies: Policies) -> None:
     assert db.scalar("SELECT count(*) FROM memories") == 4
 
 
+@pytest.mark.usefixtures("backend")
 def test_copies_under_the_target_are_never_candidates(db: Database, policies: Policies) -> None:
     seed(db, policies, "knowledge/promoted/manual/entry")  # written there by hand
     seed(db, policies, "knowledge/other")  # knowledge, but not under the target
@@ -299,18 +301,20 @@ def test_cli_over_simulated_days(monkeypatch: pytest.MonkeyPatch) -> None:
     assert json.loads(again.stdout)["count"] == 0
 
 
+@pytest.mark.usefixtures("backend")
 def test_many_candidates_span_several_batches(db: Database, policies: Policies) -> None:
     with db.write():
         for n in range(230):
             seed(db, policies, f"learning/item-{n}")
     report = promote(db, policies, LATER, "default")
     assert report.count == 230
-    copies = db.scalar("SELECT count(*) FROM memories WHERE key GLOB 'promoted/learning/*'")
+    copies = db.scalar("SELECT count(*) FROM memories WHERE key LIKE 'promoted/learning/%'")
     unmarked = db.scalar("SELECT count(*) FROM memories WHERE namespace = 'learning' "
                          "AND promoted_at IS NULL")  # fmt: skip
     assert (copies, unmarked) == (230, 0)
 
 
+@pytest.mark.usefixtures("backend")
 def test_candidates_are_rechecked_inside_the_write(
     db: Database, policies: Policies, monkeypatch: pytest.MonkeyPatch
 ) -> None:

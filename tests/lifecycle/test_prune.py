@@ -27,6 +27,7 @@ def archive_path(db, policies, now: float, path: str) -> None:
     assert archive(db, policies, now, "default", memories).count == 1
 
 
+@pytest.mark.usefixtures("backend")
 def test_retention_purges_old_archives_but_keeps_important(db_path: Path) -> None:
     policies = policies_from(POLICIES)
     db = open_db(db_path)
@@ -58,6 +59,7 @@ def test_retention_purges_old_archives_but_keeps_important(db_path: Path) -> Non
     invariants(db)
 
 
+@pytest.mark.usefixtures("backend")
 def test_active_rules_archive_low_value_memories(db_path: Path) -> None:
     policies = policies_from(POLICIES)
     db = open_db(db_path)
@@ -85,6 +87,7 @@ def test_active_rules_archive_low_value_memories(db_path: Path) -> None:
     assert prune(db, policies, T0, "default").count == 0  # idempotent
 
 
+@pytest.mark.usefixtures("backend")
 def test_max_entries_is_per_tenant_and_namespace(db_path: Path) -> None:
     policies = policies_from(POLICIES)
     db = open_db(db_path)

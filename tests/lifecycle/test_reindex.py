@@ -10,7 +10,7 @@ from lifecycle_support import MODEL, T0, add_vectors, invariants, open_db, packa
 from memctl.lifecycle.archive import archive
 from memctl.search.backlog import forget
 from memctl.store import memories as store
-from memctl.store import vectors
+from memctl.store.backend import backend_of
 from memctl.store.db import Database
 from tests.conftest import cli
 
@@ -19,6 +19,7 @@ def _model_of(db: Database, memory_id: int, table: str = "memories") -> object:
     return db.scalar(f"SELECT embedding_model FROM {table} WHERE id = ?", (memory_id,))
 
 
+@pytest.mark.usefixtures("backend")
 def test_forget_touches_only_the_tenants_active_memories(db_path: Path) -> None:
     policies = packaged()
     db = open_db(db_path)
@@ -32,11 +33,11 @@ def test_forget_touches_only_the_tenants_active_memories(db_path: Path) -> None:
     assert forget(db, "alpha") == 1
     invariants(db)
     assert _model_of(db, a1) is None  # back in the backlog, its vector gone
-    assert vectors.pending_count(db, MODEL, "alpha") == 1
+    assert backend_of(db).vectors.pending_count(db, MODEL, "alpha") == 1
     assert _model_of(db, b1) == MODEL  # another tenant: untouched
-    assert vectors.pending_count(db, MODEL, "beta") == 0
+    assert backend_of(db).vectors.pending_count(db, MODEL, "beta") == 0
     assert _model_of(db, a2, "archive") == MODEL  # archived: keeps its vector
-    assert vectors.load(db, [a2, b1]).keys() == {a2, b1}
+    assert backend_of(db).vectors.load(db, [a2, b1]).keys() == {a2, b1}
 
     assert forget(db, None) == 1  # every tenant: beta's active memory too
     assert _model_of(db, b1) is None
@@ -44,6 +45,7 @@ def test_forget_touches_only_the_tenants_active_memories(db_path: Path) -> None:
     invariants(db)
 
 
+@pytest.mark.usefixtures("backend")
 @pytest.mark.model
 def test_reindex_all_for_one_tenant_keeps_other_tenants_and_the_archive(db_path: Path) -> None:
     """The adversarial run's scenario, through the CLI with the real model."""

@@ -62,6 +62,7 @@ def test_stopwords_are_dropped_unless_nothing_else_is_left() -> None:
     assert fts_query("what is it") == '"what" OR "is" OR "it"'
 
 
+@pytest.mark.usefixtures("backend")
 def test_scores_per_mode() -> None:
     both = Ranked(similarity=0.8, redundancy=0.5, semantic_rank=1, keyword=0.6, keyword_rank=1)
     assert score("semantic", both) == 0.8 - REDUNDANCY_WEIGHT * 0.5
@@ -97,6 +98,7 @@ def seeded(db_path: Path):
     return db
 
 
+@pytest.mark.usefixtures("backend")
 def test_semantic_ranking_and_filters_with_fake_embedder(db_path: Path) -> None:
     db = seeded(db_path)
     fake = FakeEmbedder({"sea": 0, "whales": 0, "dolphins": 0, "rocket": 1, "orbit": 1})
@@ -128,6 +130,7 @@ def test_semantic_ranking_and_filters_with_fake_embedder(db_path: Path) -> None:
     assert [h.memory.path for h in limited.hits] == ["notes/space"]
 
 
+@pytest.mark.usefixtures("backend")
 def test_vectors_of_another_model_are_never_compared(db_path: Path) -> None:
     db = seeded(db_path)
     first = FakeEmbedder({"whales": 0})

@@ -22,7 +22,8 @@ from memctl.lifecycle.values import pack, serialize
 from memctl.models import Memory
 from memctl.stats.figures import collect_stats
 from memctl.stats.snapshots import history, snapshot, utc_day
-from memctl.store import Database, log, open_database, vectors
+from memctl.store import Database, log, open_database
+from memctl.store.backend import backend_of
 from tests.conftest import SRC, cli
 
 DAY = 86400.0
@@ -100,6 +101,7 @@ def seeded(db: Database, policies: Policies) -> dict[str, Memory]:
     return out
 
 
+@pytest.mark.usefixtures("backend")
 def test_totals_by_state_namespace_agent_type(db: Database, seeded: dict[str, Memory]) -> None:
     stats = collect_stats(db, T0, "default", Path("x.db"), "p.yaml", MODEL)
 
@@ -114,6 +116,7 @@ def test_totals_by_state_namespace_agent_type(db: Database, seeded: dict[str, Me
     assert stats.by_namespace[0].name == "notes"  # largest first
 
 
+@pytest.mark.usefixtures("backend")
 def test_bytes_and_compression(db: Database, policies: Policies, seeded: dict[str, Memory]) -> None:
     stats = collect_stats(db, T0, "default", Path("x.db"), "p.yaml", MODEL)
 
@@ -141,6 +144,7 @@ def test_bytes_and_compression(db: Database, policies: Policies, seeded: dict[st
     assert doc["saved_bytes"] == live.uncompressed_bytes - live.stored_bytes
 
 
+@pytest.mark.usefixtures("backend")
 def test_importance_and_age_distributions(db: Database, seeded: dict[str, Memory]) -> None:
     stats = collect_stats(db, T0, "default", Path("x.db"), "p.yaml", MODEL)
 
@@ -153,6 +157,7 @@ def test_importance_and_age_distributions(db: Database, seeded: dict[str, Memory
     assert dict(later.age) == {"<1d": 0, "1-7d": 0, "7-30d": 2, "30-90d": 0, ">90d": 1}
 
 
+@pytest.mark.usefixtures("backend")
 def test_importance_edges(db: Database, policies: Policies) -> None:
     for index, importance in enumerate((1.0, 1.99, 2.0, 9.99, 10.0)):
         put(db, policies, f"notes/{index}", index, at=T0, importance=importance)
@@ -161,6 +166,7 @@ def test_importance_edges(db: Database, policies: Policies) -> None:
     assert (importance["1-2"], importance["2-3"], importance["9-10"]) == (2, 1, 2)
 
 
+@pytest.mark.usefixtures("backend")
 def test_expiry_and_embedding_backlogs(db: Database, seeded: dict[str, Memory]) -> None:
     stats = collect_stats(db, T0, "default", Path("x.db"), "p.yaml", MODEL)
     assert stats.expiry_backlog == 1
@@ -173,7 +179,9 @@ def test_expiry_and_embedding_backlogs(db: Database, seeded: dict[str, Memory]) 
         for name, model in (("big", MODEL), ("b", "other-model/384")):
             memory = seeded[name]
             digest = db.scalar("SELECT content_hash FROM memories WHERE id = ?", (memory.id,))
-            vectors.put(db, [(memory.id, "default", memory.namespace, digest, vector)], model)
+            backend_of(db).vectors.put(
+                db, [(memory.id, "default", memory.namespace, digest, vector)], model
+            )
     stats = collect_stats(db, T0, "default", Path("x.db"), "p.yaml", MODEL)
     assert stats.embedding_backlog == 3  # a vector of another model does not count
     off = collect_stats(db, T0, "default", Path("x.db"), "p.yaml", None)
@@ -195,6 +203,7 @@ def test_tenant_isolation(db: Database, seeded: dict[str, Memory]) -> None:
     assert nobody.count == 0 and nobody.by_namespace == [] and nobody.storage["total"].count == 0
 
 
+@pytest.mark.usefixtures("backend")
 def test_last_runs_and_failures(db: Database, seeded: dict[str, Memory]) -> None:
     def entry(action: str, at: float, outcome: str = "ok", tenant: str | None = "default") -> None:
         with db.write():
@@ -245,6 +254,7 @@ def snapshot_table(db: Database) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in db.all("SELECT * FROM snapshots ORDER BY 1, 2, 3, 4")]
 
 
+@pytest.mark.usefixtures("backend")
 def test_snapshot_rows_match_the_day(
     db: Database, policies: Policies, seeded: dict[str, Memory]
 ) -> None:
@@ -280,6 +290,7 @@ def test_snapshot_rows_match_the_day(
     assert entry["count"] == 5 and entry["details"] == {"day": "2026-05-10"}
 
 
+@pytest.mark.usefixtures("backend")
 def test_snapshot_is_idempotent_per_day(
     db: Database, policies: Policies, seeded: dict[str, Memory]
 ) -> None:
@@ -306,6 +317,7 @@ def test_snapshot_tenant_scope(db: Database, seeded: dict[str, Memory]) -> None:
     assert everyone.count == 6 and len(snapshot_table(db)) == 6
 
 
+@pytest.mark.usefixtures("backend")
 def test_history_over_simulated_days(
     db: Database, policies: Policies, seeded: dict[str, Memory]
 ) -> None:
@@ -418,6 +430,7 @@ def test_stats_process_does_not_load_the_embedding_stack(memctl_env: Path) -> No
     assert json.loads(done.stdout)["embedding_backlog"]["model"] == MODEL
 
 
+@pytest.mark.usefixtures("backend")
 def test_daemon_runs_are_listed_per_job(db: Database) -> None:
     def daemon_run(job: str, at: float, outcome: str) -> None:
         with db.write():

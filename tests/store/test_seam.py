@@ -10,10 +10,10 @@ from memctl.store.db import Database
 STORE = Path(backend.__file__).resolve().parent
 
 # who may name the FTS5 and vec0 tables: the keyword and vector modules, and SQLite's
-# own maintenance (compaction rebuilds vec0, health counts every index)
+# own maintenance (upkeep rebuilds vec0, health counts every index)
 ENGINE_TABLES = {
     "FTS_TABLE": {"columns.py", "keyword.py", "health.py"},
-    "VEC_TABLE": {"columns.py", "vectors.py", "compact.py", "health.py"},
+    "VEC_TABLE": {"columns.py", "vectors.py", "upkeep.py", "health.py"},
     "EMBEDDING_TABLE": {"columns.py", "vectors.py", "health.py"},
 }
 # SQLite spellings that shared SQL asks ``dialect`` for

@@ -79,6 +79,7 @@ def _exported(tmp_path: Path) -> dict[tuple[str, str], dict]:
     return {(r["namespace"], r["key"]): r for r in records}
 
 
+@pytest.mark.usefixtures("backend")
 def test_v3_memory_db_imports_every_entry_exactly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -53,6 +53,7 @@ def _value(path: str) -> object:
     return orjson.loads(ok(cli("recall", path, "--json")).stdout)
 
 
+@pytest.mark.usefixtures("backend")
 def test_skip_keeps_existing_memories(existing: None, incoming: Path) -> None:
     report = doc(cli("import", str(incoming), "--json"))  # skip is the default
     assert (report["created"], report["skipped"]) == (1, 3)
@@ -62,6 +63,7 @@ def test_skip_keeps_existing_memories(existing: None, incoming: Path) -> None:
     assert _value("notes/y")["value"] == "fresh"
 
 
+@pytest.mark.usefixtures("backend")
 def test_overwrite_replaces_them(existing: None, incoming: Path) -> None:
     report = doc(cli("import", str(incoming), "--on-conflict", "overwrite", "--json"))
     assert (report["created"], report["overwritten"]) == (1, 3)
@@ -73,6 +75,7 @@ def test_overwrite_replaces_them(existing: None, incoming: Path) -> None:
     assert "notes/x" in hits  # the keyword row was replaced with the memory
 
 
+@pytest.mark.usefixtures("backend")
 def test_merge_applies_each_paths_strategy_once(existing: None, incoming: Path) -> None:
     report = doc(cli("import", str(incoming), "--on-conflict", "merge", "--json"))
     assert (report["created"], report["merged"], report["unchanged"]) == (1, 2, 1)
@@ -88,6 +91,7 @@ def test_merge_applies_each_paths_strategy_once(existing: None, incoming: Path) 
     assert len(_value("knowledge/auth/jwt")["conflicts"]) == 2
 
 
+@pytest.mark.usefixtures("backend")
 def test_expired_memories_on_either_side(
     tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,6 +120,7 @@ def test_expired_memories_on_either_side(
     db.close()
 
 
+@pytest.mark.usefixtures("backend")
 def test_archived_records_are_not_duplicated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

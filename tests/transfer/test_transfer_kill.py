@@ -10,6 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from memctl.paths import Location
+from memctl.store import open_database
 from memctl.store.db import DRIVER
 from tests.conftest import SRC, cli
 from tests.transfer.transfer_testkit import T0, fingerprint, ok, store
@@ -45,6 +47,31 @@ def _writer_active(db_path: Path) -> bool:
         conn.close()
 
 
+_seen_writing: dict[str, float] = {}
+
+
+def _written_several_batches(db_path: Location) -> bool:
+    """SQLite: the import holds the write lock and its WAL has grown past 1 MB.
+    PostgreSQL: its server process has had a transaction id (it has written) for half a
+    second (several 500-record batches)."""
+    if isinstance(db_path, Path):
+        wal = Path(f"{db_path}-wal")
+        return _writer_active(db_path) and wal.exists() and wal.stat().st_size > 1_000_000
+    db = open_database(db_path, create=False)
+    try:
+        writing = db.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_xid IS NOT NULL AND pid != pg_backend_pid()"
+        )
+    finally:
+        db.close()
+    if not writing:
+        return False
+    first = _seen_writing.setdefault(str(db_path), time.monotonic())
+    return time.monotonic() - first > 0.5
+
+
+@pytest.mark.usefixtures("backend")
 def test_sigkill_during_import_changes_nothing(
     tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -62,12 +89,11 @@ def test_sigkill_during_import_changes_nothing(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    wal = Path(f"{db_path}-wal")
     deadline = time.monotonic() + 60
     killed_mid_write = False
     while proc.poll() is None and time.monotonic() < deadline:
         # wait until the import is inside its write and has written several batches
-        if _writer_active(db_path) and wal.exists() and wal.stat().st_size > 1_000_000:
+        if _written_several_batches(db_path):
             proc.send_signal(signal.SIGKILL)
             killed_mid_write = True
             break

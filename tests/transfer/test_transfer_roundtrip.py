@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from memctl.store import open_database
-from memctl.store.vectors import put
+from memctl.store.backend import backend_of
 from tests.conftest import cli
 from tests.lifecycle.lifecycle_support import invariants
 from tests.transfer.transfer_testkit import T0, comparable, doc, ok, read_export, store
@@ -59,7 +59,8 @@ def seeded(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             (T0 - 3000.5, T0 - 2000.25),
         )
         rows = db.all("SELECT id, tenant, namespace, content_hash FROM memories WHERE key != 'big'")
-        put(db, [(r[0], r[1], r[2], r[3], _vector(r[0])) for r in rows], MODEL)
+        items = [(r[0], r[1], r[2], r[3], _vector(r[0])) for r in rows]
+        backend_of(db).vectors.put(db, items, MODEL)
     db.close()
     monkeypatch.setenv("MEMCTL_NOW", str(T0))
     return db_path
@@ -73,6 +74,7 @@ def _export(db: Path, out: Path, *extra: str) -> tuple[dict, list[dict]]:
 ALL = ("--include-archived", "--include-expired", "--include-embeddings")
 
 
+@pytest.mark.usefixtures("backend")
 def test_round_trip_keeps_every_record_and_field(seeded: Path, tmp_path: Path) -> None:
     header, first = _export(seeded, tmp_path / "a.jsonl", *ALL)
     assert header["format"] == "memctl-export" and header["version"] == 1
@@ -121,6 +123,7 @@ def test_round_trip_keeps_every_record_and_field(seeded: Path, tmp_path: Path) -
     assert len(ids) == len(set(ids))
 
 
+@pytest.mark.usefixtures("backend")
 def test_round_trip_without_embeddings_puts_memories_in_the_backlog(
     seeded: Path, tmp_path: Path
 ) -> None:
@@ -166,6 +169,7 @@ def test_export_to_stdout_and_filters(seeded: Path) -> None:
     assert sorted(keys("--include-expired")) == ["auth/jwt", "big", "swarm-1/status", "task/count"]
 
 
+@pytest.mark.usefixtures("backend")
 def test_tenant_filter_never_leaks(seeded: Path, tmp_path: Path) -> None:
     for args in ((), ("--include-archived", "--include-expired")):
         _, records = _export(seeded, tmp_path / "d.jsonl", *args)

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from memctl.paths import Location
 from memctl.store import open_database
 from tests.conftest import FIXTURES, cli
 
@@ -39,12 +40,20 @@ def comparable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
-def fingerprint(db_path: Path) -> Any:
+def fingerprint(db_path: Location) -> Any:
     """Everything import may touch, to prove that a failed import changed nothing."""
-    if not db_path.exists():
+    if isinstance(db_path, Path) and not db_path.exists():
         return None
     db = open_database(db_path, create=False)
     try:
+        if db.engine == "postgresql":
+            return {
+                "memories": [tuple(r) for r in db.all("SELECT * FROM memories ORDER BY id")],
+                "archive": [tuple(r) for r in db.all("SELECT * FROM archive ORDER BY id")],
+                "keywords": db.all("SELECT memory_id, terms::text FROM keywords ORDER BY 1"),
+                "vec": db.scalar("SELECT count(*) FROM embeddings"),
+                "log": db.scalar("SELECT count(*) FROM lifecycle_log"),
+            }
         return {
             "memories": [tuple(r) for r in db.all("SELECT * FROM memories ORDER BY id")],
             "archive": [tuple(r) for r in db.all("SELECT * FROM archive ORDER BY id")],

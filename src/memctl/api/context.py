@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from memctl import clock
 from memctl.lifecycle.policies import Policies, load_policies
-from memctl.store.db import Database, open_database
+from memctl.paths import Location
+from memctl.store import Database, open_database
 
 if TYPE_CHECKING:
     from memctl.embeddings import Embedder
@@ -42,7 +43,7 @@ class Context(Protocol):
     def policies(self) -> Policies: ...
 
     @property
-    def db_path(self) -> Path: ...
+    def db_path(self) -> Location: ...
 
     def now(self) -> float:
         """The one clock (docs/expiry.md: ``MEMCTL_NOW``)."""
@@ -118,7 +119,7 @@ class LocalContext:
     database connection lives as long as the call (``close`` it)."""
 
     tenant: str
-    db_path: Path
+    db_path: Location
     policies_file: PoliciesFile
     models: Models
     clock: Callable[[], float] = clock.now
@@ -157,7 +158,7 @@ class Contexts:
     and picks it by the request's bearer token (docs/api.md)."""
 
     tenant: str
-    db_path: Path
+    db_path: Location
     policies_path: Path
     models: Models = field(default_factory=lambda: Models(_stderr_line))
     clock: Callable[[], float] = clock.now

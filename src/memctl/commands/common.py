@@ -16,7 +16,7 @@ from memctl.errors import BadInput, InternalError, MemctlError, NotFound
 from memctl.lifecycle.policies import Policies, find_policies_file, load_policies
 from memctl.lifecycle.values import check_tenant
 from memctl.output import Output
-from memctl.paths import Project, resolve_project
+from memctl.paths import Location, Project, resolve_project
 from memctl.store import Database, open_database
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ class Settings:
         return resolve_project(self.db_option)
 
     @property
-    def db_path(self) -> Path:
+    def db_path(self) -> Location:
+        """The database: a SQLite file, or a PostgreSQL URL (``str()`` masks its password)."""
         return self.location.db
 
     @property
@@ -84,15 +85,22 @@ class Settings:
         """
         if self._db is None:
             path = self.db_path
-            if missing == "fail" and not path.exists():
-                raise NotFound(
-                    f"no memctl database at {path} (from {self.location.describe_db()}); "
-                    "run `memctl init` to set this project up, or pass --db"
-                )
-            self._db = open_database(
+            if missing == "fail" and isinstance(path, Path) and not path.exists():
+                raise self._missing()
+            db = open_database(
                 path, create=missing == "create", migrate=migrate, notify=self._schema_upgraded
             )
+            if missing == "fail" and db.stand_in:  # a PostgreSQL database without memctl's tables
+                db.close()
+                raise self._missing()
+            self._db = db
         return self._db
+
+    def _missing(self) -> NotFound:
+        return NotFound(
+            f"no memctl database at {self.db_path} (from {self.location.describe_db()}); "
+            "run `memctl init` to set this project up, or pass --db"
+        )
 
     def database(self, create: bool = False) -> Database:
         """The database as the operation layer asks for it (``api.context.Context``):
@@ -127,7 +135,12 @@ class Settings:
 
 
 DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database file (env MEMCTL_DB).", show_default=False)
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database file, or postgresql://USER@HOST/DBNAME (env MEMCTL_DB).",
+        show_default=False,
+    ),
 ]
 PoliciesOption = Annotated[
     str | None,

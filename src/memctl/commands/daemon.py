@@ -61,7 +61,7 @@ def daemon_cmd(
     from memctl.daemon.jobs import JOBS
     from memctl.daemon.lock import DaemonLock, LockHolder
     from memctl.daemon.runner import Daemon, JobRun
-    from memctl.errors import BadInput
+    from memctl.errors import BadInput, StorageError
     from memctl.lifecycle.policies import load_policies
 
     if interval_hours is not None:
@@ -91,7 +91,7 @@ def daemon_cmd(
             f"waiting up to {wait:g} s for it to finish"
         )
 
-    lock = DaemonLock(settings.db_path, role="once" if once else "daemon")
+    lock = DaemonLock(settings.db_path, role="once" if once else "daemon", db=db)
     lock.acquire(wait, SystemClock(), on_wait)
     try:
         daemon = Daemon(
@@ -124,6 +124,11 @@ def daemon_cmd(
                 "stopped_by_signal": daemon.stop_requested,
                 "runs": [run.to_dict() for run in runs],
             }
+        )
+    if daemon.connection_lost:
+        raise StorageError(
+            f"lost the connection to {settings.db_path}; stopped (a service manager or "
+            "cron starts it again)"
         )
     if once and any(run.alarming for run in runs):
         raise typer.Exit(3)

@@ -35,7 +35,7 @@ def status_cmd(settings: Settings) -> None:
 
     Example: memctl migrate status --json
     """
-    from memctl.store.db import schema_status
+    from memctl.store.opening import schema_status
 
     status = schema_status(settings.db_path)
     if settings.json:
@@ -94,7 +94,7 @@ def up_cmd(
     from memctl.store import migrations
 
     db = settings.open(missing="empty" if dry_run else "create", migrate=False)
-    target = LATEST if to is None else to
+    target = migrations.latest_for(db) if to is None else to
     outcome = migrations.migrate(db, target, force=force, dry_run=dry_run, direction="up")
     _report(settings, outcome)
 

@@ -12,6 +12,7 @@ from memctl.clock import parse_duration, parse_time
 from memctl.commands.common import Settings, command
 from memctl.errors import BadInput
 from memctl.limits import OutOfRange
+from memctl.paths import Location
 
 app = typer.Typer()
 
@@ -39,8 +40,10 @@ def _since(text: str | None, now: float) -> float | None:
         ) from None
 
 
-def _same_file(target: Path, db_path: Path) -> bool:
-    """True if ``target`` is the database or one of its journal files."""
+def _same_file(target: Path, db_path: Location) -> bool:
+    """True if ``target`` is the (SQLite) database or one of its journal files."""
+    if not isinstance(db_path, Path):
+        return False
     resolved = target.expanduser().resolve()
     base = db_path.expanduser().resolve()
     return resolved in (base, Path(f"{base}-wal"), Path(f"{base}-shm"), Path(f"{base}-journal"))

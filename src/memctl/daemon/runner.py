@@ -85,6 +85,7 @@ class Daemon:
         self.on_run = on_run
         self.on_note = on_note
         self.stop_requested = False
+        self.connection_lost = False  # the database server went away: stop, exit 3
         self.current_job: str | None = None
         self.runs: list[JobRun] = []
         self.failures = self._failures_from_log()
@@ -127,6 +128,9 @@ class Daemon:
                     run.error = str(exc) if isinstance(exc, MemctlError) else repr(exc)
                     self.failures[name] = self.failures.get(name, 0) + 1
                     logged.fail(run.error)
+                    if not self.db.alive():  # ...but a lost server connection stops it (exit 3)
+                        self.connection_lost = True
+                        self.stop_requested = True
                 finally:
                     self.current_job = None
                 run.duration_ms = logged.elapsed_ms()

@@ -10,6 +10,7 @@ from typing import Any
 from memctl.hooks.input import HookInput
 from memctl.lifecycle.policies import Policies, load_policies
 from memctl.lifecycle.session_summary import CURRENT_TASK  # session/<id>/current-task
+from memctl.paths import Location
 from memctl.store import Database, open_database
 
 COORDINATION_GLOB = "coordination*"
@@ -22,7 +23,7 @@ class HookContext:
 
     name: str
     input: HookInput
-    db_path: Path
+    db_path: Location
     policies_path: Path
     tenant: str | None
     now: float

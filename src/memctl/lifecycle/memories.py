@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memctl import clock, limits
-from memctl.errors import BadInput, NotFound
+from memctl.errors import BadInput, NotFound, StorageError
 from memctl.lifecycle.expiry import expire_on_access, expires_at
 from memctl.lifecycle.globs import check_glob, is_glob
 from memctl.lifecycle.policies import Policies, Policy
@@ -27,6 +27,7 @@ from memctl.store.db import Database
 _CONTROL = re.compile(r"[\x00-\x1f]")
 DEFAULT_TYPE = "context"
 DEFAULT_IMPORTANCE = 5.0
+MAX_INSERT_RACES = 10  # a store that keeps losing the race to create its path gives up
 
 
 @dataclass
@@ -121,14 +122,22 @@ def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> St
     policy = check_request(policies, req)
     written_at = now if req.timestamp is None else req.timestamp
     with db.write():
-        existing = sql.get(db, req.tenant, req.namespace, req.key)
-        if existing is not None and existing.is_expired(now):
-            expire_on_access(db, existing, policies, now, "store")
-            existing = None
-        if existing is None:
-            _insert(db, policy, req, written_at)
-            return StoreResult("created", _reload(db, req))
-        return _resolve(db, policy, req, existing, written_at)
+        for _ in range(MAX_INSERT_RACES):
+            # locked: on PostgreSQL no other writer changes it before this one commits
+            existing = sql.get(db, req.tenant, req.namespace, req.key, lock=True)
+            if existing is not None and existing.is_expired(now):
+                expire_on_access(db, existing, policies, now, "store")
+                existing = None
+            if existing is not None:
+                return _resolve(db, policy, req, existing, written_at)
+            if _insert(db, policy, req, written_at) is not None:
+                return StoreResult("created", _reload(db, req))
+            # another writer created this path since it was read (PostgreSQL: writers do
+            # not exclude each other): read it again and resolve the conflict with it
+    raise StorageError(
+        f"{req.namespace}/{req.key}: other writers kept creating and removing it; "
+        "nothing was stored, run it again"
+    )
 
 
 def new_row(
@@ -152,7 +161,7 @@ def new_row(
     return row, text
 
 
-def _insert(db: Database, policy: Policy, req: StoreRequest, written_at: float) -> int:
+def _insert(db: Database, policy: Policy, req: StoreRequest, written_at: float) -> int | None:
     row, text = new_row(
         policy,
         {
@@ -288,7 +297,7 @@ def recall(
     if memory.is_expired(now) and not include_expired:
         if policy.cleanup_strategy == "lazy" and not what_if:
             with db.write():
-                current = sql.get(db, tenant, namespace, key)
+                current = sql.get(db, tenant, namespace, key, lock=True)
                 if current is not None and current.is_expired(now):
                     expire_on_access(db, current, policies, now, "recall")
         raise NotFound(f"{memory.path}: expired at {clock.iso(memory.expires_at)}")

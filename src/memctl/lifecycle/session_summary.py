@@ -41,7 +41,8 @@ def _cut(value: Any, limit: int = MAX_TEXT) -> str:
 
 
 def _log(db: Database, tenant: str, session_id: str, now: float) -> list[dict[str, Any]]:
-    memory = memories.get(db, tenant, SESSION_NAMESPACE, f"{session_id}/{TASKS}")
+    # locked: the caller rewrites it in the same write transaction
+    memory = memories.get(db, tenant, SESSION_NAMESPACE, f"{session_id}/{TASKS}", lock=True)
     if memory is None or memory.is_expired(now) or not isinstance(memory.value, dict):
         return []
     tasks = memory.value.get("tasks")

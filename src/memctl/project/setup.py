@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from memctl.lifecycle.policies import PACKAGED_POLICIES, find_policies_file
-from memctl.paths import CONFIG_NAME, DB_DIR, read_config, write_gitignore
+from memctl.paths import CONFIG_NAME, DB_DIR, Location, read_config, write_gitignore
 
 
 @dataclass
 class InitReport:
     root: Path
     root_source: str
-    database: Path
+    database: Location
     policies: Path
     config: Path | None
     created: list[str] = field(default_factory=list)  # paths, relative to the root
@@ -42,7 +42,10 @@ class InitReport:
         }
 
 
-def shown(path: Path, root: Path) -> str:
+def shown(path: Location, root: Path) -> str:
+    """A file relative to the project root when inside it; a URL masked."""
+    if not isinstance(path, Path):
+        return str(path)
     try:
         return str(path.relative_to(root))
     except ValueError:
@@ -74,7 +77,7 @@ def init_project(
     folder = root / DB_DIR
     report = InitReport(root, root_source, Path(), Path(), None)
 
-    def note(path: Path, made: bool, suffix: str = "") -> None:
+    def note(path: Location, made: bool, suffix: str = "") -> None:
         (report.created if made else report.kept).append(shown(path, root) + suffix)
 
     made_folder = not folder.is_dir()
@@ -108,7 +111,12 @@ def init_project(
     from memctl.store import open_database
 
     database = resolve_project(None, start=root).db
-    made_db = not database.exists()
+    if isinstance(database, Path):
+        made_db = not database.exists()
+    else:  # a PostgreSQL database: "made" when memctl's tables were not there yet
+        from memctl.store.opening import schema_status
+
+        made_db = schema_status(database).current == 0
     open_database(database, create=True).close()
     note(database, made_db)
     report.database = database

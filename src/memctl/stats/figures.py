@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from memctl.clock import DAY, iso
+from memctl.paths import Location
 from memctl.search.health import KeywordFallbacks, keyword_fallbacks
 from memctl.store import stats as sql
 from memctl.store.db import Database
@@ -171,16 +172,19 @@ class Stats:
         }
 
 
-def _database_info(db: Database, db_path: Path) -> dict[str, Any]:
-    exists = db_path.is_file()
-    wal = Path(f"{db_path}-wal")
-    return {
-        "path": str(db_path),
-        "exists": exists,
-        "size_bytes": db_path.stat().st_size if exists else 0,
-        "wal_bytes": wal.stat().st_size if exists and wal.is_file() else 0,
-        "schema_version": sql.schema_version(db),
-    }
+def _database_info(db: Database, db_path: Location) -> dict[str, Any]:
+    """Where the database is and how big (the engine says: ``Database.describe``); a
+    stand-in for a missing database reports the file that is not there."""
+    if db.stand_in and isinstance(db_path, Path):
+        return {
+            "engine": "sqlite",
+            "path": str(db_path),
+            "exists": False,
+            "size_bytes": 0,
+            "wal_bytes": 0,
+            "schema_version": sql.schema_version(db),
+        }
+    return db.describe()
 
 
 def _breakdowns(
@@ -219,7 +223,7 @@ def collect_stats(
     db: Database,
     now: float,
     tenant: str | None,
-    db_path: Path,
+    db_path: Location,
     policies_source: str,
     model_id: str | None,
     model_prepared: bool | None = None,

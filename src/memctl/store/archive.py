@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memctl.models import Memory
-from memctl.store import dialect
+from memctl.store.backend import backend_of
 from memctl.store.columns import ARCHIVE_COLUMNS, MEMORY_COLUMNS
 from memctl.store.db import Database
 from memctl.store.memories import Filters, row_to_memory, where_clause
@@ -24,7 +24,7 @@ def select_active(
 ) -> list[Memory]:
     """Active memories matching ``filters``, an exact ``namespace/key`` path and the
     age/importance conditions, ordered by path."""
-    where, params = where_clause(filters)
+    where, params = where_clause(filters, backend_of(db).dialect)
     if path is not None:
         where += f" AND {PATH} = ?"
         params.append(path)
@@ -50,7 +50,7 @@ def archived_by_id(db: Database, tenant: str | None, memory_id: int) -> Memory |
     row = db.one(
         f"""
         SELECT {_ARCHIVE_COLUMNS} FROM archive
-        WHERE id = :id AND {tenant_clause(tenant, params)}
+        WHERE id = :id AND {tenant_clause(tenant, params, backend_of(db).dialect)}
         """,
         params,
     )
@@ -63,7 +63,8 @@ def latest_archived(
     """The most recently archived version of each path: one exact ``namespace/key``
     path, or every path matching the glob ``pattern``."""
     params: dict[str, Any] = {}
-    clauses = [tenant_clause(tenant, params)]
+    dialect = backend_of(db).dialect
+    clauses = [tenant_clause(tenant, params, dialect)]
     if pattern is not None:
         clauses.append(dialect.glob(PATH, ":pattern"))
         params["pattern"] = dialect.glob_param(pattern)

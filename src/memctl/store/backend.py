@@ -1,27 +1,36 @@
-"""The store's seam for a second engine (PostgreSQL next, docs/storage.md).
+"""The store's seam between engines: SQLite and PostgreSQL (docs/storage.md).
 
 What differs between engines lives in one module per concern, and everything else in
 store/ is shared SQL that asks these modules instead of writing engine SQL itself:
 
-- connection, transactions, errors: ``db.Database`` (``read``, ``write``, ``savepoint``,
-  ``execute``/``all``/``one``/``scalar``, errors mapped to ``StorageError``);
-- keyword search: a ``KeywordIndex`` (SQLite: ``keyword``, FTS5);
-- vectors and the embedding backlog: a ``VectorIndex`` (SQLite: ``vectors``, vec0);
-- globs and JSON functions: a ``Dialect`` (SQLite: ``dialect``);
+- connection, transactions, errors: ``db.Database`` (SQLite) and
+  ``postgres/connection.PostgresDatabase`` (``read``, ``write``, ``savepoint``,
+  ``lock_rows``, ``execute``/``all``/``one``/``scalar``, errors mapped to
+  ``StorageError``); ``opening.open_database`` picks the connection by the location;
+- keyword search: a ``KeywordIndex`` (``keyword``: FTS5; ``postgres/keyword``: tsvector);
+- vectors and the embedding backlog: a ``VectorIndex`` (``vectors``: vec0;
+  ``postgres/vectors``: pgvector HNSW);
+- SQL fragments (globs, JSON functions, two-argument max/min, planner hints, row locks):
+  a ``Dialect`` (``dialect``; ``postgres/dialect``);
+- ids, bulk settings, index statistics, compaction, snapshots: an ``Upkeep``
+  (``upkeep``; ``postgres/upkeep``);
 - migrations: ``migrations.backend`` (docs/migrations.md).
 
-``backend_of`` is the one place that picks an engine's modules for a database; mypy
-checks that the SQLite modules satisfy the protocols below (``sqlite()``), so a second
-engine's modules are held to the same functions.
+``backend_of`` is the one place that gives a database's engine modules: the connection
+carries them (``Database.backend``; None means SQLite's). mypy checks that the modules
+satisfy the protocols below (``sqlite()`` here, ``POSTGRES`` in ``postgres/backend``).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from memctl.store.db import Database
 from memctl.store.filters import Filters
+from memctl.store.index_stats import IndexStats
 
 if TYPE_CHECKING:
     from memctl.store.vectors import Pending
@@ -88,9 +97,21 @@ class VectorIndex(Protocol):
 
 
 class Dialect(Protocol):
-    """SQL fragments that differ between engines (globs, JSON)."""
+    """SQL fragments that differ between engines (globs, JSON, max/min of two values,
+    planner hints, row locks)."""
 
     NAME: str
+    FOR_UPDATE: str  # after a SELECT inside a write: lock the rows read ("" on SQLite)
+    SKIP_LOCKED: str  # a lifecycle batch's re-check: the rows nobody else holds
+    NOT_INDEXED: str  # after a table name: scan it rather than walk an index
+
+    def plain(self, column: str) -> str: ...
+
+    def greatest(self, a: str, b: str) -> str: ...
+
+    def least(self, a: str, b: str) -> str: ...
+
+    def to_int(self, expression: str) -> str: ...
 
     def glob_param(self, pattern: str) -> str: ...
 
@@ -107,6 +128,26 @@ class Dialect(Protocol):
     def group_object(self, key: str, value: str) -> str: ...
 
 
+class Upkeep(Protocol):
+    """What long jobs, import and compaction need from the engine."""
+
+    def bulk_session(self, db: Database) -> None: ...
+
+    def commit_watcher(self, db: Database) -> Callable[[], bool]: ...
+
+    def import_cache(self, db: Database) -> AbstractContextManager[None]: ...
+
+    def new_ids(self, db: Database, count: int) -> list[int]: ...
+
+    def index_stats(self, db: Database) -> IndexStats: ...
+
+    def rebuild_index(self, db: Database) -> int: ...
+
+    def vacuum(self, db: Database) -> bool: ...
+
+    def snapshot(self, db: Database, target: Path) -> None: ...
+
+
 @dataclass(frozen=True)
 class Backend:
     """One engine's implementation of each concern."""
@@ -115,17 +156,19 @@ class Backend:
     keywords: KeywordIndex
     vectors: VectorIndex
     dialect: Dialect
+    upkeep: Upkeep
 
 
 @cache
 def sqlite() -> Backend:
     """SQLite's modules (imported on first use: ``store`` needs only the keyword index,
     and every module less is ~1 ms of a whole-process store)."""
-    from memctl.store import dialect, keyword, vectors
+    from memctl.store import dialect, keyword, upkeep, vectors
 
-    return Backend("sqlite", keyword, vectors, dialect)
+    return Backend("sqlite", keyword, vectors, dialect, upkeep)
 
 
 def backend_of(db: Database) -> Backend:
-    """The engine modules for ``db`` (only SQLite so far)."""
-    return sqlite()
+    """The engine modules for ``db``: the ones its connection carries, SQLite's unless
+    it is a PostgreSQL connection (``postgres/backend.POSTGRES``)."""
+    return db.backend or sqlite()

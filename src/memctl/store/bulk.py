@@ -1,40 +1,34 @@
-"""What long lifecycle jobs share: a bigger page cache, watching other writers, and
-re-checking which ids are still there inside each write batch."""
+"""What long lifecycle jobs share: the engine's bulk settings, watching other writers,
+and re-checking which ids are still there inside each write batch."""
 
 from collections.abc import Callable, Sequence
 
+from memctl.store.backend import backend_of
 from memctl.store.batch import marks
 from memctl.store.db import Database
 
-BULK_CACHE_KIB = 65536
-
 
 def bulk_session(db: Database) -> None:
-    """A larger page cache for a long lifecycle job on this connection, so a batch's
-    dirty index pages are not spilled to the WAL (and rewritten) mid-transaction."""
-    db.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+    """Engine settings for a long lifecycle job on this connection (SQLite: a larger page
+    cache, so a batch's dirty index pages are not spilled to the WAL mid-transaction)."""
+    backend_of(db).upkeep.bulk_session(db)
 
 
 def commit_watcher(db: Database) -> Callable[[], bool]:
     """A function telling whether another connection committed since its last call
-    (``PRAGMA data_version``; this connection's own commits do not count)."""
-    last = [int(db.scalar("PRAGMA data_version"))]
-
-    def others_committed() -> bool:
-        current = int(db.scalar("PRAGMA data_version"))
-        changed = current != last[0]
-        last[0] = current
-        return changed
-
-    return others_committed
+    (``lifecycle.batching`` pauses longer while others write)."""
+    return backend_of(db).upkeep.commit_watcher(db)
 
 
 def present_ids(db: Database, ids: Sequence[int], table: str = "memories") -> list[int]:
-    """The subset of ``ids`` present in ``table`` (memories or archive), in order given."""
+    """The subset of ``ids`` present in ``table`` (memories or archive), in order given;
+    on PostgreSQL locked, skipping rows another transaction holds (call inside the write
+    that changes them)."""
     if not ids:
         return []
     assert table in ("memories", "archive")
-    rows = db.all(f"SELECT id FROM {table} WHERE id IN ({marks(ids)})", list(ids))
+    skip = backend_of(db).dialect.SKIP_LOCKED
+    rows = db.all(f"SELECT id FROM {table} WHERE id IN ({marks(ids)}) ORDER BY id{skip}", list(ids))
     have = {int(r[0]) for r in rows}
     return [i for i in ids if i in have]
 

@@ -1,5 +1,11 @@
 """Connections: driver choice, sqlite-vec loading, pragmas, transactions, error mapping.
 
+``Database`` is one connection to either engine; this module holds what both share
+(explicit transactions, savepoints, the query helpers) and SQLite's connection.
+``opening.open_database`` chooses the engine: a PostgreSQL URL opens
+``postgres.connection.PostgresDatabase`` (its driver, psycopg, is imported only then:
+~100 ms of start-up the SQLite hot paths never pay).
+
 Queries here go through the DB-API driver directly, never SQLAlchemy: its ~180 ms import
 would take most of the 250 ms whole-process budget of ``store`` and ``recall``
 (docs/budgets.md). Migrations are frozen SQL too (``migrations/sqlite_steps.py``).
@@ -16,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from memctl import limits
 from memctl.errors import StorageError
+from memctl.paths import Location
 from memctl.store import migrations
+from memctl.store.columns import text_key
 
 if TYPE_CHECKING:
-    from memctl.store.migrations.runner import Status
-from memctl.store.columns import text_key
+    from memctl.store.backend import Backend
 
 BUSY_TIMEOUT = limits.Range(0, 86_400_000, "0 to 86400000 ms (a day)", whole=True)
 
@@ -92,27 +99,46 @@ def _storage_error(exc: Exception, path: Path) -> StorageError:
 class Database:
     """One connection in autocommit mode; transactions are explicit.
 
-    ``write()`` is ``BEGIN IMMEDIATE`` (the concurrency recipe: a deferred transaction
-    that reads before it writes fails under contention). ``read()`` is a deferred
-    transaction giving one consistent snapshot.
+    SQLite: ``write()`` is ``BEGIN IMMEDIATE`` (the concurrency recipe: a deferred
+    transaction that reads before it writes fails under contention), so a write
+    transaction is the only writer. ``read()`` is a deferred transaction giving one
+    consistent snapshot. (PostgreSQL's are in ``postgres/connection.py``.)
     """
 
-    def __init__(self, conn: Any, path: Path) -> None:
+    engine = "sqlite"  # which engine's migrations and SQL (``backend.backend_of``)
+    backend: "Backend | None" = None  # the engine's modules; None: SQLite's
+    BEGIN_WRITE = "BEGIN IMMEDIATE"
+    BEGIN_READ = "BEGIN"
+
+    def __init__(self, conn: Any, location: Location) -> None:
         self.conn = conn
-        self.path = path
+        self.location = location
+        # an in-memory stand-in for a database that does not exist yet (reads see an
+        # empty store and change nothing): ``open_database(..., create=False)``
+        self.stand_in = False
         self._depth = 0
         self._sibling: Database | None = None
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (SQLite-only code: migrations, snapshots)."""
+        assert isinstance(self.location, Path), "a PostgreSQL database has no file"
+        return self.location
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
 
     @contextmanager
     def write(self) -> Iterator["Database"]:
         """A short write transaction; nested calls join the outer one."""
-        with self._transaction("BEGIN IMMEDIATE"):
+        with self._transaction(self.BEGIN_WRITE):
             yield self
 
     @contextmanager
     def read(self) -> Iterator["Database"]:
         """A read snapshot; nested calls join the outer transaction."""
-        with self._transaction("BEGIN"):
+        with self._transaction(self.BEGIN_READ):
             yield self
 
     @contextmanager
@@ -130,7 +156,7 @@ class Database:
             yield
         except BaseException:
             self._depth = 0
-            with suppress(DRIVER.Error):
+            with suppress(Exception):
                 self.conn.execute("ROLLBACK")
             raise
         self._depth = 0
@@ -138,7 +164,8 @@ class Database:
 
     @contextmanager
     def savepoint(self, name: str = "sp") -> Iterator[None]:
-        """A savepoint: vec0 has no statement rollback, so each vec0 write gets one."""
+        """A savepoint: vec0 has no statement rollback, so each vec0 write gets one (and
+        on PostgreSQL an error inside one leaves the rest of the transaction usable)."""
         self._run(f"SAVEPOINT {name}")
         try:
             yield
@@ -165,6 +192,38 @@ class Database:
             return self.conn.executemany(sql, rows)
         except DRIVER.Error as exc:
             raise _storage_error(exc, self.path) from exc
+
+    def alive(self) -> bool:
+        """Whether the connection still works (a server's can drop; a file's cannot)."""
+        return True
+
+    def lock_rows(self, table: str, ids: Sequence[int]) -> None:
+        """Lock these rows until the write transaction ends, before reading and moving
+        them (PostgreSQL; under SQLite's ``BEGIN IMMEDIATE`` nobody else can write)."""
+
+    def has_table(self, name: str) -> bool:
+        row = self.one(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
+        return bool(row[0])
+
+    def schema_version(self) -> int:
+        """The schema version, read cheaply (every command opens with this)."""
+        return int(self.scalar("PRAGMA user_version"))
+
+    def describe(self) -> dict[str, Any]:
+        """What ``stats`` and ``doctor`` say about the database itself: where, how big."""
+        path = self.path
+        exists = path.is_file()
+        wal = Path(f"{path}-wal")
+        return {
+            "engine": "sqlite",
+            "path": str(path),
+            "exists": exists,
+            "size_bytes": path.stat().st_size if exists else 0,
+            "wal_bytes": wal.stat().st_size if exists and wal.is_file() else 0,
+            "schema_version": self.schema_version(),
+        }
 
     def all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         return list(self._run(sql, params).fetchall())
@@ -227,26 +286,21 @@ def connect(path: Path, same_thread: bool = True) -> Database:
     return Database(conn, path)
 
 
-def open_database(
+def open_sqlite(
     path: Path,
     *,
     create: bool,
     migrate: bool = True,
     notify: Callable[[str], None] | None = None,
 ) -> Database:
-    """Open memctl's database, bringing its schema up to date (``migrations``).
+    """``open_database`` for a SQLite file (``opening.py`` chooses the engine).
 
     With ``create=False`` a missing file is not created: the caller gets an empty
-    in-memory database instead, so read-only commands on a fresh project change nothing.
-    ``migrate=False`` leaves the schema as it is (``memctl migrate``). ``notify`` gets one
-    line when an existing database was upgraded.
+    in-memory stand-in instead, so read-only commands on a fresh project change nothing.
     """
     if not path.exists():
         if not create:
-            db = connect(Path(":memory:"))
-            if migrate:
-                migrations.upgrade_on_open(db)
-            return db
+            return empty_stand_in(migrate)
         _create_private_file(path)
         new = True
     elif path.is_dir():
@@ -265,14 +319,10 @@ def open_database(
     return db
 
 
-def schema_status(path: Path) -> "Status":
-    """The schema version of the database at ``path``, the versions this memctl knows and
-    which are pending, without changing anything (a missing file reads as version 0, a
-    newer schema is reported, not refused). For ``memctl migrate status`` and ``doctor``."""
-    db = open_database(path, create=False, migrate=False)
-    try:
-        status = migrations.status(db)
-    finally:
-        db.close()
-    status.location = str(path)
-    return status
+def empty_stand_in(migrate: bool = True) -> Database:
+    """An empty in-memory database standing in for one that does not exist yet."""
+    db = connect(Path(":memory:"))
+    if migrate:
+        migrations.upgrade_on_open(db)
+    db.stand_in = True
+    return db

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memctl.clock import DAY
-from memctl.store import dialect
+from memctl.store.backend import Dialect, backend_of
 from memctl.store.db import Database
 from memctl.store.rules import rule_case, tenant_clause
 
@@ -27,7 +27,7 @@ class DecayRates:
     floor: float
 
 
-def _override(name: str, default: str) -> str:
+def _override(dialect: Dialect, name: str, default: str) -> str:
     """A per-memory number from ``metadata.decay.<name>`` if it is one, else the default;
     kept to 0-10 like the policy fields (metadata is free-form: a floor of 1e308 would
     otherwise raise importance to 1e308). ``instr`` keeps the JSON functions off the
@@ -35,17 +35,18 @@ def _override(name: str, default: str) -> str:
     return dialect.json_number("metadata", ("decay", name), default, 0.0, 10.0)
 
 
-def _exprs() -> tuple[str, str]:
+def _exprs(d: Dialect) -> tuple[str, str]:
     """(loss, floor): the SQL of the importance lost over [last decay, :now] and of the
     floor, with the rates bound as ``:r7``, ``:r30`` and ``:floor``."""
     t0 = "coalesce(accessed_at, created_at)"
     start = f"coalesce(last_decay_at, {t0})"
-    idle_7_to_30 = f"max(0.0, min(:now, {t0} + 30 * {DAY}) - max({start}, {t0} + 7 * {DAY}))"
-    idle_past_30 = f"max(0.0, :now - max({start}, {t0} + 30 * {DAY}))"
-    rate_7 = _override("idle_7d_per_day", ":r7")
-    rate_30 = _override("idle_30d_per_day", ":r30")
+    window = f"{d.least(':now', f'{t0} + 30 * {DAY}')} - {d.greatest(start, f'{t0} + 7 * {DAY}')}"
+    idle_7_to_30 = d.greatest("0.0", window)
+    idle_past_30 = d.greatest("0.0", f":now - {d.greatest(start, f'{t0} + 30 * {DAY}')}")
+    rate_7 = _override(d, "idle_7d_per_day", ":r7")
+    rate_30 = _override(d, "idle_30d_per_day", ":r30")
     loss = f"(({rate_7}) * {idle_7_to_30} + ({rate_30}) * {idle_past_30}) / {DAY}"
-    return loss, _override("floor", ":floor")
+    return loss, _override(d, "floor", ":floor")
 
 
 def _params(now: float, rates: DecayRates) -> dict[str, Any]:
@@ -58,6 +59,7 @@ def _params(now: float, rates: DecayRates) -> dict[str, Any]:
 
 
 def _due(
+    d: Dialect,
     tenant: str | None,
     rules: Sequence[int] | None,
     case: str,
@@ -66,7 +68,7 @@ def _due(
 ) -> str:
     """Rows idle for more than 7 days, not yet decayed up to now, under ``rules``."""
     clauses = [
-        tenant_clause(tenant, params, by_id),
+        tenant_clause(tenant, params, d, by_id),
         f"coalesce(accessed_at, created_at) < :now - 7 * {DAY}",
         "(last_decay_at IS NULL OR last_decay_at < :now)",
     ]
@@ -87,15 +89,16 @@ def decay_range(
 ) -> int:
     """Apply decay to memories with ids in [lo, hi] whose rule is in ``rules`` (None:
     every row); returns how many changed. Call inside a write transaction."""
-    loss, floor = _exprs()
-    case, params = rule_case(patterns)
+    d = backend_of(db).dialect
+    loss, floor = _exprs(d)
+    case, params = rule_case(patterns, d)
     params.update(_params(now, rates), lo=lo, hi=hi)
     sql = f"""
         UPDATE memories
-        SET importance = max({floor}, importance - {loss}),
+        SET importance = {d.greatest(floor, f"importance - {loss}")},
             last_decay_at = :now
         WHERE id BETWEEN :lo AND :hi
-          AND {_due(tenant, rules, case, params, by_id=True)}
+          AND {_due(d, tenant, rules, case, params, by_id=True)}
           AND importance > {floor}
           AND {loss} > 0
     """
@@ -105,15 +108,16 @@ def decay_range(
 def settle_decay(db: Database, memory_id: int, now: float, rates: DecayRates) -> float | None:
     """Apply the decay one memory accrued up to ``now`` (called just before an access
     resets its idle clock); its new importance, or None if nothing changed."""
-    loss, floor = _exprs()
+    d = backend_of(db).dialect
+    loss, floor = _exprs(d)
     params = _params(now, rates)
     params["id"] = memory_id
     sql = f"""
         UPDATE memories
-        SET importance = max({floor}, importance - {loss}),
+        SET importance = {d.greatest(floor, f"importance - {loss}")},
             last_decay_at = :now
         WHERE id = :id
-          AND {_due(None, None, "", params)}
+          AND {_due(d, None, None, "", params)}
           AND importance > {floor}
           AND {loss} > 0
         RETURNING importance
@@ -132,8 +136,9 @@ def decay_distribution(
 ) -> dict[str, Any]:
     """What a decay run would change: counts per size of drop, rows reaching the floor,
     and the total importance removed."""
-    loss, floor = _exprs()
-    case, params = rule_case(patterns)
+    d = backend_of(db).dialect
+    loss, floor = _exprs(d)
+    case, params = rule_case(patterns, d)
     params.update(_params(now, rates))
     buckets = "\n".join(
         f"            WHEN drop_ < {edge} THEN '{label}'" for edge, label in DECAY_BUCKETS
@@ -143,15 +148,15 @@ def decay_distribution(
 {buckets}
             ELSE '>=5'
             END AS bucket,
-            count(*), total(drop_), sum(reaches_floor)
+            count(*), coalesce(sum(drop_), 0.0), sum(reaches_floor)
         FROM (
-            SELECT importance - max({floor}, importance - {loss}) AS drop_,
-                   (importance - {loss} <= {floor}) AS reaches_floor
+            SELECT importance - {d.greatest(floor, f"importance - {loss}")} AS drop_,
+                   CASE WHEN importance - {loss} <= {floor} THEN 1 ELSE 0 END AS reaches_floor
             FROM memories
-            WHERE {_due(tenant, rules, case, params)}
+            WHERE {_due(d, tenant, rules, case, params)}
               AND importance > {floor}
               AND {loss} > 0
-        )
+        ) due
         GROUP BY bucket
     """
     out: dict[str, Any] = {"buckets": {}, "total_drop": 0.0, "reach_floor": 0, "count": 0}

@@ -1,7 +1,8 @@
 """SQLite's spelling of the SQL that differs between engines, other than full-text search
-and vectors (``keyword``, ``vectors``): globs, JSON functions, aggregates of JSON. Shared
-SQL asks for these fragments instead of writing them, so a second engine (PostgreSQL,
-docs/storage.md) supplies its own module with the same functions (``backend.Dialect``).
+and vectors (``keyword``, ``vectors``): globs, JSON functions, aggregates of JSON,
+two-argument max/min, planner hints and row locks. Shared SQL asks for these fragments
+(``backend_of(db).dialect``) instead of writing them; PostgreSQL's module with the same
+names is ``postgres/dialect`` (``backend.Dialect``).
 
 Every fragment takes column expressions written by memctl and returns SQL text; values
 stay bound parameters.
@@ -10,6 +11,30 @@ stay bound parameters.
 from memctl.store.columns import sqlite_glob
 
 NAME = "sqlite"
+# Row locks: SQLite's ``BEGIN IMMEDIATE`` already makes a write transaction the only
+# writer, so reading a row inside one is as good as locking it.
+FOR_UPDATE = ""
+SKIP_LOCKED = ""
+NOT_INDEXED = " NOT INDEXED"  # after a table name: SQLite's planner hint
+
+
+def plain(column: str) -> str:
+    """``column`` in a form the planner will not answer from an index (SQLite's unary
+    ``+``), where walking the index would be slower than the plan it has."""
+    return f"+{column}"
+
+
+def greatest(a: str, b: str) -> str:
+    return f"max({a}, {b})"
+
+
+def least(a: str, b: str) -> str:
+    return f"min({a}, {b})"
+
+
+def to_int(expression: str) -> str:
+    """``expression`` rounded towards zero to an integer."""
+    return f"CAST({expression} AS INTEGER)"
 
 
 def glob_param(pattern: str) -> str:

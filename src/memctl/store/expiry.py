@@ -4,7 +4,7 @@ policy rule, then re-checks each batch inside its write) and the hooks' cheap ch
 from collections.abc import Sequence
 from typing import Any
 
-from memctl.store import dialect
+from memctl.store.backend import backend_of
 from memctl.store.batch import marks
 from memctl.store.db import Database
 from memctl.store.rules import namespace_clause, rule_case, tenant_clause
@@ -20,13 +20,14 @@ def expired_rows(
     """(id, namespace, rule index) of every expired active memory, in id order (neighbouring
     ids share vec0 chunks, which keeps the index updates of one batch local)."""
     params: dict[str, Any] = {"now": now}
-    case, case_params = rule_case(patterns)
+    dialect = backend_of(db).dialect
+    case, case_params = rule_case(patterns, dialect)
     params.update(case_params)
     sql = f"""
         SELECT id, namespace, {case} AS rule
         FROM memories
-        WHERE {tenant_clause(tenant, params)}
-          AND {namespace_clause(namespace, params)}
+        WHERE {tenant_clause(tenant, params, dialect)}
+          AND {namespace_clause(namespace, params, dialect)}
           AND expires_at IS NOT NULL AND expires_at <= :now
         ORDER BY id
     """
@@ -35,13 +36,16 @@ def expired_rows(
 
 def still_expired(db: Database, ids: Sequence[int], now: float) -> list[int]:
     """The subset of ``ids`` still active and expired (a store may have refreshed some
-    since they were read); call inside the write transaction that moves them."""
+    since they were read); call inside the write transaction that moves them. On
+    PostgreSQL the rows are locked, and rows another transaction holds are skipped (a
+    store refreshing one wins; a second cleanup on another machine takes the others)."""
     if not ids:
         return []
     rows = db.all(
         f"""
         SELECT id FROM memories
         WHERE id IN ({marks(ids)}) AND expires_at IS NOT NULL AND expires_at <= ?
+        ORDER BY id{backend_of(db).dialect.SKIP_LOCKED}
         """,
         [*ids, now],
     )
@@ -51,12 +55,15 @@ def still_expired(db: Database, ids: Sequence[int], now: float) -> list[int]:
 def count_expired(db: Database, tenant: str | None, namespace_glob: str, now: float) -> int:
     """How many active memories in namespaces matching ``namespace_glob`` are expired.
 
-    The unary ``+`` keeps SQLite on the expiry index: a GLOB range on the path index
-    would visit every memory of the namespace (27 ms at 100k against well under 1 ms).
+    ``dialect.plain`` (SQLite's unary ``+``) keeps SQLite on the expiry index: a GLOB
+    range on the path index would visit every memory of the namespace (27 ms at 100k
+    against well under 1 ms).
     """
+    dialect = backend_of(db).dialect
     sql = f"""
         SELECT count(*) FROM memories
-        WHERE expires_at IS NOT NULL AND expires_at <= ? AND {dialect.glob("+namespace")}
+        WHERE expires_at IS NOT NULL AND expires_at <= ?
+          AND {dialect.glob(dialect.plain("namespace"))}
     """
     params: list[Any] = [now, dialect.glob_param(namespace_glob)]
     if tenant is not None:

@@ -1,11 +1,12 @@
 """Which memories: ``Filters`` and ``where_clause`` are the one description that ``list``,
 ``search``, export and the lifecycle commands share; expired memories are left out
-unless asked for. Globs and tags are written by ``dialect``."""
+unless asked for. Globs and tags are written by the engine's dialect (``backend``)."""
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from memctl.store import dialect
+if TYPE_CHECKING:
+    from memctl.store.backend import Dialect
 
 
 @dataclass
@@ -23,8 +24,9 @@ class Filters:
     archived: bool = False
 
 
-def where_clause(filters: Filters, alias: str = "") -> tuple[str, list[Any]]:
-    """The WHERE text and parameters for ``filters``; every input is a bound parameter."""
+def where_clause(filters: Filters, dialect: "Dialect", alias: str = "") -> tuple[str, list[Any]]:
+    """The WHERE text and parameters for ``filters`` in ``dialect``'s SQL (the engine's:
+    ``backend_of(db).dialect``); every input is a bound parameter."""
     p = f"{alias}." if alias else ""
     clauses: list[str] = []
     params: list[Any] = []
@@ -57,4 +59,4 @@ def where_clause(filters: Filters, alias: str = "") -> tuple[str, list[Any]]:
         elif filters.expired == "only":
             clauses.append(f"({p}expires_at IS NOT NULL AND {p}expires_at <= ?)")
             params.append(filters.now)
-    return (" AND ".join(clauses) or "1"), params
+    return (" AND ".join(clauses) or "TRUE"), params

@@ -5,6 +5,7 @@ are ``backend.KeywordIndex``."""
 from collections.abc import Sequence
 from typing import Any
 
+from memctl.store import dialect
 from memctl.store.batch import marks
 from memctl.store.columns import FTS_TABLE
 from memctl.store.db import Database
@@ -50,7 +51,7 @@ def keyword_search(
     if len(hits) == limit or len(fetched) < limit * 4:
         return hits
     table = "archive" if filters.archived else "memories"
-    where, params = where_clause(filters, alias="m")
+    where, params = where_clause(filters, dialect, alias="m")
     rows: list[Any] = db.all(
         f"SELECT m.id, bm25({FTS_TABLE}) AS rank FROM {FTS_TABLE} "
         f"JOIN {table} m NOT INDEXED ON m.id = {FTS_TABLE}.rowid "
@@ -66,7 +67,7 @@ def filter_ids(db: Database, ids: list[int], filters: Filters) -> set[int]:
     if not ids:
         return set()
     table = "archive" if filters.archived else "memories"
-    where, params = where_clause(filters)
+    where, params = where_clause(filters, dialect)
     marks = ",".join("?" * len(ids))
     rows = db.all(
         f"SELECT id FROM {table} NOT INDEXED WHERE id IN ({marks}) AND {where}", [*ids, *params]

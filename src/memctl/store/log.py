@@ -69,7 +69,8 @@ def count_occurrence(
     event on every hook call adds a row per window, not per call. ``details`` replaces
     the row's details (the latest occurrence's). Call inside a write transaction."""
     row = db.one(
-        "SELECT id FROM lifecycle_log WHERE action = ? AND tenant IS ? AND started_at > ? "
+        "SELECT id FROM lifecycle_log WHERE action = ? AND tenant IS NOT DISTINCT FROM ? "
+        "AND started_at > ? "
         "ORDER BY started_at DESC LIMIT 1",
         (action, tenant, now - window_s),
     )

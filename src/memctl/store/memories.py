@@ -55,9 +55,13 @@ def encode(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def get(db: Database, tenant: str, namespace: str, key: str) -> Memory | None:
+def get(db: Database, tenant: str, namespace: str, key: str, lock: bool = False) -> Memory | None:
+    """The active memory at a path. ``lock`` (inside a write that will change it): lock
+    its row so that no other writer changes it first (PostgreSQL; SQLite's write
+    transaction excludes other writers anyway)."""
     row = db.one(
-        f"SELECT {_SELECT} FROM memories WHERE tenant = ? AND namespace = ? AND key = ?",
+        f"SELECT {_SELECT} FROM memories WHERE tenant = ? AND namespace = ? AND key = ?"
+        f"{backend_of(db).dialect.FOR_UPDATE if lock else ''}",
         (tenant, namespace, key),
     )
     return None if row is None else row_to_memory(row)
@@ -73,16 +77,21 @@ def get_many(db: Database, ids: Sequence[int], archived: bool = False) -> dict[i
     return out
 
 
-def insert(db: Database, values: dict[str, Any], text: str) -> int:
+def insert(db: Database, values: dict[str, Any], text: str) -> int | None:
     """Insert a memory (its fields as Python values, see ``encode``) and its keyword-index
-    row; returns the new id."""
+    row; returns the new id, or None when another writer created a memory at the same
+    path first (``ON CONFLICT DO NOTHING``: on PostgreSQL writers do not exclude each
+    other; the caller reads the path again, locked, and resolves the conflict)."""
     fields = encode(values)
     names = [name for name in MEMORY_FIELDS if name in fields]
-    cursor = db.execute(
-        f"INSERT INTO memories ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+    row = db.one(
+        f"INSERT INTO memories ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        "ON CONFLICT (tenant, namespace, key) DO NOTHING RETURNING id",
         [fields[name] for name in names],
     )
-    memory_id = int(cursor.lastrowid)
+    if row is None:
+        return None
+    memory_id = int(row[0])
     backend_of(db).keywords.add(db, [(memory_id, text)])
     return memory_id
 
@@ -103,7 +112,7 @@ def update(db: Database, memory_id: int, values: dict[str, Any], text: str | Non
 def record_access(db: Database, memory_id: int, now: float, boost: float) -> None:
     db.execute(
         "UPDATE memories SET access_count = access_count + 1, accessed_at = ?, "
-        "importance = min(10.0, importance + ?) WHERE id = ?",
+        f"importance = {backend_of(db).dialect.least('10.0', 'importance + ?')} WHERE id = ?",
         (now, boost, memory_id),
     )
 
@@ -122,7 +131,7 @@ SORTS = {
 def select(
     db: Database, filters: Filters, sort: str = "updated", limit: int | None = None
 ) -> list[Memory]:
-    where, params = where_clause(filters)
+    where, params = where_clause(filters, backend_of(db).dialect)
     table, cols = ("archive", _SELECT_ARCHIVE) if filters.archived else ("memories", _SELECT)
     sql = f"SELECT {cols} FROM {table} WHERE {where} ORDER BY {SORTS[sort]}, id"
     if limit:
@@ -132,7 +141,7 @@ def select(
 
 
 def count(db: Database, filters: Filters) -> int:
-    where, params = where_clause(filters)
+    where, params = where_clause(filters, backend_of(db).dialect)
     table = "archive" if filters.archived else "memories"
     return int(db.scalar(f"SELECT count(*) FROM {table} WHERE {where}", params))
 

@@ -1,9 +1,13 @@
 """Moving memories between the active table and the archive, or out for good, with their
 keyword and vector rows. Call inside a write transaction.
 
-Ids are unique across ``memories`` and ``archive`` (AUTOINCREMENT, and an archived row
-keeps its id), so the FTS and vec0 rows of a memory follow it through archive and
-restore untouched but for vec0's ``archived`` flag.
+Ids are unique across ``memories`` and ``archive`` (an archived row keeps its id), so
+the keyword and vector rows of a memory follow it through archive and restore untouched
+but for vec0's ``archived`` flag.
+
+Each batch locks its rows first (``db.lock_rows``): on PostgreSQL another writer could
+otherwise change a row between its copy into the other table and its deletion, and that
+change would be lost. (SQLite's write transaction excludes other writers.)
 """
 
 from collections.abc import Sequence
@@ -21,6 +25,7 @@ def archive(db: Database, ids: Sequence[int], reason: str, now: float) -> int:
     moved = 0
     vectors = backend_of(db).vectors
     for chunk in chunks(ids):
+        db.lock_rows("memories", chunk)
         vectors.mark_archived(db, chunk, True)  # before the rows move (see there)
         db.execute(
             f"""
@@ -50,6 +55,7 @@ def restore(db: Database, expiry: dict[int, float | None]) -> int:
     field, setting ``expires_at`` per id."""
     moved = 0
     for chunk in chunks(list(expiry)):
+        db.lock_rows("archive", chunk)
         db.execute(
             f"""
             INSERT INTO memories ({_COLUMNS})

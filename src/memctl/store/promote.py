@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from memctl.clock import DAY
+from memctl.store.backend import backend_of
 from memctl.store.batch import chunks, marks
 from memctl.store.db import Database
 
@@ -67,10 +68,11 @@ _COLUMNS = ", ".join(Candidate._fields)
 
 
 def candidates(db: Database, rule: Rule, now: float, tenant: str | None) -> list[Candidate]:
-    """Every memory that meets the rules now, oldest id first (one set-based query; a
-    sequential scan, ``NOT INDEXED``, is faster than walking the tenant index here)."""
+    """Every memory that meets the rules now, oldest id first (one set-based query; on
+    SQLite a sequential scan, ``NOT INDEXED``, is faster than walking the tenant index)."""
     where, params = _where(rule, now, tenant)
-    sql = f"SELECT {_COLUMNS} FROM memories NOT INDEXED WHERE {where} ORDER BY id"
+    hint = backend_of(db).dialect.NOT_INDEXED
+    sql = f"SELECT {_COLUMNS} FROM memories{hint} WHERE {where} ORDER BY id"
     return [Candidate._make(row) for row in db.all(sql, params)]
 
 
@@ -78,12 +80,14 @@ def still_eligible(
     db: Database, rule: Rule, now: float, tenant: str | None, ids: Sequence[int]
 ) -> list[int]:
     """The subset of ``ids`` that still meets the rules (re-checked inside the write
-    transaction: another process may have changed or promoted them since)."""
+    transaction: another process may have changed or promoted them since; on PostgreSQL
+    locked, skipping rows another transaction holds)."""
     out: list[int] = []
+    skip = backend_of(db).dialect.SKIP_LOCKED
     for chunk in chunks(ids):
         where, params = _where(rule, now, tenant)
         rows = db.all(
-            f"SELECT id FROM memories WHERE id IN ({marks(chunk)}) AND {where} ORDER BY id",
+            f"SELECT id FROM memories WHERE id IN ({marks(chunk)}) AND {where} ORDER BY id{skip}",
             [*chunk, *params],
         )
         out.extend(int(row[0]) for row in rows)

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memctl.clock import DAY
+from memctl.store.backend import backend_of
 from memctl.store.batch import marks
 from memctl.store.db import Database
 from memctl.store.rules import rule_case, tenant_clause
@@ -16,12 +17,13 @@ def old_archive_rows(
     """(id, namespace, rule, archived_at, importance) of archived memories archived
     before ``cutoff`` (the loosest retention of any rule); rules decide the rest."""
     params: dict[str, Any] = {"cutoff": cutoff}
-    case, case_params = rule_case(patterns)
+    dialect = backend_of(db).dialect
+    case, case_params = rule_case(patterns, dialect)
     params.update(case_params)
     sql = f"""
         SELECT id, namespace, {case} AS rule, archived_at, importance
         FROM archive
-        WHERE {tenant_clause(tenant, params)} AND archived_at < :cutoff
+        WHERE {tenant_clause(tenant, params, dialect)} AND archived_at < :cutoff
         ORDER BY id
     """
     return [
@@ -30,13 +32,15 @@ def old_archive_rows(
 
 
 def still_purgeable(db: Database, ids: Sequence[int], cutoff: float, keep: float) -> list[int]:
-    """The subset of ``ids`` still archived before ``cutoff`` and below ``keep``."""
+    """The subset of ``ids`` still archived before ``cutoff`` and below ``keep`` (on
+    PostgreSQL locked, skipping rows another transaction holds)."""
     if not ids:
         return []
     rows = db.all(
         f"""
         SELECT id FROM archive
         WHERE id IN ({marks(ids)}) AND archived_at < ? AND importance < ?
+        ORDER BY id{backend_of(db).dialect.SKIP_LOCKED}
         """,
         [*ids, cutoff, keep],
     )
@@ -59,9 +63,10 @@ def active_prune_rows(
     then the longest idle, then the oldest id. Expired memories are left to cleanup.
     """
     params: dict[str, Any] = {"now": now}
-    case, case_params = rule_case(patterns)
+    dialect = backend_of(db).dialect
+    case, case_params = rule_case(patterns, dialect)
     params.update(case_params)
-    live = f"{tenant_clause(tenant, params)} AND (expires_at IS NULL OR expires_at > :now)"
+    live = f"{tenant_clause(tenant, params, dialect)} AND (expires_at IS NULL OR expires_at > :now)"
     out: dict[int, tuple[int, str, str]] = {}
 
     def limit_of(limits: dict[int, float] | dict[int, int], name: str) -> str:
@@ -82,7 +87,7 @@ def active_prune_rows(
                 SELECT id, namespace, created_at, {case} AS rule
                 FROM memories
                 WHERE {live}
-            )
+            ) ruled
             WHERE rule IN ({rules_in(max_age)})
               AND created_at < :now - {limit_of(max_age, "age")} * {DAY}
         """
@@ -95,7 +100,7 @@ def active_prune_rows(
                 SELECT id, namespace, reward, {case} AS rule
                 FROM memories
                 WHERE {live} AND reward IS NOT NULL
-            )
+            ) ruled
             WHERE rule IN ({rules_in(min_reward)})
               AND reward < {limit_of(min_reward, "reward")}
         """
@@ -117,9 +122,9 @@ def active_prune_rows(
                            {case} AS rule
                     FROM memories
                     WHERE {live}
-                )
+                ) ruled
                 WHERE rule IN ({rules_in(max_entries)})
-            )
+            ) ranked
             WHERE rn > {limit_of(max_entries, "entries")}
         """
         for r in db.all(sql, params):

@@ -2,23 +2,27 @@
 tenant and namespace filters.
 
 Policies apply per path (``namespace/key``) with first-match-wins globs. In memctl globs
-only ``*`` is special; SQLite's ``GLOB`` is case-sensitive with ``*`` matching any run
-of characters, ``/`` included, and ``dialect.glob_param`` makes its ``?`` and ``[``
-literal, so the rule of every row is computed inside SQL by ``rule_case`` and equals
-``Policies.for_path``.
+only ``*`` is special, case-sensitive, matching any run of characters, ``/`` included;
+the engine's dialect says it in its terms (SQLite ``GLOB`` with ``?`` and ``[`` made
+literal, PostgreSQL ``LIKE`` with ``%`` and ``_`` escaped), so the rule of every row is
+computed inside SQL by ``rule_case`` and equals ``Policies.for_path``.
 Patterns are always bound parameters, never spliced into the SQL text.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from memctl.store import dialect
 from memctl.store.db import Database
+
+if TYPE_CHECKING:
+    from memctl.store.backend import Dialect
 
 PATH = "(namespace || '/' || key)"
 
 
-def rule_case(patterns: Sequence[str | None], prefix: str = "p") -> tuple[str, dict[str, Any]]:
+def rule_case(
+    patterns: Sequence[str | None], dialect: "Dialect", prefix: str = "p"
+) -> tuple[str, dict[str, Any]]:
     """An SQL expression giving the index of the first pattern matching the row's path,
     or ``len(patterns)`` (the defaults) when none does; with named parameters. A None
     pattern (a rule no stored path can reach: ``Policies.patterns``) is left out."""
@@ -56,19 +60,21 @@ def namespaces(db: Database, tenant: str | None) -> set[str]:
     return found
 
 
-def tenant_clause(tenant: str | None, params: dict[str, Any], by_id: bool = False) -> str:
-    """The tenant filter; ``by_id`` (work over id ranges) writes ``+tenant`` so the
-    planner walks the rowid range instead of a (tenant, ...) index."""
+def tenant_clause(
+    tenant: str | None, params: dict[str, Any], dialect: "Dialect", by_id: bool = False
+) -> str:
+    """The tenant filter; ``by_id`` (work over id ranges) keeps SQLite's planner on the
+    id range instead of a (tenant, ...) index (``dialect.plain``: ``+tenant``)."""
     if tenant is None:
-        return "1"
+        return "TRUE"
     params["tenant"] = tenant
-    return "+tenant = :tenant" if by_id else "tenant = :tenant"
+    return f"{dialect.plain('tenant')} = :tenant" if by_id else "tenant = :tenant"
 
 
-def namespace_clause(namespace: str | None, params: dict[str, Any]) -> str:
+def namespace_clause(namespace: str | None, params: dict[str, Any], dialect: "Dialect") -> str:
     """An exact namespace, or a glob when it holds ``*``."""
     if namespace is None:
-        return "1"
+        return "TRUE"
     if "*" in namespace:
         params["ns_glob"] = dialect.glob_param(namespace)
         return dialect.glob("namespace", ":ns_glob")

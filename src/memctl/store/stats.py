@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from memctl.clock import DAY
-from memctl.store import dialect
+from memctl.store.backend import backend_of
 from memctl.store.db import Database
 from memctl.store.log import KEYWORD_FALLBACK
 
@@ -22,10 +22,17 @@ def _tenant(tenant: str | None, params: dict[str, Any]) -> str:
     return " AND tenant = :tenant"
 
 
-# Whole-table aggregates read ``FROM <table> NOT INDEXED``: they visit most of a tenant's
-# rows, and one sequential scan (~70 ms at 100k rows) beats walking the tenant index with
-# a table lookup per row (~200-300 ms), which SQLite otherwise picks for ``tenant = ?``
-# or a GROUP BY in index order.
+# Whole-table aggregates read ``FROM <table> NOT INDEXED`` on SQLite (the dialect's
+# ``NOT_INDEXED``): they visit most of a tenant's rows, and one sequential scan (~70 ms at
+# 100k rows) beats walking the tenant index with a table lookup per row (~200-300 ms),
+# which SQLite otherwise picks for ``tenant = ?`` or a GROUP BY in index order.
+#
+# Conditions are counted as ``sum(CASE WHEN ... THEN 1 ELSE 0 END)`` (``_count_if``):
+# PostgreSQL does not add booleans.
+
+
+def _count_if(condition: str) -> str:
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
 
 class MemoryGroup(NamedTuple):
@@ -84,19 +91,22 @@ def memory_groups(
     stored and uncompressed bytes, compressed count, oldest expiry of the expired ones,
     and how many lack a vector of ``model_id`` (0 when embeddings are off)."""
     params: dict[str, Any] = {"now": now, "model": model_id}
+    # CAST: PostgreSQL cannot tell the type of a parameter that is only tested for NULL
+    unembedded = _count_if(
+        "CAST(:model AS TEXT) IS NOT NULL "
+        "AND (embedding_model IS NULL OR embedding_model != :model)"
+    )
     sql = f"""
         SELECT namespace, agent_id, type,
                count(*) AS total,
-               sum({_EXPIRED}) AS expired,
+               {_count_if(_EXPIRED)} AS expired,
                sum(length(value)) AS stored,
                sum(size) AS raw,
                sum(compressed) AS compressed,
                min(CASE WHEN {_EXPIRED} THEN expires_at END) AS oldest_expiry,
-               sum(CASE WHEN :model IS NULL THEN 0
-                        ELSE embedding_model IS NULL OR embedding_model != :model
-                   END) AS unembedded
-        FROM memories NOT INDEXED
-        WHERE 1{_tenant(tenant, params)}
+               {unembedded} AS unembedded
+        FROM memories{backend_of(db).dialect.NOT_INDEXED}
+        WHERE TRUE{_tenant(tenant, params)}
         GROUP BY namespace, agent_id, type
     """
     return [MemoryGroup._make(row) for row in db.all(sql, params)]
@@ -111,8 +121,8 @@ def archive_groups(db: Database, tenant: str | None) -> list[ArchiveGroup]:
                sum(length(value)) AS stored,
                sum(size) AS raw,
                sum(compressed) AS compressed
-        FROM archive NOT INDEXED
-        WHERE 1{_tenant(tenant, params)}
+        FROM archive{backend_of(db).dialect.NOT_INDEXED}
+        WHERE TRUE{_tenant(tenant, params)}
         GROUP BY namespace, agent_id, type
     """
     return [ArchiveGroup._make(row) for row in db.all(sql, params)]
@@ -128,28 +138,28 @@ def distributions(db: Database, now: float, tenant: str | None) -> list[Distribu
         f"                WHEN :now - created_at < {limit * DAY} THEN {index}"
         for index, limit in enumerate(AGE_LIMITS_DAYS)
     )
+    d = backend_of(db).dialect
     sql = f"""
-        SELECT min(9, max(1, CAST(importance AS INTEGER))) AS importance_bucket,
+        SELECT {d.least("9", d.greatest("1", d.to_int("importance")))} AS importance_bucket,
                CASE
 {age_cases}
                 ELSE {len(AGE_LIMITS_DAYS)}
                END AS age_bucket,
                count(*) AS n
-        FROM memories NOT INDEXED
+        FROM memories{d.NOT_INDEXED}
         WHERE {_ACTIVE}{_tenant(tenant, params)}
         GROUP BY 1, 2
     """
     return [Distribution._make(row) for row in db.all(sql, params)]
 
 
-def _job_key(alias: str = "") -> str:
+def _job_key(db: Database, alias: str = "") -> str:
     """The job a log row belongs to: its action, and for the daemon's own rows (action
     ``daemon``, the job in ``details.job``) ``daemon:<job>``."""
     p = f"{alias}." if alias else ""
+    job = backend_of(db).dialect.json_text(f"{p}details", "job")
     return (
-        f"CASE WHEN {p}action = 'daemon' "
-        f"THEN 'daemon:' || coalesce({dialect.json_text(f'{p}details', 'job')}, '?') "
-        f"ELSE {p}action END"
+        f"CASE WHEN {p}action = 'daemon' THEN 'daemon:' || coalesce({job}, '?') ELSE {p}action END"
     )
 
 
@@ -172,12 +182,12 @@ def job_runs(db: Database, tenant: str | None) -> list[JobRow]:
                (SELECT count(*) FROM lifecycle_log x
                 WHERE x.id > coalesce(g.last_ok_id, 0)
                   AND x.outcome != 'ok'
-                  AND {_job_key("x")} = g.job{x_scope}) AS failing_since_ok
+                  AND {_job_key(db, "x")} = g.job{x_scope}) AS failing_since_ok
         FROM (
-            SELECT {_job_key()} AS job,
+            SELECT {_job_key(db)} AS job,
                    max(id) AS last_id,
                    count(*) AS runs,
-                   sum(outcome != 'ok') AS failures,
+                   {_count_if("outcome != 'ok'")} AS failures,
                    max(CASE WHEN outcome = 'ok' THEN id END) AS last_ok_id
             FROM lifecycle_log
             WHERE action != '{KEYWORD_FALLBACK}'{scope}
@@ -191,7 +201,7 @@ def job_runs(db: Database, tenant: str | None) -> list[JobRow]:
 
 
 def schema_version(db: Database) -> int:
-    return int(db.scalar("PRAGMA user_version"))
+    return db.schema_version()
 
 
 # ---------------------------------------------------------------- daily snapshots
@@ -240,9 +250,10 @@ def snapshot_rows(
     params: dict[str, Any] = {"now": now, "ds": day_start, "de": day_start + DAY}
     active_scope = _tenant(tenant, params)
     archive_scope = _tenant(tenant, params)
+    d = backend_of(db).dialect
     sql = f"""
         SELECT tenant, namespace, agent,
-               {dialect.group_object("type", "n")} FILTER (WHERE type IS NOT NULL)
+               {d.group_object("type", "n")} FILTER (WHERE type IS NOT NULL)
                    AS counts_by_type,
                sum(n) AS total,
                coalesce(sum(importance) / nullif(sum(n), 0), 0) AS avg_importance,
@@ -254,22 +265,22 @@ def snapshot_rows(
             SELECT tenant, namespace, coalesce(agent_id, '') AS agent, type,
                    count(*) AS n,
                    sum(importance) AS importance,
-                   sum(accessed_at >= :ds AND accessed_at < :de) AS accesses,
+                   {_count_if("accessed_at >= :ds AND accessed_at < :de")} AS accesses,
                    0 AS expirations,
                    0 AS archives,
                    sum(length(value)) AS bytes
-            FROM memories NOT INDEXED
+            FROM memories{d.NOT_INDEXED}
             WHERE {_ACTIVE}{active_scope}
             GROUP BY 1, 2, 3, 4
             UNION ALL
             SELECT tenant, namespace, coalesce(agent_id, ''), NULL, 0, 0, 0,
-                   sum(archive_reason = 'expired'),
-                   sum(archive_reason != 'expired'),
+                   {_count_if("archive_reason = 'expired'")},
+                   {_count_if("archive_reason != 'expired'")},
                    0
             FROM archive
             WHERE archived_at >= :ds AND archived_at < :de{archive_scope}
             GROUP BY 1, 2, 3
-        )
+        ) parts
         GROUP BY tenant, namespace, agent
         ORDER BY tenant, namespace, agent
     """
@@ -280,14 +291,22 @@ def replace_snapshot(
     db: Database, day: str, tenant: str | None, rows: Sequence[Sequence[Any]]
 ) -> int:
     """Replace the day's rows of ``tenant`` (every tenant if None) with ``rows`` (tuples
-    in ``SNAPSHOT_COLUMNS`` order). Call inside a write transaction."""
+    in ``SNAPSHOT_COLUMNS`` order). Call inside a write transaction. Two machines taking
+    the same day's snapshot at once (PostgreSQL) both succeed: the later one's rows win
+    (``ON CONFLICT``)."""
     if tenant is None:
         db.execute("DELETE FROM snapshots WHERE day = ?", (day,))
     else:
         db.execute("DELETE FROM snapshots WHERE day = ? AND tenant = ?", (day, tenant))
     names = ", ".join(SNAPSHOT_COLUMNS)
     marks = ", ".join("?" * len(SNAPSHOT_COLUMNS))
-    db.executemany(f"INSERT INTO snapshots ({names}) VALUES ({marks})", [list(r) for r in rows])
+    key = ("day", "tenant", "namespace", "agent_id")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in SNAPSHOT_COLUMNS if c not in key)
+    db.executemany(
+        f"INSERT INTO snapshots ({names}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
+        [list(r) for r in rows],
+    )
     return len(rows)
 
 

@@ -1,16 +1,18 @@
 """SQL for export and import: streaming reads in id order, bulk inserts with explicit
-ids, and consistent online snapshots (``VACUUM INTO``).
+ids, and consistent online snapshots of a SQLite database (``VACUUM INTO``).
 
-Ids stay unique across ``memories`` and ``archive``: import allocates them itself (one
-past the largest id ever used) so a whole batch, archived rows included, goes in with
-``executemany``, and ``sqlite_sequence`` is moved past the last id it handed out.
+Ids stay unique across ``memories`` and ``archive``: import takes them from the engine
+(``Upkeep.new_ids``: SQLite one past the largest id ever used, with ``sqlite_sequence``
+moved past them; PostgreSQL the id sequence), so a whole batch, archived rows included,
+goes in with ``executemany``.
 """
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from memctl.errors import BadInput
 from memctl.models import Memory
 from memctl.store.backend import backend_of
 from memctl.store.columns import (
@@ -22,7 +24,6 @@ from memctl.store.db import Database, connect
 from memctl.store.memories import Filters, encode, row_to_memory, where_clause
 
 EXPORT_BATCH = 500
-IMPORT_CACHE_KIB = 16 * 1024
 VECTOR_BYTES = EMBEDDING_DIM * 4
 
 Path3 = tuple[str, str, str]
@@ -31,8 +32,8 @@ Path3 = tuple[str, str, str]
 # ---------------------------------------------------------------- export
 
 
-def _where(filters: Filters, since: float | None) -> tuple[str, list[Any]]:
-    where, params = where_clause(filters)
+def _where(db: Database, filters: Filters, since: float | None) -> tuple[str, list[Any]]:
+    where, params = where_clause(filters, backend_of(db).dialect)
     if since is not None:
         where += " AND updated_at >= ?"
         params.append(since)
@@ -47,13 +48,13 @@ def _table(filters: Filters) -> tuple[str, str]:
 
 def count_rows(db: Database, filters: Filters, since: float | None) -> int:
     table, _ = _table(filters)
-    where, params = _where(filters, since)
+    where, params = _where(db, filters, since)
     return int(db.scalar(f"SELECT count(*) FROM {table} WHERE {where}", params))
 
 
 def tenants(db: Database, filters: Filters, since: float | None) -> set[str]:
     table, _ = _table(filters)
-    where, params = _where(filters, since)
+    where, params = _where(db, filters, since)
     rows = db.all(f"SELECT DISTINCT tenant FROM {table} WHERE {where}", params)
     return {str(row[0]) for row in rows}
 
@@ -64,10 +65,14 @@ def iter_rows(
     """Memories matching ``filters`` in id order, ``EXPORT_BATCH`` rows per query (keyset
     pagination: memory use does not grow with the table), with their vectors if asked."""
     table, cols = _table(filters)
-    where, params = _where(filters, since)
-    # NOT INDEXED: walk the rowid range; with the (tenant, ...) indexes the planner would
-    # re-sort the whole tenant for every batch (quadratic: 28 s instead of ~3 s at 100k).
-    sql = f"SELECT {cols} FROM {table} NOT INDEXED WHERE {where} AND id > ? ORDER BY id LIMIT ?"
+    where, params = _where(db, filters, since)
+    # NOT INDEXED (SQLite): walk the rowid range; with the (tenant, ...) indexes the
+    # planner would re-sort the whole tenant for every batch (quadratic: 28 s instead of
+    # ~3 s at 100k).
+    sql = (
+        f"SELECT {cols} FROM {table}{backend_of(db).dialect.NOT_INDEXED} WHERE {where} "
+        "AND id > ? ORDER BY id LIMIT ?"
+    )
     last = -1
     while True:
         rows = db.all(sql, [*params, last, EXPORT_BATCH])
@@ -91,8 +96,17 @@ def vectors_of(db: Database, ids: Sequence[int]) -> dict[int, bytes]:
 
 def snapshot(db: Database, target: Path) -> None:
     """A consistent copy of the whole database into ``target`` (an empty file the caller
-    created with mode 0600), taken online while other processes keep writing."""
-    db.execute("VACUUM INTO ?", (str(target),))
+    created with mode 0600), taken online while other processes keep writing. SQLite
+    only: a PostgreSQL database is refused (exit 2) with what to do instead."""
+    if db.engine != "sqlite":
+        raise BadInput(
+            "--format sqlite copies a SQLite database file; this database is on a "
+            "PostgreSQL server: export JSON Lines instead (memctl export -o FILE.jsonl.gz "
+            "--all-tenants --include-archived --include-expired --include-embeddings), "
+            "and `memctl import` it into a SQLite file (--db FILE.db --all-tenants), "
+            "or back the server up with pg_dump"
+        )
+    backend_of(db).upkeep.snapshot(db, target)
 
 
 def snapshot_tenants(path: Path) -> set[str]:
@@ -125,13 +139,15 @@ def _path_params(paths: Sequence[Path3]) -> tuple[str, list[str]]:
 
 
 def find_live(db: Database, paths: Sequence[Path3]) -> dict[Path3, Memory]:
-    """Active memories at these (tenant, namespace, key) paths, in one query."""
+    """Active memories at these (tenant, namespace, key) paths, in one query, locked
+    until the import commits (PostgreSQL: no concurrent store changes them meanwhile)."""
     if not paths:
         return {}
     values, params = _path_params(paths)
+    lock = backend_of(db).dialect.FOR_UPDATE
     rows = db.all(
         f"SELECT {', '.join(MEMORY_COLUMNS)} FROM memories "
-        f"WHERE (tenant, namespace, key) IN (VALUES {values})",
+        f"WHERE (tenant, namespace, key) IN (VALUES {values}) ORDER BY id{lock}",
         params,
     )
     return {(row["tenant"], row["namespace"], row["key"]): row_to_memory(row) for row in rows}
@@ -154,22 +170,9 @@ def find_archived(db: Database, paths: Sequence[Path3]) -> dict[Path3, list[tupl
     return found
 
 
-def next_id(db: Database) -> int:
-    """One past the largest memory id ever handed out (call inside the write)."""
-    used = db.scalar(
-        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memories'), 0), "
-        "coalesce((SELECT max(id) FROM memories), 0), coalesce((SELECT max(id) FROM archive), 0))"
-    )
-    return int(used or 0) + 1
-
-
-def reserve_ids(db: Database, last_id: int) -> None:
-    """Make AUTOINCREMENT continue after ``last_id`` (ids given to archived rows too)."""
-    moved = db.execute(
-        "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'memories'", (last_id,)
-    ).rowcount
-    if not moved:
-        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('memories', ?)", (last_id,))
+def new_ids(db: Database, count: int) -> list[int]:
+    """``count`` ids never used by any memory, active or archived (inside the write)."""
+    return backend_of(db).upkeep.new_ids(db, count)
 
 
 def insert_rows(db: Database, rows: Sequence[dict[str, Any]], archived: bool) -> None:
@@ -196,14 +199,6 @@ def insert_vectors(db: Database, items: Sequence[tuple[int, bytes, str, str, str
     backend_of(db).vectors.insert_many(db, list(items))
 
 
-@contextmanager
-def import_cache(db: Database, kib: int = IMPORT_CACHE_KIB) -> Iterator[None]:
-    """A larger page cache for one bulk write. With the default 2 MB, vec0's 1.5 MB chunk
-    blobs are evicted by the other tables' pages between inserts: 100k vectors took 20 s
-    instead of 5 s. The cache is bounded, so memory still does not grow with the file."""
-    previous = int(db.scalar("PRAGMA cache_size"))
-    db.execute(f"PRAGMA cache_size = {-int(kib)}")
-    try:
-        yield
-    finally:
-        db.execute(f"PRAGMA cache_size = {previous}")
+def import_cache(db: Database) -> AbstractContextManager[None]:
+    """Engine settings for one bulk write (SQLite: a larger page cache)."""
+    return backend_of(db).upkeep.import_cache(db)

@@ -1,5 +1,5 @@
-"""SQL for vectors: the float32 ``embeddings`` table, its bit-quantized vec0 index, and
-the embedding backlog.
+"""SQLite's vectors (``backend.VectorIndex``): the float32 ``embeddings`` table, its
+bit-quantized vec0 index, and the embedding backlog (``backlog``, shared by the engines).
 
 Search is two steps in one statement: a Hamming KNN over 1-bit vectors in vec0 picks
 candidates (``oversample`` times more than asked), then exact cosine distances from
@@ -11,8 +11,10 @@ into the KNN (tenant, model, archived, exact namespace), ``k`` at most 4096.
 """
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
+from memctl.store import backlog, dialect
+from memctl.store.backlog import Pending as Pending  # re-exported: backend.VectorIndex
 from memctl.store.batch import chunks, marks
 from memctl.store.columns import EMBEDDING_TABLE, VEC_TABLE, text_key
 from memctl.store.db import Database
@@ -21,68 +23,25 @@ MAX_K = 4096
 _VEC_COLUMNS = "memory_id, embedding, tenant_key, namespace_key, model_key, archived"
 
 
-# "No vector, or one of another model", written so that SQLite answers it with three
-# range scans of ix_memories_embedding (MULTI-INDEX OR); ``+tenant`` keeps the planner
-# off the tenant indexes, which would mean scanning every memory of the tenant.
-_BACKLOG = "(embedding_model IS NULL OR embedding_model < ? OR embedding_model > ?)"
-
-
-def _backlog_where(model_id: str, tenant: str | None) -> tuple[str, list[Any]]:
-    if tenant is None:
-        return _BACKLOG, [model_id, model_id]
-    return f"{_BACKLOG} AND +tenant = ?", [model_id, model_id, tenant]
-
-
-class Pending(NamedTuple):
-    """A memory waiting for its vector: what embedding and storing it needs."""
-
-    id: int
-    tenant: str
-    namespace: str
-    key: str
-    value: bytes  # as stored (see ``compressed``)
-    compressed: int
-    content_hash: str
-
-
 def pending(db: Database, model_id: str, limit: int, tenant: str | None = None) -> list[Pending]:
-    """Active memories whose vector is missing or from another model (any order)."""
-    where, params = _backlog_where(model_id, tenant)
-    rows = db.all(
-        "SELECT id, tenant, namespace, key, value, compressed, content_hash FROM memories "
-        f"WHERE {where} LIMIT ?",
-        [*params, limit],
-    )
-    return [Pending._make(row) for row in rows]
+    """Active memories whose vector is missing or from another model (``backlog``)."""
+    return backlog.pending(db, dialect, model_id, limit, tenant)
 
 
 def pending_count(db: Database, model_id: str, tenant: str | None = None) -> int:
-    where, params = _backlog_where(model_id, tenant)
-    return int(db.scalar(f"SELECT count(*) FROM memories WHERE {where}", params))
+    return backlog.pending_count(db, dialect, model_id, tenant)
 
 
 def pending_ids(db: Database, ids: list[int], model_id: str) -> set[int]:
-    if not ids:
-        return set()
-    rows = db.all(
-        f"SELECT id FROM memories WHERE id IN ({marks(ids)}) AND {_BACKLOG}",
-        [*ids, model_id, model_id],
-    )
-    return {row[0] for row in rows}
+    return backlog.pending_ids(db, ids, model_id)
 
 
 def put(db: Database, items: list[tuple[int, str, str, str, bytes]], model_id: str) -> int:
     """Store vectors for (id, tenant, namespace, content_hash, vector) if the memory's
     content is still the one embedded. Call inside a write transaction."""
-    stored = 0
-    for memory_id, tenant, namespace, digest, vector in items:
-        marked = db.execute(
-            "UPDATE memories SET embedding_model = ? WHERE id = ? AND content_hash = ?",
-            (model_id, memory_id, digest),
-        ).rowcount
-        if not marked:
-            continue  # changed or gone since it was read: it stays in the backlog
-        with db.savepoint("vec_put"):
+    kept = backlog.mark_embedded(db, items, model_id)
+    for memory_id, tenant, namespace, _, vector in kept:
+        with db.savepoint("vec_put"):  # vec0 has no upsert and no statement rollback
             db.execute(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", (memory_id,))
             db.execute(
                 f"INSERT INTO {VEC_TABLE} ({_VEC_COLUMNS}) "
@@ -94,8 +53,7 @@ def put(db: Database, items: list[tuple[int, str, str, str, bytes]], model_id: s
                 "VALUES (?, ?, ?)",
                 (int(memory_id), model_id, vector),
             )
-        stored += 1
-    return stored
+    return len(kept)
 
 
 def knn(
@@ -201,20 +159,9 @@ def refill_index(db: Database) -> int:
 def forget_some(db: Database, tenant: str | None, limit: int) -> int:
     """Put up to ``limit`` embedded active memories of ``tenant`` (None: every tenant)
     back in the backlog, dropping their vectors; 0 when none is left (reindex --all).
-    Archived memories keep theirs: a restored memory with an old model's vector rejoins
-    the backlog by itself. Call inside a write transaction."""
-    sql = "SELECT id FROM memories WHERE embedding_model IS NOT NULL"
-    params: list[Any] = []
-    if tenant is not None:
-        sql += " AND tenant = ?"
-        params.append(tenant)
-    ids = [int(row[0]) for row in db.all(f"{sql} LIMIT ?", [*params, limit])]
-    if not ids:
-        return 0
-    marks = ",".join("?" * len(ids))
-    db.execute(f"UPDATE memories SET embedding_model = NULL WHERE id IN ({marks})", ids)
-    with db.savepoint("vec_forget"):
-        # one lookup per id: vec0 plans `memory_id IN (...)` as a full scan
-        db.executemany(f"DELETE FROM {VEC_TABLE} WHERE memory_id = ?", [(i,) for i in ids])
-        db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE memory_id IN ({marks})", ids)
+    Call inside a write transaction."""
+    ids = backlog.unmark_some(db, dialect, tenant, limit)
+    if ids:
+        with db.savepoint("vec_forget"):
+            drop(db, ids)
     return len(ids)

@@ -87,18 +87,14 @@ class Writer:
         self.options = options
         self.report = report
         self.model = model
-        self.next_id = 0
 
     def run(self, records: Iterator[Record], progress: Progress) -> int:
         """Write every record; returns how many were processed."""
-        self.next_id = first = sql.next_id(self.db)
         processed = 0
         for batch in _batches(records):
             self._batch(batch)
             processed += len(batch)
             progress.advance(len(batch))
-        if self.next_id > first:
-            sql.reserve_ids(self.db, self.next_id - 1)
         return processed
 
     def _finish(self, record: Record, policy: Policy) -> None:
@@ -177,9 +173,8 @@ class Writer:
         ]
         usable = _usable_vectors([r.embedding for r in reusable if r.embedding is not None])
         keep = {id(r) for r, ok in zip(reusable, usable, strict=True) if ok}
-        for record in records:
-            memory_id = self.next_id
-            self.next_id += 1
+        ids = sql.new_ids(self.db, len(records))  # unique across memories and archive
+        for record, memory_id in zip(records, ids, strict=True):
             vector = record.embedding if id(record) in keep else None
             row, text = self._row(memory_id, record, policies[id(record)], vector)
             rows[record.archived].append(row)

@@ -3,9 +3,10 @@
 
 ``runner`` walks a database from one version to another the same way on every engine;
 ``sqlite_steps`` holds SQLite's frozen steps, ``sqlite`` how SQLite keeps the version,
-the lock and the snapshot. The functions here take an open database and pick its
-backend: the one place that knows which engine a database is. Every command opens the
-database through ``upgrade_on_open``: up to date, it reads one pragma, imports nothing.
+the lock and the snapshot; ``postgres_steps`` and ``postgres`` the same for PostgreSQL
+(its versions are its own sequence). The functions here take an open database and pick
+its backend: the one place that chooses. Every command opens the database through
+``upgrade_on_open``: up to date, it reads the version once and imports nothing.
 """
 
 from collections.abc import Callable
@@ -18,9 +19,20 @@ if TYPE_CHECKING:
 # len(sqlite_steps.STEPS), written out so that opening an up-to-date database does not import
 # the steps (tests/store/test_migrations.py keeps the two equal).
 LATEST = 4
+# len(postgres_steps.STEPS), likewise (tests/store/test_postgres.py).
+LATEST_POSTGRES = 1
+
+
+def latest_for(db: "Database") -> int:
+    """The newest schema version this memctl knows for ``db``'s engine."""
+    return LATEST_POSTGRES if db.engine == "postgresql" else LATEST
 
 
 def backend(db: "Database") -> "Backend":
+    if db.engine == "postgresql":
+        from memctl.store.migrations.postgres import PostgresBackend
+
+        return PostgresBackend(db)
     from memctl.store.migrations.sqlite import SQLiteBackend
 
     return SQLiteBackend(db)
@@ -51,7 +63,7 @@ def migrate(
 def upgrade_on_open(db: "Database", notify: Callable[[str], None] | None = None) -> None:
     """Apply pending steps as a command opens the database; ``notify`` gets one line
     when an existing database was upgraded (and where its snapshot is)."""
-    if db.scalar("PRAGMA user_version") == LATEST:
+    if db.schema_version() == latest_for(db):
         return
     from memctl.store.migrations import runner
 

@@ -1,0 +1,111 @@
+"""PostgreSQL's upkeep (``backend.Upkeep``): ids from the ``memories`` identity sequence,
+``VACUUM ANALYZE`` for compaction, no snapshot (a server's database is backed up with
+``pg_dump``).
+
+Writers on PostgreSQL wait for row locks, not for a database-wide lock, so a lifecycle
+batch does not hold them up the way it holds up SQLite's writers: ``commit_watcher``
+never reports others (``lifecycle.batching`` then pauses its short idle share), and
+there is no page cache to size per connection.
+"""
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from memctl.errors import BadInput
+from memctl.store.index_stats import IndexStats
+
+if TYPE_CHECKING:
+    from memctl.store.db import Database
+
+# pg_try_advisory_lock(DAEMON_LOCK, hashtext(current_schema())): one daemon per store
+DAEMON_LOCK = 0x6D656D64  # "memd"
+TABLES = ("memories", "archive", "embeddings", "keywords", "lifecycle_log", "snapshots")
+PAGE = 8192
+
+
+def bulk_session(db: "Database") -> None:
+    """Nothing to set: the server's settings are the DBA's."""
+
+
+def commit_watcher(db: "Database") -> Callable[[], bool]:
+    return lambda: False
+
+
+def import_cache(db: "Database") -> AbstractContextManager[None]:
+    return nullcontext()
+
+
+def new_ids(db: "Database", count: int) -> list[int]:
+    """From the identity sequence of ``memories``, which every store also takes
+    from: unique across machines without any lock."""
+    if count <= 0:
+        return []
+    rows = db.all(
+        "SELECT nextval(pg_get_serial_sequence('memories', 'id')) FROM generate_series(1, ?)",
+        (count,),
+    )
+    return [int(row[0]) for row in rows]
+
+
+def index_stats(db: "Database") -> IndexStats:
+    """Vector count; pages of memctl's tables and the dead rows' share of them (what
+    ``VACUUM`` gives back), from the statistics collector."""
+    marks = ", ".join(f"'{t}'" for t in TABLES)
+    row = db.one(
+        "SELECT coalesce(sum(pg_total_relation_size(relid)), 0), "
+        "coalesce(sum(n_live_tup), 0), coalesce(sum(n_dead_tup), 0) "
+        f"FROM pg_stat_user_tables WHERE relname IN ({marks}) "
+        "AND schemaname = current_schema()"
+    )
+    size, live, dead = int(row[0]), int(row[1]), int(row[2])
+    pages = size // PAGE
+    return IndexStats(
+        rows=int(db.scalar("SELECT count(*) FROM embeddings")),
+        chunks=0,
+        chunk_size=1,
+        page_size=PAGE,
+        pages=pages,
+        free_pages=int(pages * dead / (live + dead)) if live + dead else 0,
+    )
+
+
+def rebuild_index(db: "Database") -> int:
+    """``REINDEX`` the HNSW index (only with ``compact --force``: PostgreSQL reuses
+    the space of deleted entries, and a rebuild takes minutes at 100k vectors)."""
+    db.execute("REINDEX INDEX ix_embeddings_hnsw")
+    return int(db.scalar("SELECT count(*) FROM embeddings"))
+
+
+def vacuum(db: "Database") -> bool:
+    """``VACUUM (ANALYZE)`` memctl's tables (autovacuum usually has; it also
+    refreshes the statistics the planner and the keyword scores use). Never a full
+    rewrite: PostgreSQL reuses the space in place."""
+    db.execute(f"VACUUM (ANALYZE) {', '.join(TABLES)}")
+    return False
+
+
+def snapshot(db: "Database", target: Path) -> None:
+    raise BadInput("a PostgreSQL database cannot be copied into a SQLite file")
+
+
+def try_daemon_lock(db: "Database", holder: str) -> str | None:
+    """Take the store's daemon lock for this session (released when the connection
+    closes, however the process ends): None when taken, else the holder's ``holder``
+    text. Ours goes in this session's ``application_name``, where others read it."""
+    got = db.scalar("SELECT pg_try_advisory_lock(?, hashtext(current_schema()))", (DAEMON_LOCK,))
+    if got:
+        db.execute("SELECT set_config('application_name', ?, false)", (holder[:63],))
+        return None
+    row = db.one(
+        "SELECT a.application_name FROM pg_locks l "
+        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+        "AND l.classid = ? AND l.objid = hashtext(current_schema())::oid AND l.granted",
+        (DAEMON_LOCK,),
+    )
+    return str(row[0]) if row is not None and row[0] else "memctl daemon ? ?"
+
+
+def release_daemon_lock(db: "Database") -> None:
+    db.scalar("SELECT pg_advisory_unlock(?, hashtext(current_schema()))", (DAEMON_LOCK,))

@@ -1,0 +1,400 @@
+"""PostgreSQL as the store: URLs and secrets, set-up and migrations, pgvector, errors,
+locks and filtered KNN (docs/storage.md). What both engines share is tested by the
+suites that take the ``backend`` fixture."""
+
+import os
+import random
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memctl.errors import BadInput, StorageError
+from memctl.lifecycle.globs import glob_match
+from memctl.paths import ServerUrl, mask_url, parse_location, resolve_project
+from memctl.store import migrations, open_database
+from memctl.store.backend import backend_of
+from memctl.store.migrations import postgres_steps
+from memctl.store.migrations.runner import Step
+from memctl.store.opening import schema_status
+from memctl.store.postgres import dialect as pg_dialect
+from memctl.store.postgres import vectors as pg_vectors
+from memctl.store.postgres.connection import driver_sql
+from tests.conftest import SRC, cli, run
+from tests.pg_server import with_database, with_user
+
+pytestmark = pytest.mark.postgres
+
+
+def ok(result: Any) -> Any:
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result
+
+
+# ------------------------------------------------------------------ URLs, no server
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        (
+            "postgresql://alice:s3cret@db.example:5432/mem",
+            "postgresql://alice:***@db.example:5432/mem",
+        ),
+        ("postgres://alice@db/mem?sslmode=require", "postgres://alice@db/mem?sslmode=require"),
+        (
+            "postgresql:///mem?host=/run/pg&password=s3cret",
+            "postgresql:///mem?host=/run/pg&password=***",
+        ),
+        ("postgresql://postgres:@/mem?host=/tmp/x", "postgresql://postgres:@/mem?host=/tmp/x"),
+    ],
+)
+def test_a_url_never_shows_its_password(url: str, masked: str) -> None:
+    location = parse_location(url)
+    assert isinstance(location, ServerUrl)
+    assert str(location) == masked == mask_url(url)
+    assert "s3cret" not in repr(location) and "s3cret" not in f"{location}"
+    assert location.url == url  # what the driver connects with
+
+
+def test_the_url_comes_from_db_memctl_db_or_config_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql://memctl@hub.internal/memories"
+    (tmp_path / ".memctl").mkdir()
+    monkeypatch.delenv("MEMCTL_DB")
+    assert resolve_project(url, tmp_path).db == ServerUrl(url)
+    monkeypatch.setenv("MEMCTL_DB", url)
+    assert resolve_project(None, tmp_path).db == ServerUrl(url)
+    monkeypatch.delenv("MEMCTL_DB")
+    (tmp_path / ".memctl" / "config.yaml").write_text(f"db: {url}\n")
+    project = resolve_project(None, tmp_path)
+    assert project.db == ServerUrl(url) and project.root == tmp_path.resolve()
+
+
+def test_parameters_are_rewritten_outside_quotes_and_casts() -> None:
+    sql = "SELECT '?', ':x', a::text, ? , :name, 'it''s %', x LIKE '%' -- ? :c"
+    assert driver_sql(sql) == (
+        "SELECT '?', ':x', a::text, %s , %(name)s, 'it''s %%', x LIKE '%%' -- ? :c"
+    )
+
+
+def test_a_refused_connection_exits_3_without_the_password(tmp_path: Path) -> None:
+    url = "postgresql://alice:TopSecret42@127.0.0.1:1/memories"
+    result = run("store", "a/b", "1", "--db", url)
+    assert result.returncode == 3, result.stderr
+    assert "TopSecret42" not in result.stderr + result.stdout
+    assert "cannot connect to postgresql://alice:***@127.0.0.1:1/memories" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+# ------------------------------------------------------------------ set-up, migrations
+
+
+@pytest.fixture
+def empty_database(pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database without memctl's tables (MEMCTL_DB points at it)."""
+    name, url = pg_server.new_database(migrated=False)
+    monkeypatch.setenv("MEMCTL_DB", url)
+    yield url
+    pg_server.drop(name)
+
+
+def test_a_new_database_is_set_up_by_the_first_write_not_by_a_read(empty_database: str) -> None:
+    result = cli("list")
+    assert result.exit_code == 1 and "no memctl database at" in result.stderr
+    assert schema_status(ServerUrl(empty_database)).current == 0  # nothing was created
+    ok(cli("store", "a/b", "1"))
+    status = schema_status(ServerUrl(empty_database))
+    assert (status.current, status.latest, status.pending) == (1, 1, [])
+    db = open_database(empty_database, create=False)
+    try:
+        assert db.scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        assert db.scalar("SELECT count(*) FROM memctl_migrations") == 1
+    finally:
+        db.close()
+
+
+def test_processes_setting_up_one_database_at_once_migrate_it_once(empty_database: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "memctl", "store", f"n/k{i}", str(i)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    db = open_database(empty_database, create=False)
+    try:
+        assert db.scalar("SELECT count(*) FROM memctl_migrations") == 1
+        assert db.scalar("SELECT count(*) FROM memories") == 4
+    finally:
+        db.close()
+
+
+def test_a_missing_pgvector_is_named_in_one_line_with_exit_3(
+    pg_server: Any, empty_database: str
+) -> None:
+    """pgvector is not a trusted extension: a user who may not create it gets told."""
+    name = urlsplit(empty_database).path.lstrip("/")
+    pg_server.execute("DROP ROLE IF EXISTS memctl_plain")
+    pg_server.execute("CREATE ROLE memctl_plain LOGIN")
+    pg_server.execute(f"ALTER DATABASE {name} OWNER TO memctl_plain")
+    plain = with_user(empty_database, "memctl_plain")
+    result = run("store", "a/b", "1", "--db", plain)
+    assert result.returncode == 3
+    assert "lacks the pgvector extension (>= 0.8)" in result.stderr
+    assert "CREATE EXTENSION vector" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+P002 = Step(
+    version=2,
+    name="p002_test_table",
+    description="a table for the test",
+    up=("CREATE TABLE test_extra (id BIGINT PRIMARY KEY)",),
+    down_description="drops it",
+    down=("DROP TABLE test_extra",),
+    down_rewrites=True,
+    down_drops=(("extra rows", "SELECT count(*) FROM test_extra"),),
+)
+
+
+def test_a_hub_with_data_is_upgraded_only_by_migrate_up(
+    pg_database: ServerUrl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another machine's memctl must not change a shared schema under everyone else."""
+    ok(cli("store", "a/b", "1"))
+    monkeypatch.setattr(postgres_steps, "STEPS", (*postgres_steps.STEPS, P002))
+    monkeypatch.setattr(migrations, "LATEST_POSTGRES", 2)
+    from memctl.store.migrations import postgres
+
+    monkeypatch.setattr(postgres.PostgresBackend, "steps", (*postgres_steps.STEPS, P002))
+    with pytest.raises(StorageError, match="run `memctl migrate up`"):
+        open_database(pg_database, create=True)
+    db = open_database(pg_database, create=True, migrate=False)
+    try:
+        outcome = migrations.migrate(db, 2)
+        assert outcome.applied and outcome.snapshot is None
+        db.execute("INSERT INTO test_extra VALUES (1)")
+        with pytest.raises(BadInput, match="pg_dump"):  # no snapshot: back it up yourself
+            migrations.migrate(db, 1)
+        outcome = migrations.migrate(db, 1, force=True)
+        assert outcome.drops == [("extra rows", 1)]
+        assert db.scalar("SELECT to_regclass('test_extra')") is None
+    finally:
+        db.close()
+
+
+def test_migrate_status_and_down_on_a_server(pg_database: ServerUrl) -> None:
+    ok(cli("store", "a/b", "1"))
+    status = orjson.loads(ok(cli("migrate", "status", "--json")).stdout)
+    assert (status["current"], status["latest"]) == (1, 1)
+    assert status["migrations"][0]["name"] == "p001_initial"
+    refused = cli("migrate", "down", "--to", "0")
+    assert refused.exit_code == 2 and "--force" in refused.stderr
+    assert cli("recall", "a/b").stdout.strip() == "1"
+
+
+# ------------------------------------------------------------------ errors, locks
+
+
+def test_a_write_blocked_past_the_busy_timeout_is_locked_exit_3(
+    pg_database: ServerUrl,
+) -> None:
+    ok(cli("store", "a/b", "1"))
+    holder = open_database(pg_database, create=False)
+    try:
+        with holder.write():
+            holder.execute("SELECT id FROM memories FOR UPDATE")
+            result = run("store", "a/b", "2", env={"MEMCTL_BUSY_TIMEOUT_MS": "300"})
+        assert result.returncode == 3
+        assert "is locked (waited 0.3 s)" in result.stderr
+    finally:
+        holder.close()
+    assert cli("recall", "a/b").stdout.strip() == "1"
+
+
+def test_export_as_sqlite_is_refused_with_what_to_do(
+    pg_database: ServerUrl, tmp_path: Path
+) -> None:
+    result = cli("export", "--format", "sqlite", "-o", str(tmp_path / "copy.db"))
+    assert result.exit_code == 2
+    assert "PostgreSQL server" in result.stderr and "memctl import" in result.stderr
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_one_daemon_per_database_through_an_advisory_lock(
+    pg_database: ServerUrl, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "memctl", "daemon", "--interval-hours", "24"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stderr is not None
+        line = first.stderr.readline()  # "started for ..." once the lock is held
+        assert "started for" in line, line
+        second = run("daemon", "--once", env={"HOME": "/tmp"})  # another "machine"
+        assert second.returncode == 3
+        assert f"a memctl daemon (pid {first.pid} on " in second.stderr
+        assert not list(tmp_path.rglob("*.daemon.lock"))  # no lock file: a server lock
+    finally:
+        first.terminate()
+        first.communicate(timeout=60)
+    assert run("daemon", "--once", "--job", "cleanup").returncode == 0  # released
+
+
+# ------------------------------------------------------------------ globs
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    pattern=st.text(alphabet="ab%_\\*[?", min_size=1, max_size=5),
+    text=st.text(alphabet="ab%_\\[?/", max_size=6),
+)
+def test_like_globs_match_what_memctl_globs_match(pg_admin: Any, pattern: str, text: str) -> None:
+    """Only ``*`` is special: ``%``, ``_``, ``\\``, ``[`` and ``?`` are literal."""
+    sql = pg_dialect.glob('%s::text COLLATE "C"', "%s")
+    row = pg_admin.execute(f"SELECT {sql}", (text, pg_dialect.glob_param(pattern))).fetchone()
+    assert row[0] == glob_match(pattern, text)
+
+
+@pytest.fixture(scope="module")
+def pg_admin(pg_server: Any) -> Any:
+    import psycopg
+
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        yield conn
+
+
+# ------------------------------------------------------------------ filtered KNN
+
+
+def _unit(rng: random.Random) -> bytes:
+    values = np.array([rng.gauss(0, 1) for _ in range(384)], dtype="<f4")
+    return (values / np.linalg.norm(values)).astype("<f4").tobytes()
+
+
+def test_filtered_knn_is_exact_on_a_small_namespace_and_good_elsewhere(
+    pg_database: ServerUrl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HNSW filters after the scan: a namespace of 1 % found almost nothing. The exact
+    scan (selective filters) finds the true neighbours; iterative scans keep the rest."""
+    rng = random.Random(7)
+    db = open_database(pg_database, create=True)
+    try:
+        rows = [("small" if i % 100 == 0 else "big", f"k{i}", _unit(rng)) for i in range(2000)]
+        with db.write():
+            db.execute("DROP INDEX ix_embeddings_hnsw")  # built after the rows: seconds, not 15
+            ids = [
+                int(
+                    db.scalar(
+                        "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
+                        "updated_at, content_hash, embedding_model) "
+                        "VALUES ('default', ?, ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
+                        (namespace, key),
+                    )
+                )
+                for namespace, key, _ in rows
+            ]
+            backend_of(db).vectors.insert_many(
+                db, [(i, v, "default", ns, "m", 0) for i, (ns, _, v) in zip(ids, rows, strict=True)]
+            )
+            db.execute("SET LOCAL maintenance_work_mem = '64MB'")
+            db.execute(
+                "CREATE INDEX ix_embeddings_hnsw ON embeddings "
+                "USING hnsw (vector vector_cosine_ops)"
+            )
+        matrix = np.frombuffer(b"".join(v for _, _, v in rows), dtype="<f4").reshape(2000, 384)
+        query = _unit(rng)
+        q = np.frombuffer(query, dtype="<f4")
+
+        def exact(namespace: str | None) -> list[int]:
+            order = np.argsort(1 - matrix @ q)
+            return [ids[i] for i in order if namespace is None or rows[i][0] == namespace][:10]
+
+        small = backend_of(db).vectors.knn(db, query, 10, "m", "default", "small")
+        assert [i for i, _ in small] == exact("small")  # all 20 rows scanned: exact
+        monkeypatch.setattr(pg_vectors, "EXACT_SCAN_ROWS", 5)  # force the index path
+        forced = [i for i, _ in backend_of(db).vectors.knn(db, query, 10, "m", "default", "small")]
+        assert len(set(forced) & set(exact("small"))) >= 8  # iterative scan: not 0.04
+        everyone = [i for i, _ in backend_of(db).vectors.knn(db, query, 10, "m", "default", None)]
+        assert len(set(everyone) & set(exact(None))) >= 9
+    finally:
+        db.close()
+
+
+def _vector_bytes(values: list[float]) -> bytes:
+    return struct.pack(f"<{len(values)}f", *values)
+
+
+def test_vectors_round_trip_bit_for_bit(pg_database: ServerUrl) -> None:
+    rng = random.Random(3)
+    vector = _vector_bytes([rng.uniform(-1, 1) for _ in range(384)])
+    ok(cli("store", "a/b", "1"))
+    db = open_database(pg_database, create=False)
+    try:
+        row = db.one("SELECT id, tenant, namespace, content_hash FROM memories")
+        with db.write():
+            assert (
+                backend_of(db).vectors.put(db, [(row[0], row[1], row[2], row[3], vector)], "m") == 1
+            )
+        assert backend_of(db).vectors.load(db, [row[0]]) == {row[0]: ("m", vector)}
+    finally:
+        db.close()
+
+
+def test_url_helper_keeps_host_and_options() -> None:
+    url = "postgresql://u@/postgres?host=/tmp/s&sslmode=disable"
+    assert with_database(url, "x") == "postgresql://u@/x?host=/tmp/s&sslmode=disable"
+
+
+def test_doctor_checks_a_hub_and_does_not_time_hooks_on_it(pg_database: ServerUrl) -> None:
+    ok(cli("store", "knowledge/auth/jwt", "tokens rotate on use"))
+    done = cli("doctor", "--json", "--runs", "0")
+    found = {check["name"]: check for check in orjson.loads(done.stdout)["checks"]}
+    database = found["database"]
+    assert database["status"] == "ok" and database["memories"] == 1, database
+    assert str(pg_database) in database["detail"]
+    assert "keyword and vector indexes agree" in database["detail"]
+
+
+def test_doctor_says_an_empty_hub_needs_setting_up(empty_database: str) -> None:
+    found = {
+        check["name"]: check
+        for check in orjson.loads(cli("doctor", "--json", "--runs", "0").stdout)["checks"]
+    }
+    assert found["database"]["status"] == "fail"
+    assert "memctl init" in found["database"]["hint"]
+
+
+def test_a_postgresql_connection_carries_its_engine(pg_database: ServerUrl) -> None:
+    from memctl.store.backend import sqlite
+    from memctl.store.postgres.backend import POSTGRES
+
+    db = open_database(pg_database, create=False)
+    try:
+        assert backend_of(db) is POSTGRES and POSTGRES is not sqlite()
+        assert db.engine == POSTGRES.name == POSTGRES.dialect.NAME == "postgresql"
+    finally:
+        db.close()
