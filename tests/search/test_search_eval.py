@@ -17,10 +17,11 @@ from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
 pytestmark = pytest.mark.model
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "eval_search.py"
-# measured on these stores: hybrid recall@5 0.947, MRR@10 0.849; pre-task silent on
-# every no-answer query, 92 % of what it injects right, 53 % of queries answered
-FLOORS = {"recall@5": 0.92, "mrr@10": 0.82}
-PER_KIND_SLACK = 0.02  # hybrid's recall@5 per kind vs the better single mode
+# measured on these stores: hybrid recall@5 0.947, MRR@10 0.849, per kind equal to or
+# above the better single mode; pre-task silent on every no-answer query, 92 % of what
+# it injects right, 53 % of queries answered
+FLOORS = {"recall@5": 0.93, "mrr@10": 0.83}
+PER_KIND_SLACK = 0.02  # hybrid's recall@5 per kind vs the better single mode: one query
 
 
 class Memo:

@@ -15,6 +15,7 @@ from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
 from memctl.search.backlog import fill
 from memctl.search.ranking import (
     KEYWORD_WEIGHT,
+    PARTIAL_RANK,
     PENDING_STAND_IN,
     REDUNDANCY_WEIGHT,
     Ranked,
@@ -82,6 +83,20 @@ def test_keyword_evidence_counts_every_word_matches_and_rare_words() -> None:
     assert 0.6 < keyword_evidence(None, -rare, 1000) < 0.7
     assert keyword_evidence(None, -3 * rare, 1000) == 1.0
     assert keyword_evidence(5, -3 * rare, 1000) == 1.0  # the larger of the two
+
+
+def test_a_partial_match_ranked_high_with_more_than_one_rare_word_has_some_evidence() -> None:
+    """When no memory holds every word, the best partial matches holding more than one
+    rare word are evidence by their rank (two-part questions, a name and a topic)."""
+    rare = np.log((1000 - 0.5) / 1.5)  # bm25 of one word found once
+    by_words = keyword_evidence(None, -1.1 * rare, 1000)
+    assert 0.05 < by_words < 0.1
+    assert keyword_evidence(None, -1.1 * rare, 1000, partial_rank=1) == PARTIAL_RANK
+    assert keyword_evidence(None, -1.1 * rare, 1000, partial_rank=2) == PARTIAL_RANK / 2
+    assert keyword_evidence(None, -1.1 * rare, 1000, partial_rank=9) == by_words
+    # one rare word, or common words only: first or not, no evidence
+    assert keyword_evidence(None, -rare, 1000, partial_rank=1) == 0.0
+    assert keyword_evidence(None, -0.1, 1000, partial_rank=1) == 0.0
 
 
 def seeded(db_path: Path):
