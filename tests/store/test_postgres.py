@@ -81,6 +81,27 @@ def test_the_url_comes_from_db_memctl_db_or_config_yaml(
     assert project.db == ServerUrl(url) and project.root == tmp_path.resolve()
 
 
+def test_init_records_a_hub_url_but_never_a_password(
+    pg_database: ServerUrl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("MEMCTL_DB")
+    parts = urlsplit(pg_database.url)
+    user, _, host = parts.netloc.rpartition("@")
+    secret = parts._replace(netloc=f"{user.split(':')[0]}:TopSecret42@{host}").geturl()
+    refused = cli("init", "--db", secret)
+    assert refused.exit_code == 2 and "PGPASSWORD" in refused.stderr
+    assert "TopSecret42" not in refused.stderr and not (project / ".memctl").exists()
+    ok(cli("init", "--db", pg_database.url))
+    config = (project / ".memctl" / "config.yaml").read_text()
+    assert f"db: {pg_database.url}\n" in config  # as given: the project then finds the hub
+    ok(cli("store", "a/b", "1"))
+    monkeypatch.setenv("MEMCTL_DB", pg_database.url)
+    assert cli("recall", "a/b").stdout == "1\n"  # the store went to the hub
+
+
 def test_parameters_are_rewritten_outside_quotes_and_casts() -> None:
     sql = "SELECT '?', ':x', a::text, ? , :name, 'it''s %', x LIKE '%' -- ? :c"
     assert driver_sql(sql) == (
@@ -95,6 +116,36 @@ def test_a_refused_connection_exits_3_without_the_password(tmp_path: Path) -> No
     assert "TopSecret42" not in result.stderr + result.stdout
     assert "cannot connect to postgresql://alice:***@127.0.0.1:1/memories" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_no_command_prints_the_password_of_a_url(
+    pg_database: ServerUrl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test server trusts local users, so a password in the URL is carried to the
+    server and every report, error and JSON document, yet must appear in none."""
+    parts = urlsplit(pg_database.url)
+    user, _, host = parts.netloc.rpartition("@")
+    url = parts._replace(netloc=f"{user.split(':')[0]}:TopSecret42@{host}").geturl()
+    monkeypatch.setenv("MEMCTL_DB", url)
+    missing = parts._replace(netloc=f"{user.split(':')[0]}:TopSecret42@{host}", path="/nope")
+    seen = [
+        cli("store", "a/b", "1", "--json"),
+        cli("recall", "a/b", "--full", "--json"),
+        cli("recall", "a/none"),
+        cli("list", "--json"),
+        cli("stats"),
+        cli("stats", "--json"),
+        cli("doctor", "--json", "--runs", "0"),
+        cli("migrate", "status", "--json"),
+        cli("daemon", "--once", "--json"),
+        cli("export", "--include-archived"),
+        cli("store", "a/b", "2", "--db", missing.geturl()),
+        cli("store", "a/b", "2", "--db", missing.geturl(), "--json"),
+    ]
+    assert [r.exit_code for r in seen[:3]] == [0, 0, 1] and seen[-1].exit_code == 3
+    assert "postgresql://postgres:***@" in seen[-2].stderr
+    for result in seen:
+        assert "TopSecret42" not in result.stdout + result.stderr, result.stdout + result.stderr
 
 
 # ------------------------------------------------------------------ set-up, migrations

@@ -56,7 +56,9 @@ def init_cmd(
         from memctl.errors import BadInput
 
         raise BadInput(f"project folder {root} does not exist")
-    db = Path(settings.db_option).expanduser().resolve() if settings.db_option else None
+    from memctl.paths import parse_location
+
+    db = parse_location(settings.db_option) if settings.db_option else None
     tenant = settings.tenant_option if _given_on_the_command_line("tenant") else None
     report = init_project(root, how, settings.policies_option, claude=claude, db=db, tenant=tenant)
     next_steps = [

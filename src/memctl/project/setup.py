@@ -16,8 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from memctl.errors import BadInput
 from memctl.lifecycle.policies import PACKAGED_POLICIES, find_policies_file
-from memctl.paths import CONFIG_NAME, DB_DIR, Location, read_config, write_gitignore
+from memctl.paths import (
+    CONFIG_NAME,
+    DB_DIR,
+    Location,
+    ServerUrl,
+    read_config,
+    write_gitignore,
+)
 
 
 @dataclass
@@ -55,12 +63,27 @@ def shown(path: Location, root: Path) -> str:
 def config_text(values: dict[str, str]) -> str:
     lines = [
         "# memctl settings for this project (docs/addressing.md). Both keys are optional:",
-        "#   db: the database file (relative to the project root), instead of",
-        "#       .memctl/memory.db; --db and MEMCTL_DB still win",
+        "#   db: the database file (relative to the project root), or a PostgreSQL hub's",
+        "#       postgresql:// URL, instead of .memctl/memory.db; --db and MEMCTL_DB still win",
         "#   tenant: the tenant commands use here; --tenant and MEMCTL_TENANT still win",
     ]
-    lines += [f"{key}: {value}" for key, value in values.items()]
+    lines += [f"{key}: {_scalar(value)}" for key, value in values.items()]
     return "\n".join(lines) + "\n"
+
+
+def _scalar(value: str) -> str:
+    """``value`` as YAML: as it is when YAML reads it back unchanged, else quoted (a URL
+    with ``#`` or ``: `` in it; JSON's double quotes are YAML's too)."""
+    import json
+
+    import yaml
+
+    try:
+        if yaml.safe_load(f"k: {value}") == {"k": value}:
+            return value
+    except yaml.YAMLError:
+        pass
+    return json.dumps(value)
 
 
 def init_project(
@@ -69,11 +92,18 @@ def init_project(
     policies_option: str | None,
     *,
     claude: bool = False,
-    db: Path | None = None,
+    db: Location | None = None,
     tenant: str | None = None,
 ) -> InitReport:
     """Create what the project at ``root`` lacks (see the module docstring), then its
     database as every command will find it; what was made and what was kept."""
+    if isinstance(db, ServerUrl) and db.secrets:
+        # config.yaml may be committed (the .gitignore leaves it in): no secret goes there
+        raise BadInput(
+            f"--db {db.masked} holds a password, which would be written to "
+            f"{DB_DIR}/{CONFIG_NAME}: leave it out of the URL and give it through "
+            "PGPASSWORD or ~/.pgpass"
+        )
     folder = root / DB_DIR
     report = InitReport(root, root_source, Path(), Path(), None)
 
@@ -98,7 +128,8 @@ def init_project(
     config = folder / CONFIG_NAME
     existed = config.exists()
     values = read_config(config)
-    wanted = {"db": None if db is None else shown(db, root), "tenant": tenant}
+    recorded = db.url if isinstance(db, ServerUrl) else None if db is None else shown(db, root)
+    wanted = {"db": recorded, "tenant": tenant}
     changes = {key: value for key, value in wanted.items() if value and values.get(key) != value}
     if changes:
         write_replace(config, config_text({**values, **changes}))

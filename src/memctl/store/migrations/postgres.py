@@ -54,7 +54,7 @@ class PostgresBackend:
         if self._exists("memories") and not self._exists("memctl_migrations"):
             raise StorageError(
                 f"{self.location} has a table named memories that memctl did not create; "
-                "use another database (or schema: ?options=-csearch_path%3DNAME)"
+                "give memctl a database of its own"
             )
 
     def version(self) -> int:
