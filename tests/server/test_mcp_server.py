@@ -17,6 +17,7 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from memctl.lifecycle.policies import PACKAGED_POLICIES
+from memctl.paths import Location
 from memctl.server.mcp_tools import TOOLS
 from tests.conftest import MODEL_DIR, SRC, cli, run
 from tests.lifecycle.lifecycle_support import invariants, open_db
@@ -42,14 +43,14 @@ def keyword_policies(folder: Path) -> Path:
 
 
 def params(
-    db: Path | None,
+    db: Location | None,
     tenant: str | None = None,
     policies: Path | None = None,
     cwd: Path | None = None,
 ) -> Any:
     """`memctl mcp` on ``db``, or with ``db`` None on the database of the project it is
     started in (``cwd``), as Claude Code starts it; only these variables are passed."""
-    folder = cwd or (db.parent if db is not None else Path.cwd())
+    folder = cwd or (db.parent if isinstance(db, Path) else Path.cwd())
     env = {
         "PYTHONPATH": str(SRC),
         "MEMCTL_HOME": str(folder / "home"),
@@ -70,7 +71,7 @@ def params(
 
 @asynccontextmanager
 async def server(
-    db: Path | None,
+    db: Location | None,
     tenant: str | None = None,
     policies: Path | None = None,
     cwd: Path | None = None,
@@ -102,7 +103,7 @@ def go(body: Callable[[], Awaitable[None]]) -> None:
     anyio.run(body)
 
 
-def cli_doc(db: Path, *args: str, tenant: str = "default") -> Any:
+def cli_doc(db: Location, *args: str, tenant: str = "default") -> Any:
     result = cli(*args, "--db", str(db), "--tenant", tenant, "--json")
     assert result.exit_code == 0, result.output
     return orjson.loads(result.stdout)
@@ -141,12 +142,13 @@ def test_tools_are_listed_with_their_schemas_and_descriptions(tmp_path: Path) ->
     assert not (tmp_path / "m.db").exists()  # listing tools opens no database
 
 
-def test_store_recall_search_forget_restore_stats(tmp_path: Path) -> None:
-    db, policies = tmp_path / "m.db", keyword_policies(tmp_path)
+def test_store_recall_search_forget_restore_stats(tmp_path: Path, backend: Location) -> None:
+    db = tmp_path / "m.db" if isinstance(backend, Path) else backend  # and a hub
+    policies = keyword_policies(tmp_path)
     seen: dict[str, Any] = {}
 
     async def body() -> None:
-        async with server(db, policies=policies) as client:
+        async with server(db, policies=policies, cwd=tmp_path) as client:
             stored = await ok(
                 client,
                 "memory_store",

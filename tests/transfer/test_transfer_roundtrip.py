@@ -4,10 +4,12 @@ import os
 import random
 import struct
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
+from memctl.paths import ServerUrl
 from memctl.store import open_database
 from memctl.store.backend import backend_of
 from tests.conftest import cli
@@ -66,7 +68,7 @@ def seeded(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return db_path
 
 
-def _export(db: Path, out: Path, *extra: str) -> tuple[dict, list[dict]]:
+def _export(db: Path | str, out: Path, *extra: str) -> tuple[dict, list[dict]]:
     ok(cli("export", "--db", str(db), "-o", str(out), *extra))
     return read_export(out)
 
@@ -258,3 +260,52 @@ def test_a_failure_mid_export_leaves_the_previous_file(
     )
     assert target.read_bytes() == previous
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def _vectors(location: Path | ServerUrl) -> dict[tuple[str, str, str], tuple[str, bytes]]:
+    """Every stored vector, by its memory's tenant and path (ids change in a move)."""
+    db = open_database(location, create=False)
+    try:
+        rows = db.all(
+            "SELECT id, tenant, namespace, key FROM memories "
+            "UNION ALL SELECT id, tenant, namespace, key FROM archive"
+        )
+        loaded = backend_of(db).vectors.load(db, [int(r[0]) for r in rows])
+        return {(r[1], r[2], r[3]): loaded[int(r[0])] for r in rows if int(r[0]) in loaded}
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_a_whole_store_moves_sqlite_to_postgresql_and_back_with_its_vectors(
+    seeded: Path, tmp_path: Path, pg_server: Any
+) -> None:
+    """The README's move: export everything from the SQLite file, import it into the hub
+    (and back into a new file): every record, field and vector arrives, bit for bit."""
+    everything = (*ALL, "--all-tenants")
+    _, first = _export(seeded, tmp_path / "store.jsonl.gz", *everything)
+    name, url = pg_server.new_database(migrated=False)  # an empty database, as a DBA gives
+    try:
+        hub = ServerUrl(url)
+        moved = ["import", "--db", url, str(tmp_path / "store.jsonl.gz"), "--all-tenants"]
+        report = doc(cli(*moved, "--json"))
+        assert (report["created"], report["archived"], report["invalid"]) == (5, 1, 0)
+        assert report["vectors_reused"] == 4 and report["embedding_backlog"] == 1
+        _, on_hub = _export(url, tmp_path / "hub.jsonl", *everything)
+        assert comparable(on_hub) == comparable(first)
+        assert _vectors(hub) == _vectors(seeded) and len(_vectors(hub)) == 4
+        db = open_database(hub, create=False)
+        try:
+            invariants(db)
+        finally:
+            db.close()
+        assert ok(cli("recall", "--db", url, "notes/big")).stdout == "x" * 3000 + "\n"
+        assert ok(cli("recall", "--db", url, "--tenant", "other", "knowledge/secret")).stdout
+
+        back = tmp_path / "back.db"
+        ok(cli("import", "--db", str(back), str(tmp_path / "hub.jsonl"), "--all-tenants"))
+        _, again = _export(back, tmp_path / "again.jsonl", *everything)
+        assert comparable(again) == comparable(first)
+        assert _vectors(back) == _vectors(seeded)
+    finally:
+        pg_server.drop(name)
