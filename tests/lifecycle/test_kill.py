@@ -84,7 +84,6 @@ def after_delay(seconds: float):
     return lambda: time.monotonic() - started >= seconds
 
 
-@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("point", ["delay:0.4", "rows:1", "rows:2000", "rows:8000"])
 def test_kill_cleanup(base_db: Path, tmp_path: Path, point: str) -> None:
     path = copy_db(base_db, tmp_path / "m.db")

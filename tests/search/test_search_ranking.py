@@ -63,7 +63,6 @@ def test_stopwords_are_dropped_unless_nothing_else_is_left() -> None:
     assert fts_query("what is it") == '"what" OR "is" OR "it"'
 
 
-@pytest.mark.usefixtures("backend")
 def test_scores_per_mode() -> None:
     both = Ranked(similarity=0.8, redundancy=0.5, semantic_rank=1, keyword=0.6, keyword_rank=1)
     assert score("semantic", both) == 0.8 - REDUNDANCY_WEIGHT * 0.5
