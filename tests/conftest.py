@@ -24,7 +24,14 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # The ONNX export prepared by scripts/setup.sh (`memctl model prepare`), shared by tests.
 MODEL_DIR = os.environ.get("MEMCTL_MODEL_DIR") or str(Path.home() / ".memctl" / "models")
-_CLEARED = ("MEMCTL_NOW", "MEMCTL_POLICIES", "MEMCTL_TENANT", "CLAUDE_PROJECT_DIR", "NO_COLOR")
+_CLEARED = (
+    "MEMCTL_NOW",
+    "MEMCTL_POLICIES",
+    "MEMCTL_TENANT",
+    "MEMCTL_WARM",
+    "CLAUDE_PROJECT_DIR",
+    "NO_COLOR",
+)
 
 
 @pytest.fixture(autouse=True)

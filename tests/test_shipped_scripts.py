@@ -19,6 +19,7 @@ from tests.conftest import SRC
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 SERVICE = SCRIPTS / "systemd" / "memctl-maintenance.service"
 TIMER = SCRIPTS / "systemd" / "memctl-maintenance.timer"
+SERVE = SCRIPTS / "systemd" / "memctl-serve.service"
 CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\d+(-\d+)?))*$")
 CRON_ENV = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 T0 = 1_780_000_000
@@ -196,14 +197,49 @@ def test_systemd_service_runs_as_shipped(home: Path) -> None:
     assert archived(db) == 1
 
 
+def test_the_serve_unit_names_the_executable_and_the_database() -> None:
+    service = unit(SERVE)["Service"]
+    assert service["Type"] == "simple" and service["KillSignal"] == "SIGTERM"
+    assert service["ExecStart"] == "%h/.local/bin/memctl serve --host 127.0.0.1 --port 8765"
+    assert service["Environment"].startswith("MEMCTL_DB=%h/")
+    assert unit(SERVE)["Install"]["WantedBy"] == "default.target"
+
+
+def test_the_serve_unit_runs_as_shipped(home: Path) -> None:
+    """ExecStart as `systemctl --user` runs it (on any free port here: 8765 may be
+    taken on a test machine); it serves the database and stops with exit 0 on SIGTERM,
+    as systemd stops it."""
+    import signal
+
+    service = unit(SERVE)["Service"]
+    name, value = service["Environment"].replace("%h", str(home)).split("=", 1)
+    db = make_project(Path(value).parent.parent)
+    argv = shlex.split(service["ExecStart"].replace("%h", str(home)).replace("8765", "0"))
+    proc = subprocess.Popen(
+        argv, cwd="/", env=bare_env(home, {name: value}), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert f"for {db}" in line, line
+    url = line.split("listening on ", 1)[1].split()[0]
+    import httpx
+
+    assert httpx.get(f"{url}/healthz", timeout=30).json()["status"] == "ok"
+    assert Path(f"{db}.sock").exists()
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+
+
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_systemd_analyze_verify(home: Path, tmp_path: Path) -> None:
     exe = str(home / ".local" / "bin" / "memctl")
-    for source in (SERVICE, TIMER):
+    for source in (SERVICE, TIMER, SERVE):
         text = source.read_text().replace("%h/.local/bin/memctl", exe)
         (tmp_path / source.name).write_text(text)
     done = subprocess.run(
-        ["systemd-analyze", "verify", SERVICE.name, TIMER.name],
+        ["systemd-analyze", "verify", SERVICE.name, TIMER.name, SERVE.name],
         cwd=tmp_path,
         capture_output=True,
         text=True,

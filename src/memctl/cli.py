@@ -2,7 +2,10 @@
 
 Start-up time is the budget of every hook (docs/budgets.md), so only the module that
 owns the invoked command is imported: ``memctl store`` never loads the daemon, stats
-or export code. ``memctl --help`` (or an unknown command) loads them all.
+or export code. ``memctl --help`` (or an unknown command) loads them all. ``memctl
+hook NAME`` does not even load typer: a hook parses its own arguments, and when a
+``memctl serve`` answers for the project's database the hook runs there
+(``server.warm_client``) and this process imports next to nothing.
 Errors of every kind end as one line on stderr and an exit code (docs/cli.md):
 library errors via ``commands.common``, usage errors here.
 """
@@ -10,11 +13,12 @@ library errors via ``commands.common``, usage errors here.
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Annotated, Any
-
-import typer
+from typing import TYPE_CHECKING, Annotated, Any
 
 from memctl import __version__
+
+if TYPE_CHECKING:
+    import typer
 
 # command (or group) name -> the module under memctl.commands that defines it;
 # tests/commands/test_cli_process.py checks this against what the modules register.
@@ -44,32 +48,42 @@ COMMAND_MODULES = {
     "doctor": "project",
     "migrate": "migrate",
     "mcp": "mcp",
+    "serve": "serve",
+    "tokens": "tokens",
+    "events": "events",
 }
 MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 
 
+ROOT_HELP = """memctl keeps the memory of AI coding agents healthy.
+
+Example: memctl store knowledge/auth/jwt '{"algo": "RS256"}' && memctl search "token signing"
+"""
+
+
 def _version(value: bool) -> None:
+    import typer
+
     if value:
         sys.stdout.write(f"memctl {__version__}\n")
         raise typer.Exit()
 
 
-def root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_version, is_eager=True, help="Print the version and exit."
-        ),
-    ] = False,
-) -> None:
-    """memctl keeps the memory of AI coding agents healthy.
-
-    Example: memctl store knowledge/auth/jwt '{"algo": "RS256"}' && memctl search "token signing"
-    """
-
-
-def build_app(modules: Sequence[str] = MODULES) -> typer.Typer:
+def build_app(modules: Sequence[str] = MODULES) -> "typer.Typer":
     """The root app with the commands of ``modules`` registered."""
+    import typer
+
+    def root(
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version", callback=_version, is_eager=True, help="Print the version and exit."
+            ),
+        ] = False,
+    ) -> None:
+        pass
+
+    root.__doc__ = ROOT_HELP
     app = typer.Typer(
         name="memctl",
         help="Memory lifecycle for AI coding agents: store, recall, search, expire, archive.",
@@ -95,7 +109,7 @@ def modules_for(argv: Sequence[str]) -> Sequence[str]:
     return (COMMAND_MODULES[first],)
 
 
-def __getattr__(name: str) -> typer.Typer:
+def __getattr__(name: str) -> "typer.Typer":
     """``memctl.cli.app``: the full app (tests, completion)."""
     if name == "app":
         return build_app()
@@ -104,9 +118,17 @@ def __getattr__(name: str) -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point: usage errors become one line and exit 2."""
-    import click
-
     argv = sys.argv[1:]
+    if len(argv) >= 2 and argv[0] == "hook" and not {"--help", "-h"} & set(argv[2:]):
+        from memctl.hooks.call import HOOKS
+
+        if argv[1] in HOOKS:  # no typer: a hook parses its own arguments
+            from memctl.server.warm_client import hook_main
+
+            sys.exit(hook_main(argv[1], argv[2:]))
+    import click
+    import typer
+
     command = typer.main.get_command(build_app(modules_for(argv)))
     try:
         code = command.main(args=argv, prog_name="memctl", standalone_mode=False)

@@ -34,3 +34,24 @@ class InternalError(MemctlError):
 
     exit_code = 3
     kind = "internal"
+
+
+class Conflict(BadInput):
+    """The request is valid but clashes with what is stored (restoring onto an active
+    memory); exit 2 like any refused input, HTTP 409."""
+
+    kind = "conflict"
+
+
+class Forbidden(BadInput):
+    """A read-only API token asked for a write (HTTP 403; exit 2)."""
+
+    kind = "forbidden"
+
+
+def from_kind(kind: str, message: str) -> MemctlError:
+    """The error a ``{"kind", "message"}`` document describes (the warm path's answers)."""
+    for cls in (NotFound, BadInput, StorageError, InternalError, Conflict, Forbidden):
+        if cls.kind == kind:
+            return cls(message)
+    return MemctlError(message)

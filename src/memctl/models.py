@@ -7,7 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from memctl.clock import iso
+from memctl.clock import iso, parse_time
+
+
+def _time(text: Any) -> float | None:
+    return None if text is None else parse_time(str(text))
 
 
 @dataclass
@@ -62,6 +66,22 @@ class Memory:
                 out["path"] = self.path
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Memory":
+        """A memory from its ``to_dict`` document (the warm path's answers); its
+        ``to_dict`` is that document again."""
+        values: dict[str, Any] = {}
+        for name in MEMORY_FIELDS:
+            value = data[name]
+            if name in TIME_FIELDS:
+                value = _time(value)
+                if value is None and name in ("created_at", "updated_at"):
+                    value = 0.0
+            elif name == "conflicts":
+                value = [{**item, "timestamp": _time(item["timestamp"])} for item in value]
+            values[name] = value
+        return cls(**values)
+
 
 # The one list of a memory's fields: the store's columns (store/columns.py), the JSON and
 # export shape (to_dict) and the import record (transfer/records.py) are checked against
@@ -111,6 +131,10 @@ class Hit:
         """The hit as one record: its score, the score's parts, then every memory field."""
         return {"score": self.score, "parts": self.parts, **self.memory.to_dict()}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Hit":
+        return cls(Memory.from_dict(data), float(data["score"]), dict(data["parts"]))
+
 
 @dataclass
 class SearchResult:
@@ -128,6 +152,16 @@ class SearchResult:
             "pending_embeddings": self.pending_embeddings,
             "hits": [hit.to_dict() for hit in self.hits],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SearchResult":
+        return cls(
+            data["query"],
+            data["mode"],
+            [Hit.from_dict(hit) for hit in data["hits"]],
+            int(data["pending_embeddings"]),
+            data["model"],
+        )
 
 
 @dataclass

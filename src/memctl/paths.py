@@ -14,6 +14,7 @@ DB_NAME = "memory.db"
 CONFIG_NAME = "config.yaml"
 PROJECT_MARKERS = (DB_DIR, ".claude", ".git")
 CONFIG_KEYS = ("db", "tenant")
+PACKAGED_POLICIES = Path(__file__).resolve().parent / "policies.yaml"
 # What `.memctl/.gitignore` says: everything in the folder is local state (the database,
 # its -wal/-shm files, the daemon lock, settings backups) except the shared config.
 GITIGNORE = (
@@ -262,3 +263,20 @@ def model_cache_dir() -> Path:
     """Where prepared (ONNX) models live: ``MEMCTL_MODEL_DIR`` or ``<home>/models``."""
     env = os.environ.get("MEMCTL_MODEL_DIR")
     return Path(env).expanduser().resolve() if env else memctl_home() / "models"
+
+
+def find_policies_file(explicit: str | None, project: Path) -> Path:
+    """``--policies`` > ``MEMCTL_POLICIES`` > ``<project>/.claude/memory-retention-policies.yaml``
+    > ``<project>/policies.yaml`` > the packaged defaults."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get("MEMCTL_POLICIES")
+    if env:
+        return Path(env).expanduser().resolve()
+    for candidate in (
+        project / ".claude" / "memory-retention-policies.yaml",
+        project / "policies.yaml",
+    ):
+        if candidate.is_file():
+            return candidate
+    return PACKAGED_POLICIES

@@ -60,11 +60,16 @@ def test_down_says_what_it_keeps_and_drops_and_needs_force_to_drop(db_path: Path
     assert plan.exit_code == 0, plan.stderr
     steps = orjson.loads(plan.stdout)["steps"]
     assert [(s["version"], s["direction"], s["drops"]) for s in steps] == [
+        (5, "down", {"API tokens": 2, "events": 3}),
         (4, "down", {}),
         (3, "down", {}),
     ]
-    done = cli("migrate", "down", "--to", "2")
+    first = cli("migrate", "down", "--to", "2")
+    assert first.exit_code == 2 and "would drop API tokens: 2, events: 3;" in first.stderr
+    assert snapshots(db_path.parent) == []
+    done = cli("migrate", "down", "--to", "2", "--force")
     assert done.exit_code == 0, done.stderr
+    assert "drops API tokens: 2, events: 3" in done.stdout
     assert "keeps every row" in done.stdout and f"schema {LATEST} -> 2" in done.stdout
     assert connect(db_path).scalar("PRAGMA user_version") == 2
 

@@ -112,10 +112,33 @@ LOG = [
     (2, None, "decayed", T0 + 20, 2.25, 12, "ok", "{}", None),
     (3, "beta", "pruned", T0 + 30, 0.5, 0, "error", "{}", "database is locked"),
 ]
+EVENTS = [  # version >= 5
+    (1, "memory:stored", "acme", T0 + 5, 1, '{"ids": [1], "path": "knowledge/auth/jwt"}'),
+    (2, "memory:expired", "acme", T0 + 10, 1, '{"ids": [9]}'),
+    (3, "alert:job-failing", None, T0 + 30, 0, '{"job": "pruned", "failures": 3}'),
+]
+TOKENS = [  # version >= 5
+    (1, "ci", "acme", "ab" * 32, 0, T0 + 1),
+    (2, "dashboard", "beta", "cd" * 32, 1, T0 + 2),
+]
 SNAPSHOTS = [
     ("2027-01-15", "acme", "knowledge/auth", "", '{"learning": 1}', 1, 8.5, 7, 0, 0, 30),
     ("2027-01-15", "beta", "errors", "coder-1", '{"error_pattern": 2}', 2, 5.0, 0, 1, 1, 60),
 ]
+
+
+# tables a step added, with rows from ``_fill`` only at versions that have them
+ADDED_TABLES = {5: ("events", "tokens")}
+
+
+def migrated_up(latest: dict[str, Any], version: int) -> dict[str, Any]:
+    """``latest`` (the dump of a database filled at the latest version) as a database
+    filled at ``version`` reads after migrating up: tables added later are empty."""
+    out = dict(latest)
+    for added, tables in ADDED_TABLES.items():
+        if version < added:
+            out.update({table: [] for table in tables})
+    return out
 
 
 def vectors() -> dict[int, tuple[str, bytes]]:
@@ -162,6 +185,9 @@ def _fill(db: Database, version: int) -> None:
         )
     db.executemany("INSERT INTO lifecycle_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", LOG)
     db.executemany("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", SNAPSHOTS)
+    if version >= 5:
+        db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", EVENTS)
+        db.executemany("INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?)", TOKENS)
     owners = {row["id"]: (row, "archived_at" in row) for row in ACTIVE + ARCHIVED}
     for memory_id, (model, vector) in vectors().items():
         row, archived = owners[memory_id]

@@ -144,7 +144,7 @@ def test_up_down_up_keeps_every_row(
     db = data.create(tmp_path / "memctl.db", version)
     seeded = data.dump(db)
     empty = data.create(Path(":memory:"), LATEST, rows=False)
-    expected_up = latest_rows if version else data.dump(empty)
+    expected_up = data.migrated_up(latest_rows, version) if version else data.dump(empty)
 
     first = migrate(db, LATEST)
     assert first.applied == (version < LATEST)
@@ -154,7 +154,7 @@ def test_up_down_up_keeps_every_row(
         _check_vectors_found(db)
     if first.snapshot:  # the snapshot holds the database exactly as it was
         assert data.dump(connect(Path(first.snapshot))) == seeded
-    assert bool(first.snapshot) == (0 < version < LATEST)  # steps 3 and 4 move data
+    assert bool(first.snapshot) == (0 < version < 4)  # steps 3 and 4 move data
 
     back = migrate(db, version)
     assert back.drops == []  # nothing the older layouts cannot hold
@@ -174,9 +174,10 @@ def test_each_single_step_round_trips(tmp_path: Path) -> None:
     """Down one version at a time from the latest, then up one at a time."""
     db = data.create(tmp_path / "memctl.db", LATEST)
     top = data.dump(db)
-    by_version = {LATEST: top}
+    # back up again, the tables a down step dropped are empty
+    by_version = {LATEST: data.migrated_up(top, LATEST - 1)}
     for version in range(LATEST - 1, 0, -1):
-        migrate(db, version)
+        migrate(db, version, force=version == LATEST - 1)  # step 5 drops events, tokens
         by_version[version] = data.dump(db)
         assert by_version[version] == data.dump(data.create(tmp_path / f"{version}.db", version))
     for version in range(2, LATEST + 1):
@@ -197,6 +198,7 @@ def test_down_names_what_it_would_drop_and_refuses_without_force(tmp_path: Path)
     plan = migrate(db, 2, dry_run=True)
     assert not plan.applied and plan.snapshot
     assert [(p.step.version, p.drops) for p in plan.steps] == [
+        (5, [("API tokens", 2), ("events", 3)]),
         (4, []),
         (
             3,
@@ -226,8 +228,8 @@ def test_down_to_nothing_lists_every_table_then_reopens_as_new(tmp_path: Path) -
     with pytest.raises(BadInput) as refused:
         migrate(db, 0)
     assert str(refused.value).startswith(
-        "migrating down to schema 0 would drop memories: 8, archived memories: 3, vectors: 9, "
-        "lifecycle log rows: 3, snapshot rows: 2;"
+        "migrating down to schema 0 would drop API tokens: 2, events: 3, memories: 8, "
+        "archived memories: 3, vectors: 9, lifecycle log rows: 3, snapshot rows: 2;"
     )
     assert db.scalar("PRAGMA user_version") == LATEST
     migrate(db, 0, force=True)
@@ -316,7 +318,8 @@ class NoSnapshotBackend(SQLiteBackend):
 def test_engine_without_snapshots_refuses_to_rewrite_data_unless_forced(tmp_path: Path) -> None:
     db = data.create(tmp_path / "memctl.db", 2)
     backend = NoSnapshotBackend(db)
-    with pytest.raises(StorageError, match="schema version 2, this memctl needs 4: run `memctl mi"):
+    needs = f"schema version 2, this memctl needs {LATEST}: run `memctl mi"
+    with pytest.raises(StorageError, match=needs):
         runner.upgrade_on_open(backend)
     with pytest.raises(
         BadInput, match="take a backup first \\(pg_dump\\), then rerun with --force"
@@ -334,12 +337,13 @@ def test_engine_without_snapshots_refuses_to_rewrite_data_unless_forced(tmp_path
 def test_status_lists_every_step_with_when_it_ran(tmp_path: Path) -> None:
     db = data.create(tmp_path / "memctl.db", 2)
     now = status(db)
-    assert (now.current, now.latest, now.pending) == (2, LATEST, [3, 4])
+    assert (now.current, now.latest, now.pending) == (2, LATEST, [3, 4, 5])
     assert [(s.version, s.applied, s.applied_at is not None) for s in now.steps] == [
         (1, True, True),
         (2, True, True),
         (3, False, False),
         (4, False, False),
+        (5, False, False),
     ]
     assert now.to_dict()["migrations"][2]["name"] == "m003_binary_quantized_index"
 

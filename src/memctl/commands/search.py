@@ -1,14 +1,14 @@
 """search and reindex."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from memctl import limits
 from memctl.api import operations as api
 from memctl.commands.common import Settings, command
-from memctl.errors import BadInput
-from memctl.models import Hit
+from memctl.errors import BadInput, from_kind
+from memctl.models import Hit, SearchResult
 from memctl.output import FORMATS
 
 app = typer.Typer()
@@ -44,19 +44,18 @@ def search_cmd(
 
     Example: memctl search "how do we rotate login tokens" -k 5 --explain
     """
-    result = api.search(
-        settings,
-        query,
-        limit=limit,
-        namespace=namespace,
-        agent_id=agent,
-        type=memory_type,
-        tags=tag,
-        mode=mode,
-        min_score=min_score,
-        archived=archived,
-        include_expired=include_expired,
-    )
+    arguments: dict[str, Any] = {
+        "limit": limit,
+        "namespace": namespace,
+        "agent_id": agent,
+        "type": memory_type,
+        "tags": tag,
+        "mode": mode,
+        "min_score": min_score,
+        "archived": archived,
+        "include_expired": include_expired,
+    }
+    result = warm_search(settings, query, arguments) or api.search(settings, query, **arguments)
     columns = ["score", "path", "value"]
     if explain:
         columns[1:1] = ["similarity", "redundancy", "keyword", "sem#", "kw#"]
@@ -150,3 +149,31 @@ def explain_note(mode: str) -> str:
     if mode == "semantic":
         return f"score = {semantic}{pending}"
     return f"score = {semantic} + {KEYWORD_WEIGHT:g} x keyword{pending}"
+
+
+def warm_search(settings: Settings, query: str, arguments: dict[str, Any]) -> SearchResult | None:
+    """The search done by a running ``memctl serve`` for this database, with its model
+    already loaded (docs/serve.md); None when no server answers in time: the caller
+    searches in-process, with the same results."""
+    from memctl.server.warm_client import ask, enabled, socket_for
+
+    if not enabled():
+        return None
+    answer = ask(
+        socket_for(settings.db_path),
+        "/warm/search",
+        {
+            "db": str(settings.db_path),
+            "policies": str(settings.policies_path),
+            "tenant": settings.tenant,
+            "all_tenants": settings.all_tenants,
+            "now": settings.now(),
+            "args": {"query": query, **arguments},
+        },
+    )
+    if answer is None:
+        return None
+    if "error" in answer:
+        error = answer["error"]
+        raise from_kind(str(error.get("kind")), str(error.get("message")))
+    return SearchResult.from_dict(answer["result"])

@@ -2,12 +2,13 @@
 plus the steps several hooks share (coordination cleanup, the session's current task).
 Hooks change memories only through ``lifecycle`` (as commands do)."""
 
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from memctl.hooks.input import HookInput
+from memctl.hooks.streams import stderr
 from memctl.lifecycle.policies import Policies, load_policies
 from memctl.lifecycle.session_summary import CURRENT_TASK  # session/<id>/current-task
 from memctl.paths import Location
@@ -28,6 +29,9 @@ class HookContext:
     tenant: str | None
     now: float
     notes: list[str] = field(default_factory=list)
+    # loads an embedding model by name: a server's, kept loaded between calls (None:
+    # this process loads its own, ``hooks.pre_task.hook_embedder``)
+    models: Callable[[str], Any] | None = None
     _db: Database | None = None
     _policies: Policies | None = None
 
@@ -41,7 +45,7 @@ class HookContext:
         """One line, once, from the hook that upgraded the database: in the hook's
         result and on stderr (where Claude Code keeps hook diagnostics)."""
         self.notes.append(line)
-        sys.stderr.write(line + "\n")
+        stderr().write(line + "\n")
 
     @property
     def policies(self) -> Policies:

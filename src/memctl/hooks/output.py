@@ -7,12 +7,12 @@ run of backticks inside it, so no memory can close it.
 """
 
 import re
-import sys
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from memctl.hooks.pre_task import PreTaskResult
+from memctl.hooks.streams import stderr, stdout
 from memctl.search.relevance import memory_text
 
 if TYPE_CHECKING:
@@ -26,12 +26,12 @@ _BACKTICKS = re.compile(r"`+")
 
 
 def write_json(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data).decode() + "\n")
+    stdout().write(orjson.dumps(data).decode() + "\n")
 
 
 def write_text(text: str) -> None:
     if text:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        stdout().write(text if text.endswith("\n") else text + "\n")
 
 
 def hit_entries(result: PreTaskResult, budget: int = MAX_CONTEXT_CHARS) -> list[str]:
@@ -183,8 +183,8 @@ def fallback_line(hook: str, reason: str) -> None:
         if reason == NOT_PREPARED
         else f"the embedding model {reason}"
     )
-    sys.stderr.write(f"memctl hook {hook}: matched by keyword only: {why}\n")
+    stderr().write(f"memctl hook {hook}: matched by keyword only: {why}\n")
 
 
 def error_line(hook: str, message: str) -> None:
-    sys.stderr.write(f"memctl hook {hook}: error: {message}\n")
+    stderr().write(f"memctl hook {hook}: error: {message}\n")

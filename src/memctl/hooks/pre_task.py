@@ -50,9 +50,10 @@ def task_query(ctx: HookContext) -> str | None:
     return None
 
 
-def hook_embedder(model: str) -> tuple[Any, str | None]:
+def hook_embedder(model: str, load: Callable[[str], Any] | None = None) -> tuple[Any, str | None]:
     """The embedder if its prepared ONNX export exists here, else None (keyword-only)
-    and why: a hook degrades, it neither waits for the export nor breaks."""
+    and why: a hook degrades, it neither waits for the export nor breaks. ``load``: a
+    server's loader, whose model stays loaded between calls."""
     if model == "none":
         return None, None  # embeddings are off by policy: nothing to report
     try:
@@ -62,7 +63,7 @@ def hook_embedder(model: str) -> tuple[Any, str | None]:
 
         if not is_prepared(model):
             return None, NOT_PREPARED
-        return get_embedder(model), None
+        return (load or get_embedder)(model), None
     except Exception as exc:
         return None, f"failed to load: {exc}"
 
@@ -123,7 +124,9 @@ def find_context(
     result = PreTaskResult(query=query)
     model = ctx.policies.embedding_model
     mode = "keyword" if ctx.input.text("mode") == "keyword" else "hybrid"
-    embedder, result.fallback = hook_embedder(model) if mode == "hybrid" else (None, None)
+    embedder, result.fallback = (
+        hook_embedder(model, ctx.models) if mode == "hybrid" else (None, None)
+    )
     if result.fallback:
         from memctl.search.health import record_keyword_fallback
 

@@ -10,60 +10,47 @@ Options every hook reads from its arguments (claude-flow style; unknown ones ign
 ``--format json|text|memctl`` (alias ``--output``), ``--no-stdin``, ``--debug``.
 """
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from memctl import clock
 from memctl.errors import InternalError, MemctlError
+from memctl.hooks.call import HOOKS as HOOKS  # re-exported
+from memctl.hooks.call import HookCall, resolve_call, text_flag
 from memctl.hooks.context import HookContext, log_error
 from memctl.hooks.input import HookInput, parse_flags, read_payload
-from memctl.lifecycle.policies import find_policies_file
 from memctl.lifecycle.values import check_tenant
-from memctl.paths import resolve_db, resolve_project
+from memctl.paths import resolve_db
 
-HOOKS = (
-    "session-start",
-    "pre-task",
-    "post-task",
-    "pre-compact",
-    "session-end",
-    "memory-cleanup",
-)
 FORMATS = ("json", "text", "memctl")
 
 
-def _text_flag(hook_input: HookInput, *names: str) -> str | None:
-    value = hook_input.flag(*names)
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def build_context(name: str, hook_input: HookInput) -> HookContext:
-    """Database, policies and tenant as every command resolves them (docs/addressing.md),
-    starting from ``CLAUDE_PROJECT_DIR`` or the payload's ``cwd``."""
-    project = resolve_project(_text_flag(hook_input, "db"), start=hook_input.project_dir())
-    policies_path = find_policies_file(_text_flag(hook_input, "policies"), project.root)
-    tenant = (
-        _text_flag(hook_input, "tenant")
-        or os.environ.get("MEMCTL_TENANT")
-        or project.tenant
-        or "default"
-    )
-    check_tenant(tenant)
-    all_tenants = hook_input.switch("all_tenants") and name == "memory-cleanup"
+def build_context(
+    name: str,
+    hook_input: HookInput,
+    call: HookCall | None = None,
+    models: Callable[[str], Any] | None = None,
+) -> HookContext:
+    """The context of one hook call: ``call`` as resolved (``hooks.call``; here when
+    not given), its tenant checked. ``models`` loads embedding models for a long-lived
+    server (its loaded model is reused); None: this process loads its own."""
+    if call is None:
+        call = resolve_call(name, hook_input)
+    check_tenant(call.tenant)
     return HookContext(
         name=name,
         input=hook_input,
-        db_path=project.db,
-        policies_path=policies_path,
-        tenant=None if all_tenants else tenant,
-        now=clock.now(),
+        db_path=call.db_path,
+        policies_path=call.policies_path,
+        tenant=None if call.all_tenants else call.tenant,
+        now=call.now,
+        models=models,
     )
 
 
 def output_format(hook_input: HookInput) -> str:
-    fmt = (_text_flag(hook_input, "format", "output") or "json").lower()
+    fmt = (text_flag(hook_input, "format", "output") or "json").lower()
     if hook_input.switch("json"):
         return "memctl"
     return fmt if fmt in FORMATS else "json"
@@ -119,49 +106,84 @@ def render(name: str, ctx: HookContext, result: Any) -> None:
 
 
 def run_hook(name: str, args: list[str]) -> int:
-    """Run hook ``name`` with its raw arguments; the process exit code."""
+    """Run hook ``name`` with its raw arguments in this process; the exit code."""
     flags, _ = parse_flags(args)
     hook_input = HookInput({}, flags)
-    strict = hook_input.switch("strict")
+    if not hook_input.switch("no_stdin"):
+        try:
+            hook_input.payload = read_payload()
+        except Exception as exc:
+            return failed(name, hook_input, exc)
+    return execute(name, hook_input)
+
+
+def execute(
+    name: str,
+    hook_input: HookInput,
+    call: HookCall | None = None,
+    models: Callable[[str], Any] | None = None,
+) -> int:
+    """Run hook ``name`` on its parsed input (``call``: already resolved, as the warm
+    path hands it to a server); the exit code. Output goes to ``hooks.output``'s
+    streams: this process's stdout and stderr, or the server's buffers for the client."""
     ctx: HookContext | None = None
     try:
-        if not hook_input.switch("no_stdin"):
-            hook_input.payload = read_payload()
-        ctx = build_context(name, hook_input)
+        ctx = build_context(name, hook_input, call, models)
         result = _handler(name)(ctx)
         render(name, ctx, result)
         return 0
     except Exception as exc:
-        if hook_input.switch("debug"):
-            raise
-        error = exc if isinstance(exc, MemctlError) else InternalError(f"internal error: {exc!r}")
-        message = str(error)
-        from memctl.hooks.output import error_line
-
-        error_line(name, message)
-        if ctx is None:
-            ctx = _fallback_context(name, hook_input)
-        if ctx is not None:
-            log_error(ctx, message)
-        return error.exit_code if strict else 0
+        return failed(name, hook_input, exc, ctx, call)
     finally:
         if ctx is not None:
             ctx.close()
 
 
-def _fallback_context(name: str, hook_input: HookInput) -> HookContext | None:
+def failed(
+    name: str,
+    hook_input: HookInput,
+    exc: Exception,
+    ctx: HookContext | None = None,
+    call: HookCall | None = None,
+) -> int:
+    """One stderr line and a lifecycle-log row (in the call's database when it was
+    resolved); exit 0 unless ``--strict``."""
+    if hook_input.switch("debug"):
+        raise exc
+    error = exc if isinstance(exc, MemctlError) else InternalError(f"internal error: {exc!r}")
+    message = str(error)
+    from memctl.hooks.output import error_line
+
+    error_line(name, message)
+    fallback = ctx if ctx is not None else _fallback_context(name, hook_input, call)
+    if fallback is not None:
+        try:
+            log_error(fallback, message)
+        finally:
+            if fallback is not ctx:
+                fallback.close()
+    return error.exit_code if hook_input.switch("strict") else 0
+
+
+def _fallback_context(
+    name: str, hook_input: HookInput, call: HookCall | None
+) -> HookContext | None:
     """A context good enough to log an error when building the real one failed."""
-    try:
-        db_path = resolve_db(_text_flag(hook_input, "db"), cwd=hook_input.project_dir())
-    except Exception:
-        return None
+    if call is not None:
+        db_path, now = call.db_path, call.now
+    else:
+        try:
+            db_path = resolve_db(text_flag(hook_input, "db"), cwd=hook_input.project_dir())
+        except Exception:
+            return None
+        now = _safe_now()
     return HookContext(
         name=name,
         input=hook_input,
         db_path=db_path,
         policies_path=Path(),
         tenant=None,
-        now=_safe_now(),
+        now=now,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memctl import limits
-from memctl.errors import BadInput, NotFound
+from memctl.errors import BadInput, Conflict, NotFound
 from memctl.lifecycle.batching import move_in_batches
 from memctl.lifecycle.expiry import expires_at
 from memctl.lifecycle.globs import check_glob, is_glob
@@ -143,7 +143,7 @@ def _refuse_active(db: Database, found: Sequence[Memory]) -> None:
     active = sql.active_ids_at(db, [(m.tenant, m.namespace, m.key) for m in found])
     if active:
         paths = ", ".join(sorted(active)[:5]) + (" ..." if len(active) > 5 else "")
-        raise BadInput(
+        raise Conflict(
             f"cannot restore: an active memory exists at {paths} "
             "(archive or delete it first); nothing was restored"
         )

@@ -45,6 +45,7 @@ class CompactReport:
     bytes_after: int = 0
     free_bytes_before: int = 0
     reason: str = ""
+    dry_run: bool = False  # what would be done; nothing was
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -61,11 +62,14 @@ def needs_vacuum(stats: sql.VecStats) -> bool:
     return free >= VACUUM_MIN_BYTES and stats.free_pages >= VACUUM_FREE_SHARE * stats.pages
 
 
-def compact(db: Database, *, force: bool = False, now: float | None = None) -> CompactReport:
+def compact(
+    db: Database, *, force: bool = False, now: float | None = None, dry_run: bool = False
+) -> CompactReport:
     """Rebuild the vector index if fragmented and VACUUM if worthwhile (always with
-    ``force``); logged as ``compacted`` when anything was done."""
+    ``force``); logged as ``compacted`` when anything was done. ``dry_run``: say what
+    would be done (``rebuilt``, ``vacuumed``), do nothing (and log nothing)."""
     started_at = clock.now() if now is None else now
-    with logged_run(db, "compacted", tenant=None, now=started_at) as run:
+    with logged_run(db, "compacted", tenant=None, now=started_at, record=not dry_run) as run:
         with db.read():
             before = sql.vec_stats(db)
         report = CompactReport(
@@ -76,6 +80,17 @@ def compact(db: Database, *, force: bool = False, now: float | None = None) -> C
             free_bytes_before=before.free_pages * before.page_size,
         )
         reasons = []
+        if dry_run:
+            report.dry_run = True
+            report.rebuilt = force or needs_rebuild(before)
+            report.vacuumed = force or needs_vacuum(before)
+            if report.rebuilt:
+                reasons.append("forced" if force else f"{before.dead_slots} dead vector slots")
+            if report.vacuumed and not force:
+                reasons.append(f"{before.free_pages * before.page_size} free bytes")
+            report.reason = "; ".join(reasons) or "not fragmented"
+            report.duration_ms = run.elapsed_ms()
+            return report
         if force or needs_rebuild(before):
             report.count = sql.rebuild_vectors(db)
             report.rebuilt = True

@@ -8,6 +8,7 @@ from typing import Any
 
 from memctl import clock, limits
 from memctl.errors import BadInput, NotFound, StorageError
+from memctl.lifecycle import events
 from memctl.lifecycle.expiry import expire_on_access, expires_at
 from memctl.lifecycle.globs import check_glob, is_glob
 from memctl.lifecycle.policies import Policies, Policy
@@ -129,11 +130,26 @@ def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> St
                 expire_on_access(db, existing, policies, now, "store")
                 existing = None
             if existing is not None:
-                return _resolve(db, policy, req, existing, written_at)
-            if _insert(db, policy, req, written_at) is not None:
-                return StoreResult("created", _reload(db, req))
-            # another writer created this path since it was read (PostgreSQL: writers do
-            # not exclude each other): read it again and resolve the conflict with it
+                result = _resolve(db, policy, req, existing, written_at)
+            elif _insert(db, policy, req, written_at) is not None:
+                result = StoreResult("created", _reload(db, req))
+            else:
+                # another writer created this path since it was read (PostgreSQL:
+                # writers do not exclude each other): read it again and resolve with it
+                continue
+            if result.action != "ignored":  # an ignored write changed nothing
+                memory = result.memory
+                events.emit(
+                    db,
+                    events.STORED,
+                    req.tenant,
+                    now,
+                    count=1,
+                    ids=[memory.id],
+                    path=memory.path,
+                    action=result.action,
+                )
+            return result
     raise StorageError(
         f"{req.namespace}/{req.key}: other writers kept creating and removing it; "
         "nothing was stored, run it again"

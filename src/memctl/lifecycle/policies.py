@@ -5,7 +5,6 @@ are re-exported here, the one import for the rest of memctl. A bad file is rejec
 ``file:line: where: what is wrong`` (BadInput, exit 2), every problem at once.
 """
 
-import os
 from pathlib import Path
 
 from memctl.errors import BadInput
@@ -21,6 +20,7 @@ from memctl.lifecycle.policy_model import (
     Promotion,
 )
 from memctl.lifecycle.policy_reader import parse_policies
+from memctl.paths import PACKAGED_POLICIES, find_policies_file
 
 __all__ = [
     "CLEANUP_STRATEGIES",
@@ -37,28 +37,6 @@ __all__ = [
     "load_policies",
     "parse_policies",
 ]
-
-PACKAGED_POLICIES = Path(__file__).resolve().parent.parent / "policies.yaml"
-
-
-# ---------------------------------------------------------------- resolution
-
-
-def find_policies_file(explicit: str | None, project: Path) -> Path:
-    """``--policies`` > ``MEMCTL_POLICIES`` > ``<project>/.claude/memory-retention-policies.yaml``
-    > ``<project>/policies.yaml`` > the packaged defaults."""
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    env = os.environ.get("MEMCTL_POLICIES")
-    if env:
-        return Path(env).expanduser().resolve()
-    for candidate in (
-        project / ".claude" / "memory-retention-policies.yaml",
-        project / "policies.yaml",
-    ):
-        if candidate.is_file():
-            return candidate
-    return PACKAGED_POLICIES
 
 
 def load_policies(path: Path) -> Policies:

@@ -154,11 +154,17 @@ BY_NAME = {tool.name: tool for tool in TOOLS}
 
 
 def call(
-    tool: Tool, arguments: dict[str, Any] | None, open_context: Callable[[], CallContext]
+    tool: Tool,
+    arguments: dict[str, Any] | None,
+    open_context: Callable[[], CallContext],
+    authorize: Callable[[Tool, dict[str, Any]], None] | None = None,
 ) -> types.CallToolResult:
-    """Run one tool call to its result (blocking: run it in a worker thread)."""
+    """Run one tool call to its result (blocking: run it in a worker thread).
+    ``authorize`` may refuse the call (a MemctlError) before anything is opened."""
     try:
         kwargs = tool.operation.parse(arguments, tool.hidden)  # before anything is opened
+        if authorize is not None:
+            authorize(tool, kwargs)
         ctx = open_context()
         try:
             document = tool.operation.call(ctx, **kwargs).to_dict()
@@ -189,8 +195,13 @@ def failure(name: str, exc: MemctlError) -> types.CallToolResult:
     )
 
 
-def build_server(context_for: ContextFactory) -> Server[Any]:
-    """The MCP server offering ``TOOLS``; each call's context from ``context_for``."""
+def build_server(
+    context_for: ContextFactory,
+    authorize: Callable[[Tool, dict[str, Any], Any], None] | None = None,
+) -> Server[Any]:
+    """The MCP server offering ``TOOLS``; each call's context from ``context_for``.
+    ``authorize(tool, arguments, request)`` may refuse a call first (``memctl serve``:
+    a read-only token calling a tool that writes)."""
     listed = types.ListToolsResult(tools=[tool.listing() for tool in TOOLS])
     schemas = {tool.name: tool.operation.schema(tool.hidden) for tool in TOOLS}
 
@@ -207,7 +218,8 @@ def build_server(context_for: ContextFactory) -> Server[Any]:
                 f"unknown tool {params.name!r} (tools: {', '.join(BY_NAME)})",
             )
         request = ctx.request
-        run = partial(call, tool, params.arguments, lambda: context_for(request))
+        check = None if authorize is None else partial(_authorize, authorize, request)
+        run = partial(call, tool, params.arguments, lambda: context_for(request), check)
         return await anyio.to_thread.run_sync(run)
 
     return Server(
@@ -219,6 +231,15 @@ def build_server(context_for: ContextFactory) -> Server[Any]:
         on_call_tool=call_tool,
         get_tool_input_schema=schemas.get,
     )
+
+
+def _authorize(
+    authorize: Callable[[Tool, dict[str, Any], Any], None],
+    request: Any,
+    tool: Tool,
+    arguments: dict[str, Any],
+) -> None:
+    authorize(tool, arguments, request)
 
 
 def serve_stdio(context_for: ContextFactory) -> None:

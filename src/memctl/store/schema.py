@@ -123,6 +123,33 @@ snapshots = Table(
     UniqueConstraint("day", "tenant", "namespace", "agent_id", name="uq_snapshots"),
 )
 
+events = Table(  # lifecycle events (docs/serve.md), read after an id
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),  # memory:stored, memory:expired, alert:growth, ...
+    Column("tenant", Text),  # NULL = not one tenant's (an alert about the whole database)
+    Column("created_at", Float, nullable=False),
+    Column("count", Integer, nullable=False, server_default="0"),  # memories it concerns
+    Column("data", Text, nullable=False, server_default="{}"),  # JSON: ids and details
+    sqlite_autoincrement=True,  # never reused: a client resuming after an id misses nothing
+)
+Index("ix_events_tenant", events.c.tenant, events.c.id)
+Index("ix_events_created", events.c.created_at)
+
+tokens = Table(  # API tokens of memctl serve: only a hash of each is kept
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("hash", Text, nullable=False),  # sha256 of the token, hex
+    Column("read_only", Integer, nullable=False, server_default="0"),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("name", name="uq_tokens_name"),
+    UniqueConstraint("hash", name="uq_tokens_hash"),
+)
+
 migrations_table = Table(
     "memctl_migrations",
     metadata,

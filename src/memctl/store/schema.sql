@@ -1,4 +1,4 @@
--- memctl's SQLite schema at version 4 (m004_integer_keys_in_vec0).
+-- memctl's SQLite schema at version 5 (m005_events_and_tokens).
 -- Generated from a freshly migrated database: never edit by hand; change the
 -- schema with a new migration (docs/migrations.md), then regenerate:
 --   python -m memctl.store.migrations > src/memctl/store/schema.sql
@@ -43,6 +43,19 @@ CREATE TABLE embeddings (
     model TEXT NOT NULL,
     vector BLOB NOT NULL
 );
+
+CREATE TABLE events (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    tenant TEXT,
+    created_at FLOAT NOT NULL,
+    count INTEGER DEFAULT '0' NOT NULL,
+    data TEXT DEFAULT '{}' NOT NULL
+);
+
+CREATE INDEX ix_events_created ON events (created_at);
+
+CREATE INDEX ix_events_tenant ON events (tenant, id);
 
 CREATE TABLE lifecycle_log (
     id INTEGER NOT NULL,
@@ -123,6 +136,18 @@ CREATE TABLE snapshots (
     CONSTRAINT uq_snapshots UNIQUE (day, tenant, namespace, agent_id)
 );
 
+CREATE TABLE tokens (
+    id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    read_only INTEGER DEFAULT '0' NOT NULL,
+    created_at FLOAT NOT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT uq_tokens_name UNIQUE (name),
+    CONSTRAINT uq_tokens_hash UNIQUE (hash)
+);
+
 CREATE VIRTUAL TABLE vec_memories USING vec0 (
     memory_id INTEGER PRIMARY KEY,
     embedding bit[384],
@@ -132,4 +157,4 @@ CREATE VIRTUAL TABLE vec_memories USING vec0 (
     archived INTEGER
 );
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

@@ -43,6 +43,9 @@ class ImportOptions:
     on_conflict: str = "skip"
     skip_invalid: bool = False
     dry_run: bool = False
+    # every record is this agent's (``POST /api/memory/import/{agentId}``): its agent_id
+    # is set where absent, and a record of another agent is invalid
+    agent_id: str | None = None
 
 
 @dataclass

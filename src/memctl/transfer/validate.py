@@ -28,6 +28,10 @@ def check_record(record: Record, policies: Policies, options: "ImportOptions") -
     """Everything about one record that can be known before writing (raises BadInput)."""
     if options.all_tenants and record.tenant is not None:
         check_tenant(record.tenant)
+    if options.agent_id is not None and record.agent_id not in (None, options.agent_id):
+        raise BadInput(
+            f"agent_id {record.agent_id!r} is not {options.agent_id!r}, the agent imported into"
+        )
     lifecycle.check_path_part(record.namespace, "namespace")
     lifecycle.check_path_part(record.key, "key")
     serialize(record.value)
@@ -136,4 +140,6 @@ def valid_records(source: Source, policies: Policies, options: "ImportOptions") 
         if isinstance(checked, Record):
             if not options.all_tenants or checked.tenant is None:
                 checked.tenant = options.tenant
+            if options.agent_id is not None:
+                checked.agent_id = options.agent_id
             yield checked

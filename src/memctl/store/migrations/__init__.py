@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # len(sqlite_steps.STEPS), written out so that opening an up-to-date database does not import
 # the steps (tests/store/test_migrations.py keeps the two equal).
-LATEST = 4
+LATEST = 5
 # len(postgres_steps.STEPS), likewise (tests/store/test_postgres.py).
 LATEST_POSTGRES = 1
 

@@ -287,11 +287,52 @@ M004_INTEGER_KEYS_IN_VEC0 = Step(
     down_rewrites=True,
 )
 
+# memctl serve (docs/serve.md): lifecycle events with increasing ids, read after an id by
+# the event stream and `memctl events`; and API tokens, of which only a hash is kept.
+# AUTOINCREMENT: an event id is never reused, even after prune trims the oldest ones, so
+# a client resuming after id N never misses an event nor sees one twice.
+M005_EVENTS_AND_TOKENS = Step(
+    version=5,
+    name="m005_events_and_tokens",
+    description="lifecycle events (memctl events, the HTTP event stream) and API tokens",
+    up=(
+        """CREATE TABLE events (
+            id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            tenant TEXT,
+            created_at FLOAT NOT NULL,
+            count INTEGER DEFAULT '0' NOT NULL,
+            data TEXT DEFAULT '{}' NOT NULL
+        )""",
+        "CREATE INDEX ix_events_tenant ON events (tenant, id)",
+        "CREATE INDEX ix_events_created ON events (created_at)",
+        """CREATE TABLE tokens (
+            id INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            read_only INTEGER DEFAULT '0' NOT NULL,
+            created_at FLOAT NOT NULL,
+            PRIMARY KEY (id),
+            CONSTRAINT uq_tokens_name UNIQUE (name),
+            CONSTRAINT uq_tokens_hash UNIQUE (hash)
+        )""",
+    ),
+    down_description="drops the events and the API tokens",
+    down=("DROP TABLE tokens", "DROP TABLE events"),
+    down_rewrites=True,  # drops tables that may hold rows: snapshot first
+    down_drops=(
+        ("API tokens", "SELECT count(*) FROM tokens"),
+        ("events", "SELECT count(*) FROM events"),
+    ),
+)
+
 # Append new steps here, never edit one above (docs/migrations.md).
 STEPS = (
     M001_INITIAL,
     M002_EMBEDDING_BACKLOG_INDEX,
     M003_BINARY_QUANTIZED_INDEX,
     M004_INTEGER_KEYS_IN_VEC0,
+    M005_EVENTS_AND_TOKENS,
 )
 LATEST = len(STEPS)  # also written out in __init__.py

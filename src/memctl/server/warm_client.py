@@ -1,0 +1,161 @@
+"""The warm path, client side (docs/serve.md): a hook or ``search`` asks a running
+``memctl serve`` to do its work over the unix socket next to the database, and works
+in-process when no server answers.
+
+This module is what a hook process imports before it knows whether a server is up, so
+it stays small: the standard library, orjson and memctl's path resolution — never the
+embedding stack, the web framework, SQLite or typer (``memctl.cli`` calls it before
+building its command line). The protocol is HTTP/1.0 over ``AF_UNIX``: one JSON
+request, one JSON answer, the connection closed after it.
+
+The server "answers within ``ANSWER_S``" when its status line arrives in that time
+(it is sent as soon as the request is read, before the work); the work itself may take
+up to ``WORK_S``. No socket, a refused connection, a slow or wrong answer, a server for
+another database: the caller works in-process instead, with the same results.
+``MEMCTL_WARM=0`` turns the warm path off.
+"""
+
+import hashlib
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+
+ANSWER_S = 0.05
+WORK_S = 60.0
+SOCKET_SUFFIX = ".sock"
+# sun_path holds 108 bytes on Linux (104 on macOS): a longer path is reached through
+# /proc/self/fd/N/NAME, N a descriptor of its folder
+MAX_SOCKET_PATH = 100
+WARM_HOOKS = ("session-start", "pre-task", "post-task", "session-end")
+
+
+def enabled() -> bool:
+    return os.environ.get("MEMCTL_WARM", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def socket_for(database: str | Path) -> Path:
+    """Where the server of ``database`` listens: next to a SQLite file
+    (``memory.db.sock``), or for a PostgreSQL URL in the memctl home, named by a hash
+    of the URL without its password (``<home>/sockets/pg-<hash>.sock``)."""
+    text = str(database)
+    if "://" in text:
+        from memctl.paths import memctl_home
+
+        return memctl_home() / "sockets" / f"pg-{url_key(text)}{SOCKET_SUFFIX}"
+    return Path(text + SOCKET_SUFFIX)
+
+
+def url_key(url: str) -> str:
+    """16 hex digits naming a PostgreSQL URL: its password left out (the same database
+    whatever the credentials), the scheme's spellings made one."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = (parts.username + "@" if parts.username else "") + host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    scheme = "postgresql" if parts.scheme in ("postgres", "postgresql") else parts.scheme
+    normal = urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+    return hashlib.sha256(normal.encode()).hexdigest()[:16]
+
+
+def connect(sock: socket.socket, path: Path) -> None:
+    """``sock.connect(path)``, through the folder's descriptor when the path is longer
+    than a unix socket address holds."""
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        sock.connect(str(path))
+        return
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        sock.connect(f"/proc/self/fd/{folder}/{path.name}")
+    finally:
+        os.close(folder)
+
+
+def ask(path: Path, route: str, document: dict[str, Any]) -> dict[str, Any] | None:
+    """POST ``document`` to ``route`` on the socket at ``path``; the JSON answer, or None
+    when the server is not there, slow to answer, or answers anything but 200."""
+    if not path.exists():
+        return None
+    body = orjson.dumps(document)
+    head = (
+        f"POST {route} HTTP/1.0\r\nHost: memctl\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    deadline = time.monotonic() + ANSWER_S
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(ANSWER_S)
+        connect(sock, path)
+        sock.sendall(head + body)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            received += chunk
+        status_line = received.split(b"\r\n", 1)[0].split()
+        if len(status_line) < 2 or status_line[1] != b"200":
+            return None
+        answer = [received.split(b"\r\n\r\n", 1)[1]]
+        sock.settimeout(WORK_S)
+        while chunk := sock.recv(1 << 20):
+            answer.append(chunk)
+        result = orjson.loads(b"".join(answer))
+        return result if isinstance(result, dict) else None
+    except (OSError, ValueError):  # refused, reset, timed out, half an answer
+        return None
+    finally:
+        sock.close()
+
+
+def hook_main(name: str, args: list[str]) -> int:
+    """``memctl hook NAME ARGS``: through the server when one answers for this project's
+    database, else in this process; the exit code. stdin is read once, here, and handed
+    to whichever runs the hook."""
+    from memctl.hooks.input import HookInput, parse_flags, read_payload
+
+    flags, _ = parse_flags(args)
+    hook_input = HookInput({}, flags)
+    if not hook_input.switch("no_stdin"):
+        try:
+            hook_input.payload = read_payload()
+        except Exception as exc:
+            from memctl.hooks.runner import failed
+
+            return failed(name, hook_input, exc)
+    call = None
+    if name in WARM_HOOKS and enabled() and not hook_input.switch("debug"):
+        from memctl.hooks.call import resolve_call
+
+        try:
+            call = resolve_call(name, hook_input)
+        except Exception:
+            call = None  # in-process resolution reports it the usual way
+        if call is not None:
+            answer = ask(
+                socket_for(call.db_path),
+                "/warm/hook",
+                {
+                    "hook": name,
+                    "flags": hook_input.flags,
+                    "payload": hook_input.payload,
+                    "call": call.to_dict(),
+                },
+            )
+            if answer is not None and isinstance(answer.get("exit"), int):
+                sys.stdout.write(str(answer.get("stdout", "")))
+                sys.stderr.write(str(answer.get("stderr", "")))
+                return int(answer["exit"])
+    from memctl.hooks.runner import execute
+
+    return execute(name, hook_input, call)
