@@ -11,6 +11,7 @@ from memctl.errors import BadInput
 from memctl.lifecycle.globs import GlobIndex, glob_match
 from memctl.lifecycle.policies import (
     PACKAGED_POLICIES,
+    Alerts,
     find_policies_file,
     load_policies,
     parse_policies,
@@ -66,6 +67,12 @@ def test_rules_inherit_the_defaults() -> None:
     assert rule.decay.idle_7d_per_day == 0.1
 
 
+def test_alerts_default_to_the_seed_figures_and_are_read() -> None:
+    assert parse_policies("version: 1\n", "p.yaml").alerts == Alerts(10_000, 30)
+    text = "alerts:\n  max_memories_per_agent: 250\n  events_retention_days: 7.5\n"
+    assert parse_policies(text, "p.yaml").alerts == Alerts(250, 7.5)
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
@@ -92,6 +99,11 @@ def test_rules_inherit_the_defaults() -> None:
         ("defaults:\n  max_entries: 9223372036854775808\n", 2, "out of range"),
         ("promotion:\n  min_age_days: -.inf\n", 2, "out of range"),
         ("promotion:\n  min_access_count: 99999999999999999999\n", 2, "out of range"),
+        ("alerts:\n  max_memories_per_agent: 0\n", 2, "out of range"),
+        ("alerts:\n  max_memories_per_agent: 1.5\n", 2, "expected a whole number"),
+        ("alerts:\n  max_memories_per_agent: lots\n", 2, "expected a whole number"),
+        ("alerts:\n  events_retention_days: -1\n", 2, "out of range"),
+        ("alerts:\n  max_memories: 5\n", 2, "unknown key 'max_memories'"),
         # YAML tags: refused by line (SafeLoader never runs them; now no internal error)
         ("version: !!python/object/apply:os.system ['echo hi']\n", 1, "YAML tag"),
         ("defaults: !!python/object:os.environ {}\n", 1, "'!!python/object:os.environ'"),

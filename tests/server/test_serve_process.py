@@ -128,14 +128,25 @@ def test_the_socket_is_private_and_one_server_per_database(fresh: tuple[Path, Pa
         second = memctl(server.env, "serve", "--port", "0")
         assert second.returncode == 2
         assert "already listens on" in second.stderr
+        # doctor and stats say it is up
+        up = json.loads(memctl(server.env, "stats", "--json").stdout)["server"]
+        assert (up["up"], up["pid"], up["socket"]) == (True, server.pid, str(server.socket))
+        doctor = json.loads(memctl(server.env, "doctor", "--json").stdout)
+        (check,) = [c for c in doctor["checks"] if c["name"] == "warm server"]
+        assert check["status"] == "ok" and f"up, pid {server.pid}" in check["detail"]
     finally:
         code, err = server.stop()
     assert code == 0, err
+    down = json.loads(memctl(server.env, "stats", "--json").stdout)["server"]
+    assert (down["up"], down["detail"]) == (False, "not running (no socket)")
     # a killed server leaves its socket behind; the next one replaces it
     server = start(db, policies)
     os.kill(server.pid, signal.SIGKILL)
     server.proc.wait(30)
     assert server.socket.exists()
+    stale = json.loads(memctl(server.env, "doctor", "--json").stdout)
+    (check,) = [c for c in stale["checks"] if c["name"] == "warm server"]
+    assert check["status"] == "warn" and "stale socket" in check["detail"]
     again = start(db, policies)
     assert again.client().get("/healthz").status_code == 200
     assert again.stop()[0] == 0

@@ -24,6 +24,10 @@ def _details(data: dict[str, Any]) -> str:
         if key == "ids":
             more = f" (+{len(value) - SHOWN_IDS})" if len(value) > SHOWN_IDS else ""
             parts.append("ids " + ",".join(str(i) for i in value[:SHOWN_IDS]) + more)
+        elif key == "id_ranges":
+            more = f" (+{len(value) - SHOWN_IDS} ranges)" if len(value) > SHOWN_IDS else ""
+            runs = (f"{a}-{b}" if a != b else str(a) for a, b in value[:SHOWN_IDS])
+            parts.append("ids " + ",".join(runs) + more)
         elif value is not None and value != {}:
             parts.append(f"{key}={value if isinstance(value, str) else dumps(value, indent=False)}")
     return " ".join(parts)

@@ -38,6 +38,7 @@ def show_cmd(settings: Settings) -> None:
                 "promotion": asdict(p.promotion),
                 "schedule": p.schedule,
                 "embedding": {"model": p.embedding_model},
+                "alerts": asdict(p.alerts),
             }
         )
         return
@@ -63,6 +64,10 @@ def show_cmd(settings: Settings) -> None:
     )
     settings.out.line("schedule: " + ", ".join(f"{k} {v}" for k, v in p.schedule.items()))
     settings.out.line(f"embedding: {p.embedding_model}")
+    settings.out.line(
+        f"alerts: growth over {p.alerts.max_memories_per_agent} memories per agent, "
+        f"events kept {p.alerts.events_retention_days:g} days"
+    )
 
 
 @command(group, "explain")

@@ -59,12 +59,16 @@ def stats_cmd(
             settings.out.document(document)
         return
     from memctl.api.operations import stats as collect
+    from memctl.server.warm_client import probe
 
     stats = collect(settings)
+    server = probe(settings.db_path)  # the warm server (docs/serve.md): up or not
     if settings.json:
-        settings.out.document(stats.to_dict())
+        settings.out.document({**stats.to_dict(), "server": server})
     else:
         _print_stats(settings, stats)
+        settings.out.line()
+        settings.out.line(f"server     {server['detail']} ({server['socket']})")
 
 
 # ---------------------------------------------------------------- human output

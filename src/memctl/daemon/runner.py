@@ -3,7 +3,8 @@
 Runs: each job run is one lifecycle-log row (action ``daemon``, details ``job``,
 ``trigger``, the job's report, ``consecutive_failures``) and one stderr line. A failing
 job never stops the others; a job failing ``MAX_FAILURES`` times in a row (counted across
-processes from the log, so cron's ``--once`` runs count too) is reported as an error.
+processes from the log, so cron's ``--once`` runs count too) is reported as an error and
+recorded as an ``alert:job-failing`` event (once per streak).
 
 policies.yaml is re-read for every job run (a fixed file takes effect at the next run; a
 broken one fails the runs, logged), but the schedules themselves are read at start.
@@ -19,12 +20,13 @@ from memctl import clock as memctl_clock
 from memctl.daemon.clocks import Clock
 from memctl.daemon.jobs import JOBS, REGISTRY, JobCall, schedule_for
 from memctl.errors import MemctlError
+from memctl.lifecycle import events
 from memctl.lifecycle.policies import Policies
 from memctl.lifecycle.runs import logged_run, recent
 from memctl.lifecycle.schedules import Schedule, fix_weekday, next_run
 from memctl.store.db import Database
 
-MAX_FAILURES = 3
+MAX_FAILURES = events.JOB_FAILURES  # alert:job-failing at the same count
 LOG_ACTION = "daemon"
 
 
@@ -144,6 +146,12 @@ class Daemon:
                 }
         except MemctlError as exc:  # the log is best effort; stderr still has the run
             run.report.setdefault("log_error", str(exc))
+        if run.outcome == "error":
+            try:
+                failures = run.consecutive_failures
+                events.job_failing(self.db, name, self.tenant, now, failures, run.error)
+            except MemctlError as exc:  # as best effort as the log row
+                run.report.setdefault("event_error", str(exc))
         self.runs.append(run)
         self.on_run(run)
         return run

@@ -13,6 +13,7 @@ from typing import Any
 
 from memctl import limits
 from memctl.errors import BadInput, Conflict, NotFound
+from memctl.lifecycle import events
 from memctl.lifecycle.batching import move_in_batches
 from memctl.lifecycle.expiry import expires_at
 from memctl.lifecycle.globs import check_glob, is_glob
@@ -97,6 +98,7 @@ def archive(
 
     def move(batch: Sequence[int]) -> list[int]:
         present = present_ids(db, batch)
+        events.emit_batch(db, events.ARCHIVED, tenant, now, present, reason=reason)
         moves.archive(db, present, reason, now)
         return present
 
@@ -164,9 +166,17 @@ def restore(
     with db.read():
         _refuse_active(db, found)
 
+    limit = policies.alerts.max_memories_per_agent
+
     def move(batch: Sequence[Memory]) -> Sequence[Memory]:
         _refuse_active(db, batch)
+        before = events.agents_over(db, tenant, limit)
         moves.restore(db, {m.id: expires_at(policies.for_path(m.path), ttl, now) for m in batch})
+        owned: dict[str, list[int]] = {}
+        for memory in batch:
+            owned.setdefault(memory.tenant, []).append(memory.id)
+        events.emit_owned(db, events.RESTORED, now, owned)
+        events.growth_since(db, now, tenant, limit, before)
         return batch
 
     details = {"target": target, "ttl": ttl}

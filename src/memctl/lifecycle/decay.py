@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from memctl.lifecycle import events
 from memctl.lifecycle.batching import Batcher
 from memctl.lifecycle.policies import Decay, Policies, Policy
 from memctl.lifecycle.runs import logged_run
@@ -115,10 +116,14 @@ def decay(
         for first, last in batcher.ranges(lo, hi):
             with db.write():
                 patterns = policies.patterns(lambda: namespaces(db, tenant))
+                owned: dict[str, list[int]] = {}
                 for rates, rules in groups:
-                    report.count += sql.decay_range(
+                    for memory_id, owner in sql.decay_range(
                         db, first, last, now, tenant, rates, patterns, rules
-                    )
+                    ):
+                        owned.setdefault(owner, []).append(memory_id)
+                events.emit_owned(db, events.DECAYED, now, owned)
+                report.count += sum(len(ids) for ids in owned.values())
             progress.advance(last - first + 1)
         run.count = report.count
         run.details = {"groups": len(groups)}

@@ -27,6 +27,7 @@ from typing import Any
 
 from memctl import limits
 from memctl.errors import BadInput
+from memctl.lifecycle import events
 from memctl.lifecycle.globs import check_glob
 from memctl.lifecycle.policies import Policies, Policy
 from memctl.lifecycle.runs import logged_run
@@ -55,14 +56,21 @@ def expiry_action(policy: Policy, force: bool = True) -> str | None:
     return policy.on_expire
 
 
-def expire(db: Database, expired: Sequence[Memory], policies: Policies, now: float) -> int:
-    """Move expired memories out per their policy's ``on_expire`` (inside a write)."""
-    to_archive: list[int] = []
-    to_delete: list[int] = []
+def expire(
+    db: Database, expired: Sequence[Memory], policies: Policies, now: float, trigger: str
+) -> int:
+    """Move expired memories out per their policy's ``on_expire`` (inside a write);
+    ``memory:expired`` events."""
+    to_archive: dict[str, list[int]] = defaultdict(list)
+    to_delete: dict[str, list[int]] = defaultdict(list)
     for memory in expired:
         archive = expiry_action(policies.for_path(memory.path)) == "archive"
-        (to_archive if archive else to_delete).append(memory.id)
-    return moves.archive(db, to_archive, "expired", now) + moves.purge(db, to_delete)
+        (to_archive if archive else to_delete)[memory.tenant].append(memory.id)
+    events.emit_owned(db, events.EXPIRED, now, to_archive, action="archived", trigger=trigger)
+    events.emit_owned(db, events.EXPIRED, now, to_delete, action="deleted", trigger=trigger)
+    archived = [i for ids in to_archive.values() for i in ids]
+    deleted = [i for ids in to_delete.values() for i in ids]
+    return moves.archive(db, archived, "expired", now) + moves.purge(db, deleted)
 
 
 def expire_on_access(
@@ -72,7 +80,7 @@ def expire_on_access(
     now, inside the caller's write transaction; logged as ``expired``."""
     details = {"trigger": trigger, "path": memory.path}
     with logged_run(db, "expired", tenant=memory.tenant, now=now, details=details) as run:
-        run.count = expire(db, [memory], policies, now)
+        run.count = expire(db, [memory], policies, now, trigger)
 
 
 @dataclass
@@ -135,8 +143,16 @@ def cleanup(
         def move(batch: Sequence[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
             live = set(sql.still_expired(db, [m for m, _, _ in batch], now))
             moved = [row for row in batch if row[0] in live]
-            moves.archive(db, [m for m, _, a in moved if a == "archive"], "expired", now)
-            moves.purge(db, [m for m, _, a in moved if a == "delete"])
+            archived = [m for m, _, a in moved if a == "archive"]
+            deleted = [m for m, _, a in moved if a == "delete"]
+            events.emit_batch(
+                db, events.EXPIRED, tenant, now, archived, action="archived", trigger="cleanup"
+            )
+            events.emit_batch(
+                db, events.EXPIRED, tenant, now, deleted, action="deleted", trigger="cleanup"
+            )
+            moves.archive(db, archived, "expired", now)
+            moves.purge(db, deleted)
             return moved
 
         counts: dict[str, dict[str, int]] = defaultdict(lambda: {"archived": 0, "deleted": 0})

@@ -118,8 +118,12 @@ def check_request(policies: Policies, req: StoreRequest) -> Policy:
     return policy
 
 
-def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> StoreResult:
-    """Write one memory, applying the path's conflict strategy (docs/policies.md)."""
+def store(
+    db: Database, policies: Policies, now: float, req: StoreRequest, *, stored_event: bool = True
+) -> StoreResult:
+    """Write one memory, applying the path's conflict strategy (docs/policies.md);
+    recorded as a ``memory:stored`` event unless ``stored_event`` is False (promote's
+    copies: their batch is one ``memory:promoted`` event)."""
     policy = check_request(policies, req)
     written_at = now if req.timestamp is None else req.timestamp
     with db.write():
@@ -137,7 +141,10 @@ def store(db: Database, policies: Policies, now: float, req: StoreRequest) -> St
                 # another writer created this path since it was read (PostgreSQL:
                 # writers do not exclude each other): read it again and resolve with it
                 continue
-            if result.action != "ignored":  # an ignored write changed nothing
+            if result.action == "created":
+                limit = policies.alerts.max_memories_per_agent
+                events.growth_on_store(db, now, req.tenant, result.memory.agent_id, limit)
+            if stored_event and result.action != "ignored":  # an ignored write changed nothing
                 memory = result.memory
                 events.emit(
                     db,
@@ -362,5 +369,10 @@ def delete(
     action = "deleted" if hard else "archived"
     details = {"trigger": "delete", "hard": hard}
     with db.write(), logged_run(db, action, tenant=tenant, now=now, details=details) as run:
-        run.count = moves.purge(db, ids) if hard else moves.archive(db, ids, "deleted", now)
+        if hard:
+            events.emit_batch(db, events.DELETED, tenant, now, ids)
+            run.count = moves.purge(db, ids)
+        else:
+            events.emit_batch(db, events.ARCHIVED, tenant, now, ids, reason="deleted")
+            run.count = moves.archive(db, ids, "deleted", now)
     return run.count

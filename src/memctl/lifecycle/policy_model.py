@@ -52,6 +52,18 @@ class Promotion:
     target_namespace: str = "knowledge/promoted"
 
 
+@dataclass(frozen=True)
+class Alerts:
+    """``alerts:`` (docs/serve.md): when lifecycle events become alerts, and how long
+    events are kept."""
+
+    # alert:growth when one agent's active memories pass this many; 10,000 is the
+    # parent-harness seed's figure
+    max_memories_per_agent: int = 10_000
+    # prune deletes events older than this (an event per store: ~150 bytes each)
+    events_retention_days: float = 30
+
+
 # Up to this many rules, testing each row against every rule in SQL costs less than
 # finding which rules the stored namespaces can reach. Beyond, every row paid for every
 # rule: cleanup of 10k expired memories under 20k rules took 121 s (scripts/bench_rules.py).
@@ -66,6 +78,7 @@ class Policies:
     promotion: Promotion
     schedule: dict[str, str]
     embedding_model: str
+    alerts: Alerts = field(default_factory=Alerts)
 
     @cached_property
     def index(self) -> GlobIndex:

@@ -17,6 +17,7 @@ from memctl.lifecycle.policy_model import (
     CONFLICT_STRATEGIES,
     ON_EXPIRE,
     SCHEDULE_JOBS,
+    Alerts,
     Decay,
     Policies,
     Policy,
@@ -266,6 +267,19 @@ class _Reader:
             return self.scalar(value_node, here, "number", limits.KEPT_IMPORTANCE)
         return self.scalar(value_node, here, "number", _DAYS)
 
+    def alerts(self, node: yaml.Node, where: str) -> Alerts:
+        items = self.mapping(node, where)
+        self.check_keys(items, ("max_memories_per_agent", "events_retention_days"), where)
+        changes: dict[str, Any] = {}
+        for key, (_, value_node) in items.items():
+            here = f"{where}.{key}"
+            with self.collecting():
+                if key == "max_memories_per_agent":
+                    changes[key] = self.scalar(value_node, here, "int", limits.POSITIVE_COUNT)
+                else:
+                    changes[key] = float(self.scalar(value_node, here, "number", _DAYS))
+        return replace(Alerts(), **changes)
+
     def schedule(self, node: yaml.Node, where: str) -> dict[str, str]:
         items = self.mapping(node, where)
         self.check_keys(items, SCHEDULE_JOBS, where)
@@ -284,7 +298,15 @@ class _Reader:
         if root is None:
             return Policies(self.source, Policy(), (), Promotion(), {}, "all-MiniLM-L6-v2")
         items = self.mapping(root, "policies")
-        allowed = ("version", "defaults", "namespaces", "promotion", "schedule", "embedding")
+        allowed = (
+            "version",
+            "defaults",
+            "namespaces",
+            "promotion",
+            "schedule",
+            "embedding",
+            "alerts",
+        )
         self.check_keys(items, allowed, "policies")
         if "version" in items:
             with self.collecting():
@@ -319,4 +341,8 @@ class _Reader:
                 self.check_keys(emb, ("model",), "embedding")
                 if "model" in emb:
                     model = self.scalar(emb["model"][1], "embedding.model", "str")
-        return Policies(self.source, defaults, tuple(rules), promotion, schedule, model)
+        alerts = Alerts()
+        if "alerts" in items:
+            with self.collecting():
+                alerts = self.alerts(items["alerts"][1], "alerts")
+        return Policies(self.source, defaults, tuple(rules), promotion, schedule, model, alerts)

@@ -22,6 +22,7 @@ from typing import Any
 
 from memctl.clock import DAY, iso
 from memctl.errors import BadInput
+from memctl.lifecycle import events
 from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import Policies
 from memctl.lifecycle.runs import logged_run
@@ -203,7 +204,7 @@ def _promote_batch(
             try:
                 with db.savepoint("promote_copy"):
                     request = _copy_request(policies, memory, rule.target_namespace, now)
-                    result = store(db, policies, now, request)
+                    result = store(db, policies, now, request, stored_event=False)
             except BadInput as exc:
                 report.skipped.append({"id": memory_id, "path": item.path, "reason": str(exc)})
                 continue
@@ -212,3 +213,10 @@ def _promote_batch(
             done.append(memory_id)
             report.items.append(item)
         sql.mark_promoted(db, done, now)
+        by_tenant: dict[str, list[PromoteItem]] = {}
+        for memory_id in done:
+            by_tenant.setdefault(by_id[memory_id].tenant, []).append(by_id[memory_id])
+        for owner, items in sorted(by_tenant.items()):
+            ids = [item.id for item in items]
+            copies = sorted([item.id, item.copy_id] for item in items)  # [original, copy]
+            events.emit(db, events.PROMOTED, owner, now, count=len(ids), ids=ids, copies=copies)

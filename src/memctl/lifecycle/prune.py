@@ -13,11 +13,12 @@ each row's condition.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memctl.clock import DAY
+from memctl.lifecycle import events
 from memctl.lifecycle.batching import Batcher, move_in_batches
 from memctl.lifecycle.policies import Policies
 from memctl.lifecycle.runs import logged_run
@@ -36,6 +37,7 @@ class PruneReport:
     purged: int = 0  # archived memories deleted for good
     archived: int = 0  # active memories moved to the archive by the active rules
     kept_important: int = 0  # past retention but kept for their importance
+    events_trimmed: int = 0  # lifecycle events older than alerts.events_retention_days
     by_rule: dict[str, int] = field(default_factory=dict)  # max_age_days/min_reward/max_entries
     by_namespace: dict[str, dict[str, int]] = field(default_factory=dict)
     dry_run: bool = False
@@ -81,12 +83,15 @@ def prune(
         bar = NoProgress() if dry_run or progress is None else progress
         _prune_active(db, policies, now, tenant, dry_run, report, counts, bar)
         _purge_archives(db, policies, now, tenant, dry_run, report, counts, bar)
+        retention = policies.alerts.events_retention_days
+        report.events_trimmed = events.trim(db, now, retention, dry_run=dry_run)
         report.by_namespace = {ns: counts[ns] for ns in sorted(counts)}
         report.count = run.count = report.purged + report.archived
         run.details = {
             "purged": report.purged,
             "archived": report.archived,
             "kept_important": report.kept_important,
+            "events_trimmed": report.events_trimmed,
             "by_rule": report.by_rule,
             "by_namespace": report.by_namespace,
         }
@@ -116,6 +121,7 @@ def _prune_active(
 
     def move(batch: Sequence[int]) -> list[int]:
         present = present_ids(db, batch)
+        events.emit_batch(db, events.PRUNED, tenant, now, present, action="archived")
         moves.archive(db, present, "pruned", now)
         return present
 
@@ -164,6 +170,7 @@ def _purge_archives(
             keep: float = policy.keep_archived_importance,
         ) -> list[int]:
             gone = sql.still_purgeable(db, batch, cutoff, keep)
+            events.emit_batch(db, events.PRUNED, tenant, now, gone, action="purged")
             moves.purge(db, gone, archived=True)
             return gone
 
@@ -173,14 +180,3 @@ def _purge_archives(
             for memory_id in gone:
                 counts[namespace_of[memory_id]]["purged"] += 1
             report.purged += len(gone)
-
-
-def _purger(db: Database, cutoff: float, keep: float) -> Callable[[Sequence[int]], list[int]]:
-    """Purge the ids of a batch still archived before ``cutoff`` and below ``keep``."""
-
-    def purge(batch: Sequence[int]) -> list[int]:
-        gone = sql.still_purgeable(db, batch, cutoff, keep)
-        moves.purge(db, gone, archived=True)
-        return gone
-
-    return purge

@@ -5,6 +5,7 @@ Scratch memories are ``session/<id>`` (a memory at exactly that path), everythin
 (reason ``session-end``), so they can still be restored.
 """
 
+from memctl.lifecycle import events
 from memctl.lifecycle.runs import logged_run
 from memctl.store import memories, moves
 from memctl.store import sessions as sql
@@ -32,5 +33,8 @@ def archive_session(
             run.skip()
             return []
         paths = [m.path for m in memories.get_many(db, ids).values()]
+        events.emit(
+            db, events.ARCHIVED, tenant, now, count=len(ids), ids=ids, reason=ARCHIVE_REASON
+        )
         run.count = moves.archive(db, ids, ARCHIVE_REASON, now)
     return sorted(paths)

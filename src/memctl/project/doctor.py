@@ -1,8 +1,7 @@
 """The checks ``memctl doctor`` runs, in order. Each returns one or more ``Check``.
 
 Adding a check: write a function from ``Context`` to a list of ``Check`` and add it to
-``CHECKS``. The warm server (``memctl serve``'s socket next to the database, when it
-exists) gets its check there: "warm server up?" between the model and the hooks.
+``CHECKS``.
 """
 
 import math
@@ -193,6 +192,25 @@ def check_model(ctx: Context) -> list[Check]:
             )
         ]
     return [Check("model", OK, f"{model} prepared in {folder}", data={"path": str(folder)})]
+
+
+def check_server(ctx: Context) -> list[Check]:
+    """Whether ``memctl serve`` answers on the socket next to the database: the hooks'
+    warm path (docs/serve.md). Not running is fine (hooks work in-process, slower)."""
+    from memctl.server.warm_client import probe
+
+    state = probe(ctx.project.db)
+    data = {k: v for k, v in state.items() if k != "detail"}
+    if state["up"] and state["fast"]:
+        return [Check("warm server", OK, state["detail"], data=data)]
+    if state["up"]:
+        return [Check("warm server", WARN, state["detail"], data=data)]
+    if "stale" in state["detail"] or "serves" in state["detail"]:
+        hint = "start `memctl serve` (it replaces a stale socket)"
+        return [Check("warm server", WARN, state["detail"], hint, data)]
+    detail = f"{state['detail']}: hooks and search run in-process"
+    hint = "`memctl serve` keeps the model loaded for hooks (docs/serve.md)"
+    return [Check("warm server", OK, detail, hint, data)]
 
 
 def settings_files(root: Path) -> list[Path]:
@@ -386,7 +404,7 @@ CHECKS: list[Callable[[Context], list[Check]]] = [
     check_database,
     check_policies,
     check_model,
-    # memctl serve: "warm server up?" goes here (its socket next to the database).
+    check_server,
     check_hooks,
 ]
 

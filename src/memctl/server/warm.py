@@ -14,6 +14,7 @@ is done.
 """
 
 import io
+import os
 import sys
 import traceback
 from collections.abc import AsyncIterator
@@ -109,7 +110,12 @@ class Warm:
 def build_warm(warm: Warm) -> Starlette:
     async def health(request: Request) -> Response:
         return wire.json_response(
-            {"status": "ok", "version": __version__, "db": str(warm.served.db_path)}
+            {
+                "status": "ok",
+                "version": __version__,
+                "db": str(warm.served.db_path),
+                "pid": os.getpid(),
+            }
         )
 
     def route(work: Any, check_hook: bool) -> Any:

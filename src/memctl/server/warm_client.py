@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 
 ANSWER_S = 0.05
+PROBE_S = 1.0  # doctor and stats wait this long for the health answer (then: not up)
 WORK_S = 60.0
 SOCKET_SUFFIX = ".sock"
 # sun_path holds 108 bytes on Linux (104 on macOS): a longer path is reached through
@@ -77,22 +78,20 @@ def connect(sock: socket.socket, path: Path) -> None:
         os.close(folder)
 
 
-def ask(path: Path, route: str, document: dict[str, Any]) -> dict[str, Any] | None:
-    """POST ``document`` to ``route`` on the socket at ``path``; the JSON answer, or None
-    when the server is not there, slow to answer, or answers anything but 200."""
+def exchange(
+    path: Path, head: str, body: bytes = b"", answer_s: float = ANSWER_S
+) -> tuple[bytes, bytes] | None:
+    """Send one HTTP/1.0 request (``head``: request line and headers) and ``body`` to the
+    socket at ``path``; (status code, body) of the answer, or None when the server is
+    not there or its status line takes longer than ``answer_s``."""
     if not path.exists():
         return None
-    body = orjson.dumps(document)
-    head = (
-        f"POST {route} HTTP/1.0\r\nHost: memctl\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    deadline = time.monotonic() + ANSWER_S
+    deadline = time.monotonic() + answer_s
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.settimeout(ANSWER_S)
+        sock.settimeout(answer_s)
         connect(sock, path)
-        sock.sendall(head + body)
+        sock.sendall(head.encode() + b"\r\n" + body)
         received = b""
         while b"\r\n\r\n" not in received:
             left = deadline - time.monotonic()
@@ -104,18 +103,68 @@ def ask(path: Path, route: str, document: dict[str, Any]) -> dict[str, Any] | No
                 return None
             received += chunk
         status_line = received.split(b"\r\n", 1)[0].split()
-        if len(status_line) < 2 or status_line[1] != b"200":
+        if len(status_line) < 2:
             return None
         answer = [received.split(b"\r\n\r\n", 1)[1]]
         sock.settimeout(WORK_S)
         while chunk := sock.recv(1 << 20):
             answer.append(chunk)
-        result = orjson.loads(b"".join(answer))
-        return result if isinstance(result, dict) else None
-    except (OSError, ValueError):  # refused, reset, timed out, half an answer
+        return status_line[1], b"".join(answer)
+    except OSError:  # refused, reset, timed out
         return None
     finally:
         sock.close()
+
+
+def ask(path: Path, route: str, document: dict[str, Any]) -> dict[str, Any] | None:
+    """POST ``document`` to ``route`` on the socket at ``path``; the JSON answer, or None
+    when the server is not there, slow to answer, or answers anything but 200."""
+    body = orjson.dumps(document)
+    head = (
+        f"POST {route} HTTP/1.0\r\nHost: memctl\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+    )
+    answered = exchange(path, head, body)
+    if answered is None or answered[0] != b"200":
+        return None
+    try:
+        result = orjson.loads(answered[1])
+    except ValueError:  # half an answer
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def probe(database: str | Path, answer_s: float = PROBE_S) -> dict[str, Any]:
+    """Whether a ``memctl serve`` of ``database`` answers on its socket, for ``doctor``
+    and ``stats``: ``socket``, ``up``, ``fast`` (its health answer came within the
+    hooks' ``ANSWER_S``: they would use it), ``answer_ms``, ``pid``, ``version`` and a
+    one-line ``detail``."""
+    path = socket_for(database)
+    state: dict[str, Any] = {"socket": str(path), "up": False, "fast": False}
+    if not path.exists():
+        return {**state, "detail": "not running (no socket)"}
+    started = time.perf_counter()
+    answered = exchange(path, "GET /healthz HTTP/1.0\r\nHost: memctl\r\n", answer_s=answer_s)
+    took = (time.perf_counter() - started) * 1000
+    if answered is None or answered[0] != b"200":
+        return {**state, "detail": "not running (a stale socket: nothing answers)"}
+    try:
+        health = orjson.loads(answered[1])
+    except ValueError:
+        return {**state, "detail": "something else answers on the socket"}
+    if Path(str(health.get("db"))) != Path(str(database)):
+        return {**state, "detail": f"the socket's server serves {health.get('db')}"}
+    fast = took <= ANSWER_S * 1000
+    speed = "" if fast else f" (over the hooks' {ANSWER_S * 1000:.0f} ms: they run in-process)"
+    return {
+        **state,
+        "up": True,
+        "fast": fast,
+        "answer_ms": round(took, 1),
+        "pid": health.get("pid"),
+        "version": health.get("version"),
+        "detail": f"up, pid {health.get('pid')}, answered in {took:.1f} ms{speed}",
+    }
 
 
 def hook_main(name: str, args: list[str]) -> int:

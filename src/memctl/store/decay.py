@@ -86,9 +86,10 @@ def decay_range(
     rates: DecayRates,
     patterns: Sequence[str | None],
     rules: Sequence[int] | None,
-) -> int:
+) -> list[tuple[int, str]]:
     """Apply decay to memories with ids in [lo, hi] whose rule is in ``rules`` (None:
-    every row); returns how many changed. Call inside a write transaction."""
+    every row); returns the (id, tenant) of those that changed. Call inside a write
+    transaction."""
     d = backend_of(db).dialect
     loss, floor = _exprs(d)
     case, params = rule_case(patterns, d)
@@ -101,8 +102,9 @@ def decay_range(
           AND {_due(d, tenant, rules, case, params, by_id=True)}
           AND importance > {floor}
           AND {loss} > 0
+        RETURNING id, tenant
     """
-    return int(db.execute(sql, params).rowcount)
+    return [(int(row[0]), str(row[1])) for row in db.all(sql, params)]
 
 
 def settle_decay(db: Database, memory_id: int, now: float, rates: DecayRates) -> float | None:

@@ -79,23 +79,25 @@ def last_id(db: Database) -> int:
     return int(db.scalar("SELECT coalesce(max(id), 0) FROM events"))
 
 
-def agent_alerted(db: Database, name: str, tenant: str, agent_id: str) -> bool:
-    """Whether an event ``name`` about ``agent_id`` of ``tenant`` is still kept."""
-    from memctl.store import dialect  # not on store's path: it only inserts
-
-    return (
+def agent_count(db: Database, tenant: str, agent_id: str) -> int:
+    """One agent's active memories (expired ones not yet moved out included)."""
+    return int(
         db.scalar(
-            "SELECT 1 FROM events WHERE name = ? AND tenant = ? "
-            f"AND {dialect.json_text('data', 'agent_id')} = ? LIMIT 1",
-            (name, tenant, agent_id),
+            "SELECT count(*) FROM memories WHERE tenant = ? AND agent_id = ?", (tenant, agent_id)
         )
-        is not None
     )
 
 
-def trim(db: Database, before: float) -> int:
-    """Delete the events recorded before ``before``; how many went."""
-    return int(db.execute("DELETE FROM events WHERE created_at < ?", (before,)).rowcount)
+def trim(db: Database, before: float, limit: int) -> int:
+    """Delete up to ``limit`` of the oldest events recorded before ``before``; how many
+    went."""
+    return int(
+        db.execute(
+            "DELETE FROM events WHERE id IN "
+            "(SELECT id FROM events WHERE created_at < ? ORDER BY id LIMIT ?)",
+            (before, limit),
+        ).rowcount
+    )
 
 
 def count_before(db: Database, before: float) -> int:

@@ -66,6 +66,7 @@ memories = Table(
 Index("ix_memories_embedding", memories.c.embedding_model, memories.c.tenant)
 Index("ix_memories_expiry", memories.c.tenant, memories.c.expires_at)
 Index("ix_memories_updated", memories.c.tenant, memories.c.updated_at)
+Index("ix_memories_agent", memories.c.tenant, memories.c.agent_id)  # alert:growth
 Index(
     "ix_memories_backlog",
     memories.c.id,

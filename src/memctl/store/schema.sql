@@ -108,6 +108,8 @@ CREATE TABLE memories (
     CONSTRAINT uq_memories_path UNIQUE (tenant, namespace, "key")
 );
 
+CREATE INDEX ix_memories_agent ON memories (tenant, agent_id);
+
 CREATE INDEX ix_memories_backlog ON memories (id) WHERE embedding_model IS NULL;
 
 CREATE INDEX ix_memories_embedding ON memories (embedding_model, tenant);

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memctl.errors import BadInput
+from memctl.lifecycle import events
 from memctl.lifecycle.policies import Policies
 from memctl.lifecycle.runs import logged_run
 from memctl.progress import NoProgress, Progress
@@ -135,10 +136,15 @@ def import_source(
         writer = Writer(db, policies, now, options, report, current_model(policies))
         progress.start(valid, "importing")
         try:
+            limit = policies.alerts.max_memories_per_agent
             with sql.import_cache(db), db.write():
+                before = events.agents_over(db, tenant, limit)
                 written = writer.run(valid_records(source, policies, options), progress)
                 if written != valid:
                     raise BadInput(f"{source.path} changed during the import; nothing imported")
+                details = {"format": source.format, "on_conflict": options.on_conflict}
+                events.emit_owned(db, events.IMPORTED, now, writer.written, **details)
+                events.growth_since(db, now, tenant, limit, before)
                 report.left_out = dict(source.notes)
                 if options.dry_run:
                     raise _DryRun

@@ -87,6 +87,9 @@ class Writer:
         self.options = options
         self.report = report
         self.model = model
+        # the ids written (created, overwritten, archived, merged) per tenant: the
+        # memory:imported events
+        self.written: dict[str, list[int]] = {}
 
     def run(self, records: Iterator[Record], progress: Progress) -> int:
         """Write every record; returns how many were processed."""
@@ -153,7 +156,7 @@ class Writer:
             else:
                 merges.append((record, existing))
         if to_expire:
-            expire(self.db, to_expire, self.policies, self.now)
+            expire(self.db, to_expire, self.policies, self.now, "import")
         moves.purge(self.db, purge_live)
         moves.purge(self.db, purge_archived, archived=True)
         self._insert(inserts, policies)
@@ -178,6 +181,7 @@ class Writer:
             vector = record.embedding if id(record) in keep else None
             row, text = self._row(memory_id, record, policies[id(record)], vector)
             rows[record.archived].append(row)
+            self.written.setdefault(row["tenant"], []).append(memory_id)
             texts.append((memory_id, text))
             if vector is not None:
                 vectors.append(
@@ -246,6 +250,7 @@ class Writer:
             current = result.memory
         if changed:
             self.report.merged += 1
+            self.written.setdefault(record.tenant, []).append(current.id)
         else:
             self.report.unchanged += 1
 

@@ -288,7 +288,8 @@ M004_INTEGER_KEYS_IN_VEC0 = Step(
 )
 
 # memctl serve (docs/serve.md): lifecycle events with increasing ids, read after an id by
-# the event stream and `memctl events`; and API tokens, of which only a hash is kept.
+# the event stream and `memctl events`; API tokens, of which only a hash is kept; and an
+# index on each agent's memories for alert:growth.
 # AUTOINCREMENT: an event id is never reused, even after prune trims the oldest ones, so
 # a client resuming after id N never misses an event nor sees one twice.
 M005_EVENTS_AND_TOKENS = Step(
@@ -306,6 +307,9 @@ M005_EVENTS_AND_TOKENS = Step(
         )""",
         "CREATE INDEX ix_events_tenant ON events (tenant, id)",
         "CREATE INDEX ix_events_created ON events (created_at)",
+        # alert:growth counts one agent's memories after each store that adds one
+        # (~0.3 ms for 10k of them through this index; a scan of 100k rows was ~15 ms)
+        "CREATE INDEX ix_memories_agent ON memories (tenant, agent_id)",
         """CREATE TABLE tokens (
             id INTEGER NOT NULL,
             name TEXT NOT NULL,
@@ -319,7 +323,7 @@ M005_EVENTS_AND_TOKENS = Step(
         )""",
     ),
     down_description="drops the events and the API tokens",
-    down=("DROP TABLE tokens", "DROP TABLE events"),
+    down=("DROP TABLE tokens", "DROP TABLE events", "DROP INDEX ix_memories_agent"),
     down_rewrites=True,  # drops tables that may hold rows: snapshot first
     down_drops=(
         ("API tokens", "SELECT count(*) FROM tokens"),
