@@ -3,6 +3,7 @@ tokens (401/403) and tenant isolation on every endpoint of the table, bad bodies
 OpenAPI document, import and export, the event stream resumed by id."""
 
 import gzip
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,8 +233,11 @@ def test_the_owner_sees_its_own(world: World) -> None:
     listed = acme.get(f"/api/memory/{AGENT}/archived").json()
     assert [m["id"] for m in listed["memories"]] == [world.archived_id]
     assert acme.get("/api/memory/someone-else/archived").json()["memories"] == []
-    found = acme.get("/api/search", params={"q": "token rotation", "mode": "keyword"}).json()
+    searched = acme.get("/api/search", params={"q": "token rotation", "mode": "keyword"})
+    found = searched.json()
     assert {h["path"] for h in found["hits"]} >= {"knowledge/auth/jwt", "notes/plan"}
+    # the time spent in the server (scripts/bench_serve.py reads it)
+    assert re.fullmatch(r"app;dur=\d+\.\d\d", searched.headers["server-timing"])
     metrics = acme.get("/api/memory/metrics", params={"days": 7}).json()
     assert metrics["days"] == 7 and metrics["stats"]["states"]["active"] >= 2
     exported = acme.post(f"/api/memory/export/{AGENT}")

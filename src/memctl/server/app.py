@@ -20,6 +20,7 @@ the answer. Nothing is opened or written for a refused request.
 import contextlib
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ def _checked_query(request: Request, endpoint: Endpoint) -> dict[str, Any]:
 
 def api_handler(endpoint: Endpoint, state: State) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
+        started = time.perf_counter()
         upload: Path | None = None
         try:
             if endpoint.name == "health":
@@ -185,7 +187,11 @@ def api_handler(endpoint: Endpoint, state: State) -> Callable[[Request], Awaitab
         created = (
             endpoint.created and isinstance(result, dict) and result.get("action") == "created"
         )
-        return wire.json_response(result, 201 if created else 200)
+        response = wire.json_response(result, 201 if created else 200)
+        # the time spent in the server (token, checks, the operation, the JSON), for
+        # clients and scripts/bench_serve.py to tell it from the network and the client
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        return response
 
     return handle
 
