@@ -26,6 +26,7 @@ RANKS = {
     "progress": 2,
     "models": 3,
     "output": 3,
+    "warm": 3,  # the warm server's socket, client side: hooks, search, doctor, stats
     "store": 4,
     "embeddings": 4,
     "lifecycle": 5,

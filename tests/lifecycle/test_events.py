@@ -1,11 +1,14 @@
 """Lifecycle events (docs/serve.md): every action records its event in the database, by
 the command itself (no server), one per batch and tenant with its ids; the two alerts;
-prune trims old events. Driven through the CLI in-process over simulated days."""
+prune trims old events. Driven through the CLI in-process over simulated days, on both engines."""
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from memctl.clock import iso
@@ -61,7 +64,9 @@ def store(path: str, *args: str) -> int:
     return int(doc(cli("store", path, "v", "--json", *args))["id"])
 
 
-def test_store_archive_restore_delete_each_record_one_event_with_ids(now: Any) -> None:
+def test_store_archive_restore_delete_each_record_one_event_with_ids(
+    backend: Any, now: Any
+) -> None:
     a = store("notes/a", "--importance", "2")
     b = store("notes/b", "--importance", "2")
     stored = read()
@@ -96,7 +101,7 @@ def test_store_archive_restore_delete_each_record_one_event_with_ids(now: Any) -
     assert [e["event"] for e in new_events(mark)] == ["memory:stored"]
 
 
-def test_expiry_lazy_and_by_cleanup(now: Any) -> None:
+def test_expiry_lazy_and_by_cleanup(backend: Any, now: Any) -> None:
     lazy = store("coordination/lazy")  # coordination/*: one-hour TTL, lazy cleanup
     swept = store("swarm/shared/old")  # a day, scheduled
     gone = store("swarm/shared/gone")
@@ -119,7 +124,7 @@ def test_expiry_lazy_and_by_cleanup(now: Any) -> None:
     assert (batch["count"], batch["ids"], batch["trigger"]) == (2, [swept, gone], "cleanup")
 
 
-def test_decay_and_promote_are_one_event_per_batch(now: Any) -> None:
+def test_decay_and_promote_are_one_event_per_batch(backend: Any, now: Any) -> None:
     idle = store("notes/idle", "--importance", "5")
     proven = store("learning/retry", "--importance", "9", "--type", "learning")
     for _ in range(5):
@@ -144,7 +149,9 @@ def test_decay_and_promote_are_one_event_per_batch(now: Any) -> None:
     assert event["ids"] == sorted([idle, proven, item["copy_id"]])
 
 
-def test_prune_records_what_it_archived_and_purged_and_trims_old_events(now: Any) -> None:
+def test_prune_records_what_it_archived_and_purged_and_trims_old_events(
+    backend: Any, now: Any
+) -> None:
     kept = store("notes/kept", "--importance", "9")
     old = store("notes/old", "--importance", "2")
     assert cli("archive", "notes/*").exit_code == 0
@@ -162,7 +169,9 @@ def test_prune_records_what_it_archived_and_purged_and_trims_old_events(now: Any
     assert kept not in event["ids"]
 
 
-def test_import_is_one_event_per_tenant_and_a_dry_run_none(now: Any, tmp_path: Path) -> None:
+def test_import_is_one_event_per_tenant_and_a_dry_run_none(
+    backend: Any, now: Any, tmp_path: Path
+) -> None:
     ids = [store(f"notes/n{i}") for i in range(3)]
     dump = tmp_path / "dump.jsonl"
     assert cli("export", "--output", str(dump)).exit_code == 0
@@ -178,7 +187,9 @@ def test_import_is_one_event_per_tenant_and_a_dry_run_none(now: Any, tmp_path: P
     assert event["format"] == "memctl-jsonl"
 
 
-def test_growth_alert_when_an_agent_passes_the_limit(now: Any, tmp_path: Path) -> None:
+def test_growth_alert_when_an_agent_passes_the_limit(
+    backend: Any, now: Any, tmp_path: Path
+) -> None:
     def alerts(since: int = 0) -> list[dict[str, Any]]:
         return [e for e in read("--since", str(since)) if e["event"] == "alert:growth"]
 
@@ -250,10 +261,48 @@ def test_many_ids_go_as_ranges(db_path: Path) -> None:
     assert "ids 1-1499,2000-2001" in table
 
 
-def test_session_end_archives_the_scratch_as_one_event(now: Any) -> None:
+def test_session_end_archives_the_scratch_as_one_event(backend: Any, now: Any) -> None:
     scratch = sorted([store("session/s1/notes"), store("coordination/s1/lock")])
     mark = last_id()
     done = cli("hook", "session-end", "--session-id", "s1", "--json")
     assert done.exit_code == 0, done.output
     archived = [e for e in new_events(mark) if e["event"] == "memory:archived"]
     assert [(e["ids"], e["reason"]) for e in archived] == [(scratch, "session-end")]
+
+
+@pytest.mark.postgres
+def test_postgresql_event_ids_become_visible_in_commit_order(pg_database: Any) -> None:
+    """Identity values are handed out at insert: a writer that inserted an event later
+    must not commit it before an earlier one, or a stream resuming after its id would
+    skip the earlier one. The second writer waits on the events' advisory lock."""
+    first = open_database(pg_database, create=True)
+    second = open_database(pg_database, create=True)
+    waiter_pid = int(second.scalar("SELECT pg_backend_pid()"))
+    done: list[int] = []
+
+    def later() -> None:
+        with second.write():
+            events.emit(second, events.STORED, "default", T0, count=1, ids=[2])
+        done.append(events.last_id(second))
+
+    try:
+        with first.write():
+            events.emit(first, events.STORED, "default", T0, count=1, ids=[1])
+            thread = threading.Thread(target=later)
+            thread.start()
+            deadline = time.monotonic() + 30
+            waiting = None
+            while waiting is None and time.monotonic() < deadline:  # until it blocks
+                waiting = first.scalar(
+                    "SELECT 1 FROM pg_locks WHERE pid = ? AND locktype = 'advisory' "
+                    "AND NOT granted",
+                    (waiter_pid,),
+                )
+            assert waiting == 1, "the second writer did not wait for the first to commit"
+            assert not done
+        thread.join(30)
+        kept = first.all("SELECT id, data FROM events ORDER BY id")
+        assert [orjson.loads(row[1])["ids"] for row in kept] == [[1], [2]]
+    finally:
+        first.close()
+        second.close()

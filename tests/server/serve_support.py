@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from memctl.lifecycle import tokens
 from memctl.lifecycle.policies import PACKAGED_POLICIES
+from memctl.paths import Location, ServerUrl
 from memctl.store import open_database
 from tests.conftest import MODEL_DIR, SRC
 
@@ -29,13 +31,19 @@ def keyword_policies(folder: Path) -> Path:
 
 
 def server_env(
-    db: Path, policies: Path | None, extra: dict[str, str] | None = None
+    db: Location,
+    policies: Path | None,
+    extra: dict[str, str] | None = None,
+    folder: Path | None = None,
 ) -> dict[str, str]:
+    """The environment of a server (and its clients) on ``db``: a file, or a PostgreSQL
+    database (then give ``folder`` for its memctl home)."""
+    home = (folder or (db.parent if isinstance(db, Path) else Path.cwd())) / "home"
     env = {
         **os.environ,
         "PYTHONPATH": str(SRC),
-        "MEMCTL_DB": str(db),
-        "MEMCTL_HOME": str(db.parent / "home"),
+        "MEMCTL_DB": db.url if isinstance(db, ServerUrl) else str(db),
+        "MEMCTL_HOME": str(home),
         "MEMCTL_MODEL_DIR": MODEL_DIR,
     }
     for name in ("MEMCTL_NOW", "MEMCTL_TENANT", "MEMCTL_POLICIES", "CLAUDE_PROJECT_DIR"):
@@ -51,7 +59,7 @@ class Server:
     proc: subprocess.Popen[str]
     url: str
     socket: Path
-    db: Path
+    db: Location
     env: dict[str, str]
     _clients: list[httpx.Client] = field(default_factory=list)
 
@@ -75,17 +83,22 @@ class Server:
         return self.proc.returncode, err
 
 
-def start(db: Path, policies: Path | None = None, extra: dict[str, str] | None = None) -> Server:
+def start(
+    db: Location,
+    policies: Path | None = None,
+    extra: dict[str, str] | None = None,
+    folder: Path | None = None,
+) -> Server:
     """``memctl serve --port 0 --json`` on ``db`` (which must exist); returns once it
     listens (its first stdout line says where)."""
-    env = server_env(db, policies, extra)
+    env = server_env(db, policies, extra, folder)
     proc = subprocess.Popen(
         [sys.executable, "-m", "memctl", "serve", "--port", "0", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-        cwd=str(db.parent),
+        cwd=str(Path(env["MEMCTL_HOME"]).parent),
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -97,7 +110,7 @@ def start(db: Path, policies: Path | None = None, extra: dict[str, str] | None =
     return Server(proc, where["url"], Path(where["socket"]), db, env)
 
 
-def make_token(db: Path, tenant: str, read_only: bool = False, name: str | None = None) -> str:
+def make_token(db: Location, tenant: str, read_only: bool = False, name: str | None = None) -> str:
     handle = open_database(db, create=True)
     try:
         return tokens.create(handle, tenant, T0, name=name, read_only=read_only).secret
@@ -105,7 +118,7 @@ def make_token(db: Path, tenant: str, read_only: bool = False, name: str | None 
         handle.close()
 
 
-def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def rows(db: Location, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     handle = open_database(db, create=False)
     try:
         return [tuple(r) for r in handle.all(sql, params)]
@@ -113,9 +126,31 @@ def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ..
         handle.close()
 
 
-def snapshot(db: Path) -> dict[str, Any]:
+def snapshot(db: Location) -> dict[str, Any]:
     """Every memory, archived memory, event and log row: to check that nothing changed."""
     return {
         table: rows(db, f"SELECT * FROM {table} ORDER BY rowid")
         for table in ("memories", "archive", "events", "lifecycle_log", "tokens")
     }
+
+
+def read_events(
+    client: httpx.Client, count: int, **kwargs: Any
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """The first ``count`` events of a stream: (id, event name, data)."""
+    found: list[tuple[int, str, dict[str, Any]]] = []
+    with client.stream("GET", "/api/events", **kwargs) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        frame: dict[str, str] = {}
+        for line in answer.iter_lines():
+            if line == "":
+                if "id" in frame:
+                    found.append((int(frame["id"]), frame["event"], orjson.loads(frame["data"])))
+                    if len(found) == count:
+                        break
+                frame = {}
+                continue
+            name, _, value = line.partition(": ")
+            frame[name] = value
+    return found

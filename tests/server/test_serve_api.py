@@ -20,6 +20,7 @@ from tests.server.serve_support import (
     Server,
     keyword_policies,
     make_token,
+    read_events,
     rows,
     snapshot,
     start,
@@ -399,28 +400,6 @@ def test_import_gzip_into_the_agent_of_the_path(world: World) -> None:
 
 
 # ---------------------------------------------------------------- events
-
-
-def read_events(
-    client: httpx.Client, count: int, **kwargs: Any
-) -> list[tuple[int, str, dict[str, Any]]]:
-    """The first ``count`` events of a stream: (id, event name, data)."""
-    found: list[tuple[int, str, dict[str, Any]]] = []
-    with client.stream("GET", "/api/events", **kwargs) as answer:
-        assert answer.status_code == 200
-        assert answer.headers["content-type"].startswith("text/event-stream")
-        frame: dict[str, str] = {}
-        for line in answer.iter_lines():
-            if line == "":
-                if "id" in frame:
-                    found.append((int(frame["id"]), frame["event"], orjson.loads(frame["data"])))
-                    if len(found) == count:
-                        break
-                frame = {}
-                continue
-            name, _, value = line.partition(": ")
-            frame[name] = value
-    return found
 
 
 def test_the_event_stream_resumes_after_an_id(world: World) -> None:

@@ -214,9 +214,10 @@ def test_a_missing_pgvector_is_named_in_one_line_with_exit_3(
     assert result.stderr.count("\n") == 1
 
 
-P002 = Step(
-    version=2,
-    name="p002_test_table",
+EXTRA = postgres_steps.LATEST + 1
+P_EXTRA = Step(
+    version=EXTRA,
+    name=f"p{EXTRA:03d}_test_table",
     description="a table for the test",
     up=("CREATE TABLE test_extra (id BIGINT PRIMARY KEY)",),
     down_description="drops it",
@@ -231,21 +232,21 @@ def test_a_hub_with_data_is_upgraded_only_by_migrate_up(
 ) -> None:
     """Another machine's memctl must not change a shared schema under everyone else."""
     ok(cli("store", "a/b", "1"))
-    monkeypatch.setattr(postgres_steps, "STEPS", (*postgres_steps.STEPS, P002))
-    monkeypatch.setattr(migrations, "LATEST_POSTGRES", 2)
+    monkeypatch.setattr(postgres_steps, "STEPS", (*postgres_steps.STEPS, P_EXTRA))
+    monkeypatch.setattr(migrations, "LATEST_POSTGRES", EXTRA)
     from memctl.store.migrations import postgres
 
-    monkeypatch.setattr(postgres.PostgresBackend, "steps", (*postgres_steps.STEPS, P002))
+    monkeypatch.setattr(postgres.PostgresBackend, "steps", (*postgres_steps.STEPS, P_EXTRA))
     with pytest.raises(StorageError, match="run `memctl migrate up`"):
         open_database(pg_database, create=True)
     db = open_database(pg_database, create=True, migrate=False)
     try:
-        outcome = migrations.migrate(db, 2)
+        outcome = migrations.migrate(db, EXTRA)
         assert outcome.applied and outcome.snapshot is None
         db.execute("INSERT INTO test_extra VALUES (1)")
         with pytest.raises(BadInput, match="pg_dump"):  # no snapshot: back it up yourself
-            migrations.migrate(db, 1)
-        outcome = migrations.migrate(db, 1, force=True)
+            migrations.migrate(db, EXTRA - 1)
+        outcome = migrations.migrate(db, EXTRA - 1, force=True)
         assert outcome.drops == [("extra rows", 1)]
         assert db.scalar("SELECT to_regclass('test_extra')") is None
     finally:
@@ -255,8 +256,12 @@ def test_a_hub_with_data_is_upgraded_only_by_migrate_up(
 def test_migrate_status_and_down_on_a_server(pg_database: ServerUrl) -> None:
     ok(cli("store", "a/b", "1"))
     status = orjson.loads(ok(cli("migrate", "status", "--json")).stdout)
-    assert (status["current"], status["latest"]) == (1, 1)
-    assert status["migrations"][0]["name"] == "p001_initial"
+    latest = postgres_steps.LATEST
+    assert (status["current"], status["latest"]) == (latest, latest)
+    assert [m["name"] for m in status["migrations"]][:2] == [
+        "p001_initial",
+        "p002_events_and_tokens",
+    ]
     refused = cli("migrate", "down", "--to", "0")
     assert refused.exit_code == 2 and "--force" in refused.stderr
     assert cli("recall", "a/b").stdout.strip() == "1"

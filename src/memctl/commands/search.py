@@ -155,7 +155,7 @@ def warm_search(settings: Settings, query: str, arguments: dict[str, Any]) -> Se
     """The search done by a running ``memctl serve`` for this database, with its model
     already loaded (docs/serve.md); None when no server answers in time: the caller
     searches in-process, with the same results."""
-    from memctl.server.warm_client import ask, enabled, socket_for
+    from memctl.warm import ask, enabled, socket_for
 
     if not enabled():
         return None

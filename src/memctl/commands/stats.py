@@ -59,7 +59,7 @@ def stats_cmd(
             settings.out.document(document)
         return
     from memctl.api.operations import stats as collect
-    from memctl.server.warm_client import probe
+    from memctl.warm import probe
 
     stats = collect(settings)
     server = probe(settings.db_path)  # the warm server (docs/serve.md): up or not

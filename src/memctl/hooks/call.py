@@ -13,7 +13,7 @@ from typing import Any
 
 from memctl import clock
 from memctl.hooks.input import HookInput
-from memctl.paths import find_policies_file, resolve_project
+from memctl.paths import Location, find_policies_file, parse_location, resolve_project
 
 HOOKS = (
     "session-start",
@@ -30,7 +30,7 @@ class HookCall:
     """A resolved hook call. ``tenant`` is checked (``lifecycle.values.check_tenant``)
     when the call runs; ``all_tenants`` only for ``memory-cleanup --all-tenants``."""
 
-    db_path: Path
+    db_path: Location
     policies_path: Path
     tenant: str
     now: float
@@ -48,7 +48,7 @@ class HookCall:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "HookCall":
         return cls(
-            Path(str(data["db"])),
+            parse_location(str(data["db"])),
             Path(str(data["policies"])),
             str(data["tenant"]),
             float(data["now"]),

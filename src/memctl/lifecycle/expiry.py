@@ -57,10 +57,14 @@ def expiry_action(policy: Policy, force: bool = True) -> str | None:
 
 
 def expire(
-    db: Database, expired: Sequence[Memory], policies: Policies, now: float, trigger: str
+    db: Database,
+    expired: Sequence[Memory],
+    policies: Policies,
+    now: float,
+    trigger: str = "access",
 ) -> int:
     """Move expired memories out per their policy's ``on_expire`` (inside a write);
-    ``memory:expired`` events."""
+    ``memory:expired`` events naming ``trigger`` (store, recall, import)."""
     to_archive: dict[str, list[int]] = defaultdict(list)
     to_delete: dict[str, list[int]] = defaultdict(list)
     for memory in expired:

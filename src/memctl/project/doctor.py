@@ -195,22 +195,16 @@ def check_model(ctx: Context) -> list[Check]:
 
 
 def check_server(ctx: Context) -> list[Check]:
-    """Whether ``memctl serve`` answers on the socket next to the database: the hooks'
-    warm path (docs/serve.md). Not running is fine (hooks work in-process, slower)."""
-    from memctl.server.warm_client import probe
+    """``memctl serve`` on the database's socket (docs/serve.md): not running is fine."""
+    from memctl.warm import probe
 
     state = probe(ctx.project.db)
     data = {k: v for k, v in state.items() if k != "detail"}
-    if state["up"] and state["fast"]:
-        return [Check("warm server", OK, state["detail"], data=data)]
-    if state["up"]:
-        return [Check("warm server", WARN, state["detail"], data=data)]
-    if "stale" in state["detail"] or "serves" in state["detail"]:
-        hint = "start `memctl serve` (it replaces a stale socket)"
-        return [Check("warm server", WARN, state["detail"], hint, data)]
+    if state["up"] or "not running (no socket)" not in state["detail"]:
+        status = OK if state["fast"] else WARN  # slow, stale, or another database's
+        return [Check("warm server", status, state["detail"], "start `memctl serve`", data)]
     detail = f"{state['detail']}: hooks and search run in-process"
-    hint = "`memctl serve` keeps the model loaded for hooks (docs/serve.md)"
-    return [Check("warm server", OK, detail, hint, data)]
+    return [Check("warm server", OK, detail, data=data)]
 
 
 def settings_files(root: Path) -> list[Path]:
@@ -314,11 +308,13 @@ def latency_checks(ctx: Context, hooks: list[tuple[Path, str, str, str, float]])
     """Run each installed hook ``ctx.runs`` times as Claude Code would (its command
     through the shell, a JSON payload on stdin) against a copy of the database, so
     nothing the user keeps is touched; one line per hook with its p95 and its limit."""
+    from memctl.store.transfer import snapshot_file
+
     checks = []
     with tempfile.TemporaryDirectory(prefix="memctl-doctor-") as tmp:
         copy = Path(tmp) / "memory.db"
         assert isinstance(ctx.project.db, Path)  # a hub is not timed (check_hooks)
-        copy_database(ctx.project.db, copy)
+        snapshot_file(ctx.project.db, copy)
         env = {
             **os.environ,
             "MEMCTL_DB": str(copy),
@@ -332,23 +328,6 @@ def latency_checks(ctx: Context, hooks: list[tuple[Path, str, str, str, float]])
             seen.add((event, command))
             checks.append(time_hook(ctx, event, name, command, timeout, env))
     return checks
-
-
-def copy_database(source: Path, target: Path) -> None:
-    """A consistent copy (``VACUUM INTO``) of ``source``; nothing if it does not exist
-    (the hooks then create the copy, as they would the real file)."""
-    if not source.is_file():
-        return
-    from memctl.store import open_database
-    from memctl.store.transfer import snapshot
-
-    db = open_database(source, create=False, migrate=False)
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-        snapshot(db, target)
-    finally:
-        db.close()
 
 
 def time_hook(

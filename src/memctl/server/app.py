@@ -44,7 +44,8 @@ from memctl.server.contexts import Served
 from memctl.server.endpoints import ENDPOINTS, Endpoint
 from memctl.server.events_stream import EventHub, event_stream
 from memctl.server.wire import HttpError
-from memctl.store.db import Database, connect
+from memctl.store.db import Database
+from memctl.store.opening import connect_to
 
 AUTH_BUSY_TIMEOUT_MS = 1000  # the event loop's own reads never wait long for a lock
 
@@ -65,8 +66,9 @@ class State:
         """The event loop's connection: token checks and event reads, each one short
         indexed read (WAL readers never wait for writers)."""
         if self._loop_db is None:
-            db = connect(self.served.db_path)
-            db.execute(f"PRAGMA busy_timeout = {AUTH_BUSY_TIMEOUT_MS}")
+            db = connect_to(self.served.db_path)
+            if db.engine == "sqlite":  # (a PostgreSQL session's lock_timeout is set)
+                db.execute(f"PRAGMA busy_timeout = {AUTH_BUSY_TIMEOUT_MS}")
             self._loop_db = db
         return self._loop_db
 

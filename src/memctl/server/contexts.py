@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 from memctl import clock
 from memctl.api.context import Models, PoliciesFile
 from memctl.lifecycle.policies import Policies
-from memctl.store.db import Database, connect
+from memctl.paths import Location
+from memctl.store.db import Database
+from memctl.store.opening import connect_to
 
 if TYPE_CHECKING:
     from memctl.embeddings import Embedder
@@ -27,9 +29,9 @@ POOL_SIZE = 16
 
 
 class Pool:
-    """Open connections to one database file, lent to one call at a time."""
+    """Open connections to one database, lent to one call at a time."""
 
-    def __init__(self, path: Path, size: int = POOL_SIZE) -> None:
+    def __init__(self, path: Location, size: int = POOL_SIZE) -> None:
         self.path = path
         self.size = size
         self._lock = threading.Lock()
@@ -40,7 +42,7 @@ class Pool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return connect(self.path, same_thread=False)
+        return connect_to(self.path, same_thread=False)
 
     def give(self, db: Database, healthy: bool) -> None:
         with self._lock:
@@ -63,7 +65,7 @@ class ServerContext:
     ``close`` (``failed()`` first when the call went wrong, so it is not reused)."""
 
     tenant: str
-    db_path: Path
+    db_path: Location
     policies_file: PoliciesFile
     models: Models
     pool: Pool
@@ -97,7 +99,8 @@ class ServerContext:
     def close(self) -> None:
         if self._db is not None:
             db, self._db = self._db, None
-            if db.conn.in_transaction:  # an operation left one open: never lend it so
+            # an operation left a transaction open: never lend it so (SQLite can tell)
+            if db.in_transaction or getattr(db.conn, "in_transaction", False):
                 self._healthy = False
             self.pool.give(db, self._healthy)
 
@@ -107,7 +110,7 @@ class Served:
     """What every call of a server shares: the database, its connections, the policies
     file (re-read when it changes), the embedding models (loaded once) and the clock."""
 
-    db_path: Path
+    db_path: Location
     policies_path: Path
     models: Models
     clock: Callable[[], float] = clock.now

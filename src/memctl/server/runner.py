@@ -30,7 +30,8 @@ import uvicorn
 
 from memctl.api.context import Models
 from memctl.errors import BadInput
-from memctl.server.warm_client import MAX_SOCKET_PATH, socket_for
+from memctl.paths import Location
+from memctl.warm import MAX_SOCKET_PATH, socket_for
 
 GRACE_S = 30.0
 
@@ -41,7 +42,7 @@ class Listening:
 
     url: str
     socket: Path
-    db: Path
+    db: Location  # str() masks a PostgreSQL password
     pid: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,7 +112,7 @@ def _url(sock: socket.socket) -> str:
 
 
 def serve(
-    db_path: Path,
+    db_path: Location,
     policies_path: Path,
     host: str,
     port: int,

@@ -9,7 +9,7 @@ client prints: the hook's stdout, stderr and exit code, or the search's ``--json
 document or error. So results are the same either way, only faster.
 
 The answer starts (status and headers) as soon as the request is read: that is what
-the client waits at most ``warm_client.ANSWER_S`` for; the body follows when the work
+the client waits at most ``memctl.warm.ANSWER_S`` for; the body follows when the work
 is done.
 """
 
@@ -18,6 +18,7 @@ import os
 import sys
 import traceback
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,10 @@ from memctl.errors import InternalError, MemctlError
 from memctl.output import error_document
 from memctl.server import wire
 from memctl.server.contexts import Served, ServerContext
+from memctl.server.warm_client import WARM_HOOKS
 from memctl.server.wire import HttpError
+from memctl.warm import database_key
 
-WARM_HOOKS = ("session-start", "pre-task", "post-task", "session-end")
 MAX_REQUEST = 20 * 1024 * 1024  # a hook's stdin payload is at most 16 MiB
 
 
@@ -55,7 +57,7 @@ class Warm:
         return self._policies[path]
 
     def check_database(self, db: str) -> None:
-        if Path(db) != self.served.db_path:
+        if database_key(db) != database_key(self.served.db_path):
             raise HttpError(409, "conflict", f"this server serves {self.served.db_path}, not {db}")
 
     # ---------------------------------------------------------------- hooks
@@ -68,7 +70,9 @@ class Warm:
 
         out, err = io.StringIO(), io.StringIO()
         hook_input = HookInput(dict(request["payload"]), dict(request["flags"]))
-        call = HookCall.from_dict(request["call"])
+        # the client's database is this server's (check_database): run on the served
+        # location (a client names a PostgreSQL URL without its password)
+        call = replace(HookCall.from_dict(request["call"]), db_path=self.served.db_path)
         with captured(out, err):
             try:
                 code = execute(request["hook"], hook_input, call, self.served.models.get)

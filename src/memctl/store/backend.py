@@ -104,6 +104,7 @@ class Dialect(Protocol):
     FOR_UPDATE: str  # after a SELECT inside a write: lock the rows read ("" on SQLite)
     SKIP_LOCKED: str  # a lifecycle batch's re-check: the rows nobody else holds
     NOT_INDEXED: str  # after a table name: scan it rather than walk an index
+    EVENTS_IN_ORDER: str  # run before inserting an event ("" on SQLite): ids commit in order
 
     def plain(self, column: str) -> str: ...
 

@@ -16,6 +16,7 @@ NAME = "sqlite"
 FOR_UPDATE = ""
 SKIP_LOCKED = ""
 NOT_INDEXED = " NOT INDEXED"  # after a table name: SQLite's planner hint
+EVENTS_IN_ORDER = ""  # writers are one at a time already: event ids commit in order
 
 
 def plain(column: str) -> str:

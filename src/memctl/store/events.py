@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from memctl.store.backend import backend_of
 from memctl.store.db import Database
 
 _COLUMNS = "id, name, tenant, created_at, count, data"
@@ -27,6 +28,9 @@ def insert(
     db: Database, name: str, tenant: str | None, at: float, count: int, data: dict[str, Any]
 ) -> None:
     """One event (inside the caller's write transaction: it commits with the change)."""
+    in_order = backend_of(db).dialect.EVENTS_IN_ORDER
+    if in_order:
+        db.execute(in_order)
     db.execute(
         "INSERT INTO events (name, tenant, created_at, count, data) VALUES (?, ?, ?, ?, ?)",
         (name, tenant, at, count, orjson.dumps(data).decode()),

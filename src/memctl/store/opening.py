@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from memctl.errors import StorageError
 from memctl.paths import Location, ServerUrl, parse_location
 from memctl.store import migrations
-from memctl.store.db import Database, open_sqlite
+from memctl.store.db import Database, connect, open_sqlite
 
 if TYPE_CHECKING:
     from memctl.store.migrations.runner import Status
@@ -39,6 +39,15 @@ def open_database(
         )
         return opened
     return open_sqlite(location, create=create, migrate=migrate, notify=notify)
+
+
+def connect_to(location: Location, *, same_thread: bool = True) -> Database:
+    """A plain connection to a database that exists and is up to date (no schema check:
+    ``memctl serve`` opened it with ``open_database`` first, then keeps connections)."""
+    if isinstance(location, ServerUrl):
+        connected: Database = postgres_connection().connect_postgres(location)
+        return connected
+    return connect(location, same_thread=same_thread)
 
 
 def postgres_connection() -> ModuleType:

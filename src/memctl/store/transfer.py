@@ -7,6 +7,7 @@ moved past them; PostgreSQL the id sequence), so a whole batch, archived rows in
 goes in with ``executemany``.
 """
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -107,6 +108,22 @@ def snapshot(db: Database, target: Path) -> None:
             "or back the server up with pg_dump"
         )
     backend_of(db).upkeep.snapshot(db, target)
+
+
+def snapshot_file(source: Path, target: Path) -> None:
+    """A consistent copy of the SQLite file ``source`` into a new file ``target`` (mode
+    0600); nothing if ``source`` does not exist (``doctor`` times hooks on the copy,
+    which they create then, as they would the real file)."""
+    if not source.is_file():
+        return
+    from memctl.store.opening import open_database
+
+    db = open_database(source, create=False, migrate=False)
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        snapshot(db, target)
+    finally:
+        db.close()
 
 
 def snapshot_tenants(path: Path) -> set[str]:

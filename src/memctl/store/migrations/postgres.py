@@ -28,7 +28,16 @@ if TYPE_CHECKING:
 # pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(current_schema())): the two-int form,
 # so that stores in different schemas of one database migrate independently.
 MIGRATION_LOCK = 0x6D656D63  # "memc"
-TABLES = ("memories", "archive", "embeddings", "keywords", "lifecycle_log", "snapshots")
+TABLES = (
+    "memories",
+    "archive",
+    "embeddings",
+    "keywords",
+    "lifecycle_log",
+    "snapshots",
+    "events",
+    "tokens",
+)
 
 
 class PostgresBackend:

@@ -17,6 +17,12 @@ NAME = "postgresql"
 FOR_UPDATE = " FOR UPDATE"
 SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 NOT_INDEXED = ""
+# Before inserting an event (store/events.py): identity values are handed out at insert,
+# not at commit, so without this a transaction committing later could make a smaller
+# event id visible after a larger one, and a stream resuming "after id N" would skip it.
+# Held until the writer commits: event writers commit one at a time (as every writer
+# does on SQLite).
+EVENTS_IN_ORDER = "SELECT pg_advisory_xact_lock(1835365750, hashtext(current_schema()))"
 LIKE_ESCAPE = "\\"
 
 

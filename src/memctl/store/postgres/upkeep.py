@@ -21,7 +21,16 @@ if TYPE_CHECKING:
 
 # pg_try_advisory_lock(DAEMON_LOCK, hashtext(current_schema())): one daemon per store
 DAEMON_LOCK = 0x6D656D64  # "memd"
-TABLES = ("memories", "archive", "embeddings", "keywords", "lifecycle_log", "snapshots")
+TABLES = (
+    "memories",
+    "archive",
+    "embeddings",
+    "keywords",
+    "lifecycle_log",
+    "snapshots",
+    "events",
+    "tokens",
+)
 PAGE = 8192
 
 
