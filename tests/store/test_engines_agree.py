@@ -27,10 +27,11 @@ T0 = 1_800_000_000  # 2027-01-15T08:00:00Z
 HOUR = 3600
 DAY = 86400
 
-# About the engine, not the memories: bytes on disk, how long a run took, and stats'
+# About the engine, not the memories: bytes on disk, how long a run took, stats'
 # description of the database (its engine, server and schema version: each engine has
-# its own migration chain, docs/migrations.md).
-_ENGINE_FIELDS = {"duration_ms", "size_bytes", "database"}
+# its own migration chain, docs/migrations.md) and of the warm server's socket (next to
+# a file, in the memctl home for a URL: docs/serve.md).
+_ENGINE_FIELDS = {"duration_ms", "size_bytes", "database", "server"}
 # Raw bm25 scores differ a little: PostgreSQL's English configuration leaves stop words
 # out of a memory's length, SQLite's porter tokenizer counts them (docs/storage.md). The
 # fused scores and ranks built from them are compared exactly.
