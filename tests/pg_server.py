@@ -53,10 +53,11 @@ class TestServer:
         db = open_database(with_database(self.admin_url, TEMPLATE), create=True)
         db.close()
 
-    def new_database(self, migrated: bool = True) -> tuple[str, str]:
-        """(name, URL) of a fresh database: migrated (from the template), or empty."""
+    def new_database(self, migrated: bool = True, template: str = TEMPLATE) -> tuple[str, str]:
+        """(name, URL) of a fresh database: a copy of ``template`` (the migrated one by
+        default, or another test database), or empty."""
         name = f"{self._prefix}{next(self._serial)}"
-        template = f" TEMPLATE {TEMPLATE}" if migrated else ""
+        template = f" TEMPLATE {template}" if migrated else ""
         self._admin.execute(f"CREATE DATABASE {name}{template}")
         return name, with_database(self.admin_url, name)
 

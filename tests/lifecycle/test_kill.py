@@ -13,11 +13,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lifecycle_support import DAY, T0, add_vectors, invariants, open_db
 
+from memctl.paths import Location, ServerUrl
+from memctl.store import open_database
 from memctl.store.db import Database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,11 +48,11 @@ def copy_db(base: Path, target: Path) -> Path:
     return target
 
 
-def start(db: Path, now: float, *args: str) -> subprocess.Popen[bytes]:
+def start(db: Location, now: float, *args: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT / "src"),
-        "MEMCTL_DB": str(db),
+        "MEMCTL_DB": db.url if isinstance(db, ServerUrl) else str(db),
         "MEMCTL_NOW": str(now),
         "MEMCTL_LIFECYCLE_BATCH": "500",  # many commits, so each kill point lands mid-run
     }
@@ -87,7 +91,10 @@ def after_delay(seconds: float):
 @pytest.mark.parametrize("point", ["delay:0.4", "rows:1", "rows:2000", "rows:8000"])
 def test_kill_cleanup(base_db: Path, tmp_path: Path, point: str) -> None:
     path = copy_db(base_db, tmp_path / "m.db")
-    watcher = open_db(path)
+    _kill_cleanup_and_rerun(open_db(path), path, point)
+
+
+def _kill_cleanup_and_rerun(watcher: Database, path: Location, point: str) -> None:
     kind, value = point.split(":")
     proc = start(path, T0, "cleanup")
     if kind == "delay":
@@ -104,6 +111,39 @@ def test_kill_cleanup(base_db: Path, tmp_path: Path, point: str) -> None:
     rerun = start(path, T0, "cleanup")
     assert rerun.wait(120) == 0
     assert invariants(watcher) == {"active": 0, "archived": COUNT, "vectors": COUNT}
+
+
+@pytest.fixture(scope="module")
+def pg_base(pg_server: Any) -> Iterator[str]:
+    """The same 12,000 memories with vectors in a PostgreSQL database that each case
+    copies (``CREATE DATABASE ... TEMPLATE``). Without its HNSW index: cleanup never
+    touches vectors on PostgreSQL (docs/storage.md), and building the graph over 12,000
+    vectors would cost more than the cases themselves."""
+    name, url = pg_server.new_database()
+    db = open_database(url, create=False)
+    try:
+        db.execute("DROP INDEX ix_embeddings_hnsw")
+        db.close()
+        benchlib.populate(url, COUNT, now=T0, namespaces=NAMESPACES, expires_at=T0 - 60)
+        db = open_database(url, create=False)
+        add_vectors(db)
+    finally:
+        db.close()
+    yield name
+    pg_server.drop(name)
+
+
+@pytest.mark.postgres
+def test_kill_cleanup_on_postgresql(pg_server: Any, pg_base: str) -> None:
+    """Each batch is a transaction the server rolls back when its client dies: killed
+    mid-run (the SQLite cases above cover the edges), nothing is lost or half-moved."""
+    name, url = pg_server.new_database(template=pg_base)
+    watcher = open_database(url, create=False)
+    try:
+        _kill_cleanup_and_rerun(watcher, ServerUrl(url), "rows:2000")
+    finally:
+        watcher.close()
+        pg_server.drop(name)
 
 
 @pytest.fixture(scope="module")
