@@ -454,5 +454,7 @@ def test_a_postgresql_connection_carries_its_engine(pg_database: ServerUrl) -> N
     try:
         assert backend_of(db) is POSTGRES and POSTGRES is not sqlite()
         assert db.engine == POSTGRES.name == POSTGRES.dialect.NAME == "postgresql"
+        assert repr(db.one("SELECT 1 AS a, 2 AS b")) == "Row({'a': 1, 'b': 2})"
+        assert repr(db.one("SELECT 1, 2")) == "Row((1, 2))"  # two columns named ?column?
     finally:
         db.close()

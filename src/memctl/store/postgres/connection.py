@@ -123,7 +123,10 @@ class Row:
         return hash(tuple(self._values))
 
     def __repr__(self) -> str:
-        return f"Row({dict(zip(self._index, self._values, strict=True))!r})"
+        # by name; unnamed or repeated columns (SELECT 1, 2: "?column?" twice) by position
+        if len(self._index) == len(self._values):
+            return f"Row({ {name: self._values[i] for name, i in self._index.items()}!r})"
+        return f"Row({tuple(self._values)!r})"
 
 
 def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Row]:
