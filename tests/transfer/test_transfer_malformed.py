@@ -139,7 +139,7 @@ def test_sqlite_file_that_is_not_claude_flow(tmp_path: Path, db_path: Path, befo
     con.commit()
     con.close()
     _fails(path, f"{path}: a SQLite database without a memory_entries table")
-    _fails(db_path, "a memctl database without a memory_entries table")
+    _fails(db_path, "a memctl database, not a claude-flow v3 memory.db; to move it, export it")
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
     _fails(corrupt, f"{corrupt}: not a readable SQLite database")

@@ -45,9 +45,15 @@ class ClaudeFlowDb:
             raise BadInput(f"{path}: not a readable SQLite database ({exc})") from None
         if TABLE not in tables:
             self.conn.close()
-            what = "a memctl database" if "memctl_migrations" in tables else "a SQLite database"
+            if "memctl_migrations" in tables:  # memctl's own database
+                raise BadInput(
+                    f"{path}: a memctl database, not a claude-flow v3 memory.db; to move "
+                    f"it, export it (`memctl export --db {path} --all-tenants "
+                    "--include-archived --include-expired --include-embeddings -o "
+                    "store.jsonl.gz`) and import that file"
+                )
             raise BadInput(
-                f"{path}: {what} without a {TABLE} table, not a claude-flow v3 memory.db"
+                f"{path}: a SQLite database without a {TABLE} table, not a claude-flow v3 memory.db"
             )
         present = {str(row[1]) for row in self.conn.execute(f"PRAGMA table_info({TABLE})")}
         missing = [name for name in REQUIRED if name not in present]
