@@ -8,7 +8,9 @@ measures, as whole processes where the budget is about a process:
   median latency, and the KNN's recall@10 against an exact scan with the same filters;
 - ``cleanup`` of 100k expired memories (one process) while 4 writer processes keep
   storing: its time, and the writers' store latency against their idle baseline;
-- ``import`` of 100k memories with vectors (one process).
+- ``import`` of 100k memories with vectors (one process);
+- with ``--only parts``: each search mode alone, and the KNN's recall@10 at several
+  ``hnsw.ef_search`` values (what README's "where the time goes" quotes).
 
 The vectors are synthetic but realistic: real all-MiniLM-L6-v2 vectors of ~2,700 agent
 memories (the search eval's hand-written set plus its generated routine memories),
@@ -335,6 +337,63 @@ def bench_search(db: Database, runs: int) -> dict[str, Any]:
     return out
 
 
+def bench_search_parts(db: Database, runs: int) -> dict[str, Any]:
+    """Where search's time goes: each mode alone, per filter (median ms), and the KNN's
+    recall@10 against an exact scan for several ``hnsw.ef_search`` values."""
+    from memctl.embeddings import get_embedder
+    from memctl.search.ranking import search
+    from memctl.store.memories import Filters
+    from memctl.store.postgres import vectors as pg_vectors
+
+    model = get_embedder("all-MiniLM-L6-v2")
+    assert model is not None
+    queries = _queries()[:runs]
+    out: dict[str, Any] = {"modes": {}, "ef_search": {}}
+    for label, namespace in (("no filter", None), ("namespace 1 %", "project-07")):
+        for mode in ("semantic", "keyword", "hybrid"):
+            timings = []
+            filters = Filters(tenant="default", namespace=namespace, now=NOW)
+            for text in queries:
+                search(db, text, filters, limit=10, mode=mode, embedder=lambda: model)  # warm
+                started = time.perf_counter()
+                search(db, text, filters, limit=10, mode=mode, embedder=lambda: model)
+                timings.append((time.perf_counter() - started) * 1000)
+            out["modes"][f"{label}, {mode}"] = round(statistics.median(timings), 1)
+    vectors = [model.embed([text])[0] for text in queries]
+    exact = [
+        [
+            int(r[0])
+            for r in db.all(
+                "SELECT memory_id FROM embeddings ORDER BY (vector <=> ?) + 0, memory_id LIMIT 10",
+                [query_vector(db, vector)],
+            )
+        ]
+        for vector in vectors
+    ]
+    assert isinstance(db, PostgresDatabase)
+    default = pg_vectors.EF_SEARCH
+    try:
+        for ef in (default, 400, 1000):
+            pg_vectors.EF_SEARCH = ef
+            db.execute(f"SET hnsw.ef_search = {ef}")
+            db.ef_search = ef
+            recalls, timings = [], []
+            for vector, truth in zip(vectors, exact, strict=True):
+                started = time.perf_counter()
+                knn = backend_of(db).vectors.knn(db, vector, 10, MODEL, "default", None)
+                timings.append((time.perf_counter() - started) * 1000)
+                recalls.append(len({i for i, _ in knn} & set(truth)) / 10)
+            out["ef_search"][ef] = {
+                "knn_recall_at_10": round(statistics.mean(recalls), 3),
+                "median_ms": round(statistics.median(timings), 1),
+            }
+    finally:
+        pg_vectors.EF_SEARCH = default
+    out["load"] = load()
+    log(f"search parts: {out}")
+    return out
+
+
 def query_vector(db: Database, vector: bytes) -> Any:
     from memctl.store.postgres.vector_type import Vector
 
@@ -482,7 +541,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/memctl-bench-pg"))
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--only", action="append", default=[], help="store|search|cleanup|import")
+    parser.add_argument(
+        "--only", action="append", default=[], help="store|search|parts|cleanup|import"
+    )
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="cleanup and import runs")
     parser.add_argument("--stop", action="store_true", help="stop the embedded server")
@@ -503,6 +564,8 @@ def main() -> None:
         log(f"store/recall: {results['store_recall']}")
     if "search" in wanted:
         results["search"] = bench_search(db, 30)
+    if "parts" in wanted:  # not by default: where search's time goes, and ef_search
+        results["search_parts"] = bench_search_parts(db, 12)
     if "cleanup" in wanted:
         runs = range(min(COORDINATION, args.repeat))
         results["cleanup"] = [bench_cleanup(db, url, run) for run in runs]

@@ -102,10 +102,14 @@ def snapshot(db: "Database", target: Path) -> None:
 def try_daemon_lock(db: "Database", holder: str) -> str | None:
     """Take the store's daemon lock for this session (released when the connection
     closes, however the process ends): None when taken, else the holder's ``holder``
-    text. Ours goes in this session's ``application_name``, where others read it."""
+    text. Ours goes in this session's ``application_name``, where others read it: set
+    before the lock is tried, so a holder always has its name (set after, a run that
+    looked in between read a nameless holder as a daemon and exited 3, seen at load 38).
+    A holder that let go between the try and the look (no row) reads as a ``--once``
+    run, so a waiting run tries again rather than giving up."""
+    db.execute("SELECT set_config('application_name', ?, false)", (holder[:63],))
     got = db.scalar("SELECT pg_try_advisory_lock(?, hashtext(current_schema()))", (DAEMON_LOCK,))
     if got:
-        db.execute("SELECT set_config('application_name', ?, false)", (holder[:63],))
         return None
     row = db.one(
         "SELECT a.application_name FROM pg_locks l "
@@ -113,7 +117,7 @@ def try_daemon_lock(db: "Database", holder: str) -> str | None:
         "AND l.classid = ? AND l.objid = hashtext(current_schema())::oid AND l.granted",
         (DAEMON_LOCK,),
     )
-    return str(row[0]) if row is not None and row[0] else "memctl daemon ? ?"
+    return str(row[0]) if row is not None and row[0] else "memctl once ? ?"
 
 
 def release_daemon_lock(db: "Database") -> None:
