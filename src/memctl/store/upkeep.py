@@ -123,9 +123,26 @@ def vacuum(db: Database) -> bool:
         if not free:
             break
         with db.write():
-            db.execute(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})").fetchall()
-            free = int(db.scalar("PRAGMA freelist_count"))
+            free = _release_pages(db, VACUUM_STEP_PAGES)
     return False
+
+
+def _release_pages(db: Database, pages: int) -> int:
+    """Give up to ``pages`` free pages back inside the current write; the pages left.
+
+    ``incremental_vacuum`` frees one page per step of its statement. sqlean's driver
+    steps it to the end; Python's own ``sqlite3`` (3.11, e.g. Debian's python3) steps a
+    statement without result columns once, so there each call frees one page: call it
+    until this step's share is gone (or nothing more moves)."""
+    free = int(db.scalar("PRAGMA freelist_count"))
+    target = max(0, free - pages)
+    while free > target:
+        db.execute(f"PRAGMA incremental_vacuum({free - target})").fetchall()
+        left = int(db.scalar("PRAGMA freelist_count"))
+        if left >= free:
+            break
+        free = left
+    return free
 
 
 def snapshot(db: Database, target: Path) -> None:
