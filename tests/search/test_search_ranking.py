@@ -21,6 +21,7 @@ from memctl.search.ranking import (
     Ranked,
     fts_query,
     keyword_evidence,
+    redundancy_penalty,
     score,
     search,
 )
@@ -71,6 +72,19 @@ def test_scores_per_mode() -> None:
     pending = Ranked(keyword=0.6, keyword_rank=1)  # no vector yet: keyword stands in
     assert score("semantic", pending) == PENDING_STAND_IN * 0.6
     assert score("hybrid", pending) == PENDING_STAND_IN * 0.6 + KEYWORD_WEIGHT * 0.6
+
+
+def test_near_copies_pay_more_than_the_linear_redundancy() -> None:
+    """Redundancy beyond 0.4 and beyond the memory's own similarity (it is closer to its
+    copies than to the query) costs more, at most 0.15 more."""
+    assert redundancy_penalty(0.3, 0.2) == REDUNDANCY_WEIGHT * 0.3  # distinct enough
+    assert abs(redundancy_penalty(0.5, 0.4) - (0.15 + 0.1)) < 1e-9
+    assert abs(redundancy_penalty(0.7, 0.4) - (0.21 + 0.15)) < 1e-9  # capped
+    assert redundancy_penalty(0.7, 0.9) == REDUNDANCY_WEIGHT * 0.7  # the query's own
+    copy = Ranked(similarity=0.46, redundancy=0.65)
+    distinct = Ranked(similarity=0.36, redundancy=0.35)
+    assert score("semantic", distinct) > score("semantic", copy)
+    assert 0.36 - 0.3 * 0.35 < 0.46 - 0.3 * 0.65  # the linear part alone ranks the copy first
 
 
 def test_keyword_evidence_counts_every_word_matches_and_rare_words() -> None:

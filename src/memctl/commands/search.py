@@ -140,9 +140,19 @@ def reindex_cmd(
 
 def explain_note(mode: str) -> str:
     """How ``--explain``'s parts add up to the score in ``mode``."""
-    from memctl.search.ranking import KEYWORD_WEIGHT, PENDING_STAND_IN, REDUNDANCY_WEIGHT
+    from memctl.search.ranking import (
+        KEYWORD_WEIGHT,
+        NEAR_COPY,
+        NEAR_COPY_CAP,
+        NEAR_COPY_WEIGHT,
+        PENDING_STAND_IN,
+        REDUNDANCY_WEIGHT,
+    )
 
-    semantic = f"similarity - {REDUNDANCY_WEIGHT:g} x redundancy"
+    semantic = (
+        f"similarity - {REDUNDANCY_WEIGHT:g} x redundancy - min({NEAR_COPY_CAP:g}, "
+        f"{NEAR_COPY_WEIGHT:g} x redundancy above {NEAR_COPY:g} and above similarity)"
+    )
     pending = f"; no similarity yet (pending embedding): {PENDING_STAND_IN:g} x keyword"
     if mode == "keyword":
         return "score = keyword"
