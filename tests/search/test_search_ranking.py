@@ -13,17 +13,16 @@ import pytest
 from memctl.lifecycle.memories import StoreRequest, store
 from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
 from memctl.search.backlog import fill
-from memctl.search.ranking import (
+from memctl.search.ranking import fts_query, search
+from memctl.search.scoring import (
     KEYWORD_WEIGHT,
     PARTIAL_RANK,
     PENDING_STAND_IN,
     REDUNDANCY_WEIGHT,
     Ranked,
-    fts_query,
     keyword_evidence,
     redundancy_penalty,
     score,
-    search,
 )
 from memctl.store import open_database
 from memctl.store.db import Database

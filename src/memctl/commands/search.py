@@ -140,7 +140,7 @@ def reindex_cmd(
 
 def explain_note(mode: str) -> str:
     """How ``--explain``'s parts add up to the score in ``mode``."""
-    from memctl.search.ranking import (
+    from memctl.search.scoring import (
         KEYWORD_WEIGHT,
         NEAR_COPY,
         NEAR_COPY_CAP,
