@@ -13,9 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from lifecycle_support import DAY, T0, add_vectors, invariants, open_db
@@ -94,7 +92,9 @@ def test_kill_cleanup(base_db: Path, tmp_path: Path, point: str) -> None:
     _kill_cleanup_and_rerun(open_db(path), path, point)
 
 
-def _kill_cleanup_and_rerun(watcher: Database, path: Location, point: str) -> None:
+def _kill_cleanup_and_rerun(
+    watcher: Database, path: Location, point: str, total: int = COUNT
+) -> None:
     kind, value = point.split(":")
     proc = start(path, T0, "cleanup")
     if kind == "delay":
@@ -103,47 +103,37 @@ def _kill_cleanup_and_rerun(watcher: Database, path: Location, point: str) -> No
         ready = lambda: count(watcher, "archive") >= int(value)  # noqa: E731
     killed = kill_when(proc, ready)
     counts = invariants(watcher)
-    assert counts["active"] + counts["archived"] == COUNT
-    assert counts["vectors"] == COUNT
+    assert counts["active"] + counts["archived"] == total
+    assert counts["vectors"] == total
     if kind == "rows":
-        assert killed and 0 < counts["archived"] < COUNT
+        assert killed and 0 < counts["archived"] < total
     # a rerun finishes the job from where the killed one stopped
     rerun = start(path, T0, "cleanup")
     assert rerun.wait(120) == 0
-    assert invariants(watcher) == {"active": 0, "archived": COUNT, "vectors": COUNT}
+    assert invariants(watcher) == {"active": 0, "archived": total, "vectors": total}
 
 
-@pytest.fixture(scope="module")
-def pg_base(pg_server: Any) -> Iterator[str]:
-    """The same 12,000 memories with vectors in a PostgreSQL database that each case
-    copies (``CREATE DATABASE ... TEMPLATE``). Without its HNSW index: cleanup never
-    touches vectors on PostgreSQL (docs/storage.md), and building the graph over 12,000
-    vectors would cost more than the cases themselves."""
-    name, url = pg_server.new_database()
-    db = open_database(url, create=False)
-    try:
-        db.execute("DROP INDEX ix_embeddings_hnsw")
-        db.close()
-        benchlib.populate(url, COUNT, now=T0, namespaces=NAMESPACES, expires_at=T0 - 60)
-        db = open_database(url, create=False)
-        add_vectors(db)
-    finally:
-        db.close()
-    yield name
-    pg_server.drop(name)
+PG_COUNT = 4_000  # 8 batches of 500: a kill after 1,500 moved lands mid-run
 
 
 @pytest.mark.postgres
-def test_kill_cleanup_on_postgresql(pg_server: Any, pg_base: str) -> None:
+def test_kill_cleanup_on_postgresql(pg_database: ServerUrl) -> None:
     """Each batch is a transaction the server rolls back when its client dies: killed
     mid-run (the SQLite cases above cover the edges), nothing is lost or half-moved."""
-    name, url = pg_server.new_database(template=pg_base)
-    watcher = open_database(url, create=False)
+    db = open_database(pg_database, create=False)
     try:
-        _kill_cleanup_and_rerun(watcher, ServerUrl(url), "rows:2000")
+        # cleanup never touches vectors on PostgreSQL (docs/storage.md); without the HNSW
+        # index the vectors go in at once instead of a graph insert each
+        db.execute("DROP INDEX ix_embeddings_hnsw")
+    finally:
+        db.close()
+    benchlib.populate(pg_database.url, PG_COUNT, now=T0, namespaces=NAMESPACES, expires_at=T0 - 60)
+    watcher = open_database(pg_database, create=False)
+    try:
+        add_vectors(watcher)
+        _kill_cleanup_and_rerun(watcher, pg_database, "rows:1500", PG_COUNT)
     finally:
         watcher.close()
-        pg_server.drop(name)
 
 
 @pytest.fixture(scope="module")
