@@ -48,6 +48,13 @@ from memctl.store.db import Database
 from memctl.store.opening import connect_to
 
 AUTH_BUSY_TIMEOUT_MS = 1000  # the event loop's own reads never wait long for a lock
+# Operations run at once in worker threads (API, /mcp and the warm path together; more
+# wait their turn in the event loop; the warm path's status line is sent before). With
+# anyio's default of 40, 32 clients at 100k memories took the server to 5.9 GB of
+# anonymous memory (a search's working set per thread, kept by glibc's per-thread
+# arenas) for no more throughput on 2 cores; with 8 it stayed at ~750 MB, flat over a
+# 7-minute soak (scripts/bench_serve.py, docs/serve.md "Measured").
+WORKERS = 8
 
 
 @dataclass
@@ -272,6 +279,7 @@ def application(state: State, warm: ASGIApp) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKERS
         async with manager.run(), anyio.create_task_group() as group:
             group.start_soon(state.hub.run)
             try:
