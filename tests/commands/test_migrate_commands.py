@@ -44,6 +44,7 @@ def test_up_dry_run_then_up_with_a_snapshot(db_path: Path) -> None:
     doc = orjson.loads(done.stdout)
     (snap,) = snapshots(db_path.parent)
     assert (doc["from"], doc["to"], doc["applied"], doc["snapshot"]) == (1, 3, True, str(snap))
+    assert connect(snap).scalar("PRAGMA journal_mode") == "wal"  # restorable as it is
     assert [(s["version"], s["direction"], s["rewrites"]) for s in doc["steps"]] == [
         (2, "up", False),
         (3, "up", True),

@@ -12,6 +12,7 @@ import pytest
 from memctl.paths import ServerUrl
 from memctl.store import open_database
 from memctl.store.backend import backend_of
+from memctl.store.db import connect
 from tests.conftest import cli
 from tests.lifecycle.lifecycle_support import invariants
 from tests.transfer.transfer_testkit import T0, comparable, doc, ok, read_export, store
@@ -203,6 +204,10 @@ def test_sqlite_snapshot_opens_as_memctl_database(seeded: Path, tmp_path: Path) 
     summary = doc(cli("export", "-o", str(target), "--all-tenants", "--json"))
     assert summary["format"] == "sqlite" and summary["tenants"] == ["default", "other"]
     assert oct(os.stat(target).st_mode & 0o777) == "0o600"
+    # in WAL mode like the live database (VACUUM INTO writes a rollback-journal file),
+    # and no -wal/-shm files left beside it
+    assert connect(target).scalar("PRAGMA journal_mode") == "wal"
+    assert sorted(p.name for p in tmp_path.glob("snap.db*")) == ["snap.db"]
     live = open_database(seeded, create=False)
     snap = open_database(target, create=False)
     for sql in (

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from memctl.store import vectors
 from memctl.store.columns import VEC_TABLE
+from memctl.store.copies import copy_into
 from memctl.store.db import Database
 from memctl.store.index_stats import IndexStats
 
@@ -148,4 +149,4 @@ def _release_pages(db: Database, pages: int) -> int:
 def snapshot(db: Database, target: Path) -> None:
     """``VACUUM INTO`` an empty file the caller created with mode 0600: a consistent copy
     of the whole database, taken online while other processes keep writing."""
-    db.execute("VACUUM INTO ?", (str(target),))
+    copy_into(db, target)

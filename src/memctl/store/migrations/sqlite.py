@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memctl.errors import StorageError
+from memctl.store.copies import copy_into
 from memctl.store.migrations.runner import Statement, Step
 from memctl.store.migrations.sqlite_steps import LATEST, STEPS
 
@@ -125,7 +126,7 @@ class SQLiteBackend:
                 "nothing was migrated"
             ) from None
         try:
-            reader.execute("VACUUM INTO ?", (str(temp),))
+            copy_into(reader, temp)
             fd = os.open(temp, os.O_RDONLY)
             try:
                 os.fsync(fd)
