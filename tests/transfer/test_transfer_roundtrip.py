@@ -206,8 +206,10 @@ def test_sqlite_snapshot_opens_as_memctl_database(seeded: Path, tmp_path: Path) 
     assert oct(os.stat(target).st_mode & 0o777) == "0o600"
     # in WAL mode like the live database (VACUUM INTO writes a rollback-journal file),
     # and no -wal/-shm files left beside it
-    assert connect(target).scalar("PRAGMA journal_mode") == "wal"
     assert sorted(p.name for p in tmp_path.glob("snap.db*")) == ["snap.db"]
+    copy = connect(target)
+    assert copy.scalar("PRAGMA journal_mode") == "wal"
+    copy.close()
     live = open_database(seeded, create=False)
     snap = open_database(target, create=False)
     for sql in (
