@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from memctl.errors import StorageError
 from memctl.store.migrations.postgres_steps import STEPS
 from memctl.store.migrations.runner import Statement, Step
+from memctl.store.postgres.upkeep import TABLES
 
 if TYPE_CHECKING:
     from memctl.store.db import Database
@@ -28,16 +29,6 @@ if TYPE_CHECKING:
 # pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(current_schema())): the two-int form,
 # so that stores in different schemas of one database migrate independently.
 MIGRATION_LOCK = 0x6D656D63  # "memc"
-TABLES = (
-    "memories",
-    "archive",
-    "embeddings",
-    "keywords",
-    "lifecycle_log",
-    "snapshots",
-    "events",
-    "tokens",
-)
 
 
 class PostgresBackend:

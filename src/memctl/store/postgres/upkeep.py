@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 # pg_try_advisory_lock(DAEMON_LOCK, hashtext(current_schema())): one daemon per store
 DAEMON_LOCK = 0x6D656D64  # "memd"
+# memctl's tables that hold a store's data (statistics, VACUUM, and the migrations'
+# "does this hub hold data" check): one list, so a new table joins all three
 TABLES = (
     "memories",
     "archive",
