@@ -192,13 +192,7 @@ def _insert(db: Database, policy: Policy, req: StoreRequest, written_at: float) 
             "namespace": req.namespace,
             "key": req.key,
             "value": req.value,
-            "type": req.type,
-            "agent_id": req.agent_id,
-            "session_id": req.session_id,
-            "tags": req.tags,
-            "metadata": req.metadata,
-            "importance": req.importance,
-            "reward": req.reward,
+            **_optional_fields(req),
             "created_at": written_at,
             "updated_at": written_at,
             "expires_at": expires_at(policy, req.ttl_seconds, written_at),
@@ -208,18 +202,18 @@ def _insert(db: Database, policy: Policy, req: StoreRequest, written_at: float) 
     return sql.insert(db, row, text)
 
 
+# A write's optional fields (``StoreRequest`` and ``Memory`` share these names): None
+# means "not given" (a new memory takes the default, an existing one keeps its value).
+OPTIONAL_FIELDS = ("type", "agent_id", "session_id", "tags", "metadata", "importance", "reward")
+
+
+def _optional_fields(req: StoreRequest) -> dict[str, Any]:
+    return {name: getattr(req, name) for name in OPTIONAL_FIELDS}
+
+
 def _given_fields(req: StoreRequest) -> dict[str, Any]:
     """Fields the write sets explicitly (absent ones keep the stored value)."""
-    given = {
-        "type": req.type,
-        "agent_id": req.agent_id,
-        "session_id": req.session_id,
-        "tags": req.tags,
-        "metadata": req.metadata,
-        "importance": req.importance,
-        "reward": req.reward,
-    }
-    return {name: value for name, value in given.items() if value is not None}
+    return {name: value for name, value in _optional_fields(req).items() if value is not None}
 
 
 def _set_value(
