@@ -11,8 +11,9 @@ With one server up on the database (the real model loaded, the database embedded
 3. Load: --clients concurrent clients x --requests each, 70 % search, 20 % store,
    10 % recall: errors, lost writes (every acknowledged store is looked up afterwards),
    p50/p95/p99 per kind and overall, requests per second.
+   The WAL's size is sampled every second (max, and at the end).
 4. Soak: the same mix from --soak-clients clients for --soak-seconds; the server's RSS
-   sampled every --sample-seconds (first, last, max).
+   and the WAL's size sampled every --sample-seconds (first, last, max).
 5. SIGTERM: the exit code and how long the server took to stop.
 
     .venv/bin/python scripts/bench_serve.py                        # builds a 100k database
@@ -22,6 +23,7 @@ With one server up on the database (the real model loaded, the database embedded
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -254,6 +256,22 @@ class Load:
         }
 
 
+def wal_mb(db_path: Path) -> float:
+    """The size of the database's write-ahead log, MB (0 when there is none)."""
+    try:
+        return round(Path(f"{db_path}-wal").stat().st_size / 1024 / 1024, 1)
+    except FileNotFoundError:
+        return 0.0
+
+
+async def wal_sampler(db_path: Path, sizes: list[float], done: asyncio.Event) -> None:
+    while not done.is_set():
+        sizes.append(wal_mb(db_path))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), 1.0)
+    sizes.append(wal_mb(db_path))
+
+
 def lost_writes(db_path: Path, acknowledged: set[str]) -> int:
     db = open_database(db_path, create=False)
     try:
@@ -268,26 +286,45 @@ def load_run(
     url: str, token: str, db_path: Path, count: int, clients: int, requests: int
 ) -> dict[str, Any]:
     load = Load(url, token, count, seed=1)
+    wal: list[float] = []
+
+    async def both() -> None:
+        done = asyncio.Event()
+        sampler = asyncio.create_task(wal_sampler(db_path, wal, done))
+        await load.run(clients, requests, None, "c")
+        done.set()
+        await sampler
+
     started = time.perf_counter()
-    asyncio.run(load.run(clients, requests, None, "c"))
+    asyncio.run(both())
     figures = load.figures(time.perf_counter() - started)
+    figures["wal_max_mb"], figures["wal_end_mb"] = max(wal), wal[-1]
     figures["acknowledged_stores"] = len(load.acknowledged)
     figures["lost_writes"] = lost_writes(db_path, load.acknowledged)
     return figures
 
 
 def soak(
-    url: str, token: str, count: int, pid: int, clients: int, seconds: float, every: float
+    url: str,
+    token: str,
+    db_path: Path,
+    count: int,
+    pid: int,
+    clients: int,
+    seconds: float,
+    every: float,
 ) -> dict[str, Any]:
     load = Load(url, token, count, seed=2)
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, float, float]] = []  # seconds, RSS MB, WAL MB
 
     async def sample(deadline: float) -> None:
         started = time.monotonic()
         while time.monotonic() < deadline:
-            samples.append((round(time.monotonic() - started, 1), round(rss_mb(pid)[0], 1)))
+            now = round(time.monotonic() - started, 1)
+            samples.append((now, round(rss_mb(pid)[0], 1), wal_mb(db_path)))
             await asyncio.sleep(every)
-        samples.append((round(time.monotonic() - started, 1), round(rss_mb(pid)[0], 1)))
+        now = round(time.monotonic() - started, 1)
+        samples.append((now, round(rss_mb(pid)[0], 1), wal_mb(db_path)))
 
     async def both() -> None:
         deadline = time.monotonic() + seconds
@@ -296,13 +333,14 @@ def soak(
     started = time.perf_counter()
     asyncio.run(both())
     figures = load.figures(time.perf_counter() - started)
-    rss = [mb for _, mb in samples]
+    rss = [mb for _, mb, _ in samples]
     return {
         **{k: figures[k] for k in ("requests", "per_second", "errors", "all_ms")},
         "rss_first_mb": rss[0],
-        "rss_after_first_minute_mb": next((mb for t, mb in samples if t >= 60), rss[-1]),
+        "rss_after_first_minute_mb": next((mb for t, mb, _ in samples if t >= 60), rss[-1]),
         "rss_last_mb": rss[-1],
         "rss_max_mb": max(rss),
+        "wal_max_mb": max(wal for _, _, wal in samples),
         "samples": samples,
     }
 
@@ -371,6 +409,7 @@ def main() -> None:
             results["soak"] = soak(
                 url,
                 token,
+                db_path,
                 args.count,
                 proc.pid,
                 args.soak_clients,
@@ -398,7 +437,8 @@ def main() -> None:
         f"load {args.clients} x {args.requests}: {load['requests']} requests, "
         f"{load['errors']} errors, {load['lost_writes']} lost writes of "
         f"{load['acknowledged_stores']}, p50/p95/p99 {load['all_ms']['p50']}/"
-        f"{load['all_ms']['p95']}/{load['all_ms']['p99']} ms, {load['per_second']}/s"
+        f"{load['all_ms']['p95']}/{load['all_ms']['p99']} ms, {load['per_second']}/s; "
+        f"WAL max {load['wal_max_mb']} MB, {load['wal_end_mb']} MB at the end"
     )
     if "soak" in results:
         s = results["soak"]
@@ -406,7 +446,7 @@ def main() -> None:
             f"soak {args.soak_seconds:g} s x {args.soak_clients} clients: {s['requests']} "
             f"requests, {s['errors']} errors; RSS {s['rss_first_mb']} -> "
             f"{s['rss_after_first_minute_mb']} (1 min) -> {s['rss_last_mb']} MB, "
-            f"max {s['rss_max_mb']}"
+            f"max {s['rss_max_mb']}; WAL max {s['wal_max_mb']} MB"
         )
     print(f"SIGTERM: {results.get('sigterm')}")
     print(orjson.dumps(results).decode())

@@ -124,8 +124,10 @@ def serve(
     command opened it first)."""
     from memctl.server.app import State, application
     from memctl.server.contexts import Served
+    from memctl.server.wal import WalKeeper, wal_limit_bytes
     from memctl.server.warm import Warm, build_warm
 
+    wal_limit = wal_limit_bytes()  # a bad MEMCTL_SERVE_WAL_MB is refused before listening
     tcp = tcp_socket(host, port)
     try:
         sock_path = socket_for(db_path)
@@ -149,10 +151,15 @@ def serve(
     server = _Server(config)
     state.should_stop = lambda: server.should_exit
     _prewarm(served, announce)
+    keeper = WalKeeper(db_path, wal_limit) if isinstance(db_path, Path) else None
+    if keeper is not None:
+        keeper.start()
     started(Listening(_url(tcp), sock_path, db_path, os.getpid()))
     try:
         server.run(sockets=[tcp, uds])
     finally:
+        if keeper is not None:
+            keeper.stop()
         state.close()
         with contextlib.suppress(OSError):
             if os.stat(sock_path).st_ino == identity:

@@ -150,3 +150,12 @@ def snapshot(db: Database, target: Path) -> None:
     """``VACUUM INTO`` an empty file the caller created with mode 0600: a consistent copy
     of the whole database, taken online while other processes keep writing."""
     copy_into(db, target)
+
+
+def truncate_wal(db: Database) -> bool:
+    """``PRAGMA wal_checkpoint(TRUNCATE)``: copy the whole WAL into the database and cut
+    the log file to zero bytes. It waits (the connection's busy timeout) for the writer
+    and then for the readers still on the log; True when it got through, False when
+    they outlasted the wait (nothing is lost: try again later)."""
+    row = db.one("PRAGMA wal_checkpoint(TRUNCATE)")
+    return row is not None and int(row[0]) == 0
