@@ -7,6 +7,8 @@ import random
 import struct
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,12 +23,13 @@ from hypothesis import strategies as st
 from memctl.errors import BadInput, StorageError
 from memctl.lifecycle.globs import glob_match
 from memctl.paths import ServerUrl, mask_url, parse_location, resolve_project
-from memctl.store import migrations, open_database
+from memctl.store import migrations, moves, open_database
 from memctl.store.backend import backend_of
 from memctl.store.migrations import postgres_steps
 from memctl.store.migrations.runner import Step
 from memctl.store.opening import schema_status
 from memctl.store.postgres import dialect as pg_dialect
+from memctl.store.postgres import upkeep as pg_upkeep
 from memctl.store.postgres import vectors as pg_vectors
 from memctl.store.postgres.connection import driver_sql
 from tests.conftest import SRC, cli, run
@@ -286,6 +289,47 @@ def test_a_write_blocked_past_the_busy_timeout_is_locked_exit_3(
     finally:
         holder.close()
     assert cli("recall", "a/b").stdout.strip() == "1"
+
+
+def test_archiving_keeps_a_write_committed_while_it_waited(
+    pg_database: ServerUrl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive's one statement (postgres/upkeep.archive_rows) waits for a writer
+    holding a row and moves the version that writer committed, not the one before."""
+    monkeypatch.setattr(pg_upkeep, "MOVE_IDS", 1)  # two rows: two statements
+    ok(cli("store", "a/b", "1"))
+    ok(cli("store", "a/c", "1"))
+    writer = open_database(pg_database, create=False)
+    mover = open_database(pg_database, create=False)
+    moved: list[int] = []
+
+    def archive() -> None:
+        ids = [int(r[0]) for r in mover.all("SELECT id FROM memories ORDER BY id")]
+        with mover.write():
+            moved.append(moves.archive(mover, ids, "test", 1.0))
+
+    try:
+        with writer.write():
+            writer.execute("UPDATE memories SET importance = 9 WHERE key = 'b'")
+            thread = threading.Thread(target=archive)
+            thread.start()
+            for _ in range(2000):  # until the mover waits for the writer's row lock
+                if writer.scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                ):
+                    break
+                time.sleep(0.005)
+            else:
+                raise AssertionError("the archive never waited for the writer's row lock")
+        thread.join(timeout=30)
+        assert moved == [2]
+        rows = writer.all("SELECT key, importance, archive_reason FROM archive ORDER BY key")
+        assert [tuple(r) for r in rows] == [("b", 9.0, "test"), ("c", 5.0, "test")]
+        assert writer.scalar("SELECT count(*) FROM memories") == 0
+    finally:
+        writer.close()
+        mover.close()
 
 
 def test_export_as_sqlite_is_refused_with_what_to_do(

@@ -4,7 +4,6 @@ and re-checking which ids are still there inside each write batch."""
 from collections.abc import Callable, Sequence
 
 from memctl.store.backend import backend_of
-from memctl.store.batch import marks
 from memctl.store.db import Database
 
 
@@ -27,8 +26,9 @@ def present_ids(db: Database, ids: Sequence[int], table: str = "memories") -> li
     if not ids:
         return []
     assert table in ("memories", "archive")
-    skip = backend_of(db).dialect.SKIP_LOCKED
-    rows = db.all(f"SELECT id FROM {table} WHERE id IN ({marks(ids)}) ORDER BY id{skip}", list(ids))
+    dialect = backend_of(db).dialect
+    among, params = dialect.in_ids("id", ids)
+    rows = db.all(f"SELECT id FROM {table} WHERE {among} ORDER BY id{dialect.SKIP_LOCKED}", params)
     have = {int(r[0]) for r in rows}
     return [i for i in ids if i in have]
 

@@ -8,6 +8,9 @@ Every fragment takes column expressions written by memctl and returns SQL text; 
 stay bound parameters.
 """
 
+from collections.abc import Sequence
+
+from memctl.store.batch import marks
 from memctl.store.columns import sqlite_glob
 
 NAME = "sqlite"
@@ -17,6 +20,11 @@ FOR_UPDATE = ""
 SKIP_LOCKED = ""
 NOT_INDEXED = " NOT INDEXED"  # after a table name: SQLite's planner hint
 EVENTS_IN_ORDER = ""  # writers are one at a time already: event ids commit in order
+
+
+def in_ids(column: str, ids: Sequence[int]) -> tuple[str, list[object]]:
+    """``column`` is one of ``ids``: a mark each (SQLite binds at most 32,766)."""
+    return f"{column} IN ({marks(ids)})", list(ids)
 
 
 def plain(column: str) -> str:

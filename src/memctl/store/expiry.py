@@ -5,7 +5,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from memctl.store.backend import backend_of
-from memctl.store.batch import marks
 from memctl.store.db import Database
 from memctl.store.rules import namespace_clause, rule_case, tenant_clause
 
@@ -41,13 +40,15 @@ def still_expired(db: Database, ids: Sequence[int], now: float) -> list[int]:
     store refreshing one wins; a second cleanup on another machine takes the others)."""
     if not ids:
         return []
+    dialect = backend_of(db).dialect
+    among, params = dialect.in_ids("id", ids)
     rows = db.all(
         f"""
         SELECT id FROM memories
-        WHERE id IN ({marks(ids)}) AND expires_at IS NOT NULL AND expires_at <= ?
-        ORDER BY id{backend_of(db).dialect.SKIP_LOCKED}
+        WHERE {among} AND expires_at IS NOT NULL AND expires_at <= ?
+        ORDER BY id{dialect.SKIP_LOCKED}
         """,
-        [*ids, now],
+        [*params, now],
     )
     return [int(r[0]) for r in rows]
 

@@ -5,9 +5,11 @@ Ids are unique across ``memories`` and ``archive`` (an archived row keeps its id
 the keyword and vector rows of a memory follow it through archive and restore untouched
 but for vec0's ``archived`` flag.
 
-Each batch locks its rows first (``db.lock_rows``): on PostgreSQL another writer could
+A restore locks its rows first (``db.lock_rows``): on PostgreSQL another writer could
 otherwise change a row between its copy into the other table and its deletion, and that
-change would be lost. (SQLite's write transaction excludes other writers.)
+change would be lost (SQLite's write transaction excludes other writers). An archive
+needs no lock on PostgreSQL: its one statement deletes the rows and inserts what the
+delete returned (``postgres/upkeep.archive_rows``).
 """
 
 from collections.abc import Sequence
@@ -21,21 +23,10 @@ _COLUMNS = ", ".join(MEMORY_COLUMNS)
 
 
 def archive(db: Database, ids: Sequence[int], reason: str, now: float) -> int:
-    """Move memories to the archive with ``reason``. Returns the count."""
-    moved = 0
-    vectors = backend_of(db).vectors
-    for chunk in chunks(ids):
-        db.lock_rows("memories", chunk)
-        vectors.mark_archived(db, chunk, True)  # before the rows move (see there)
-        db.execute(
-            f"""
-            INSERT INTO archive ({_COLUMNS}, archived_at, archive_reason)
-            SELECT {_COLUMNS}, ?, ? FROM memories WHERE id IN ({marks(chunk)})
-            """,
-            [now, reason, *chunk],
-        )
-        moved += db.execute(f"DELETE FROM memories WHERE id IN ({marks(chunk)})", chunk).rowcount
-    return moved
+    """Move memories to the archive with ``reason``. Returns the count. How the rows
+    move is the engine's (``Upkeep.archive_rows``): SQLite copies and deletes per batch
+    of ids, PostgreSQL deletes and inserts what the delete returned in one statement."""
+    return backend_of(db).upkeep.archive_rows(db, ids, reason, now)
 
 
 def purge(db: Database, ids: Sequence[int], archived: bool = False) -> int:

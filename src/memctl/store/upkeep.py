@@ -6,18 +6,20 @@ vec0 stores vectors in chunks of ``chunk_size`` slots and never reuses the slot 
 deleted row (NOTES-sqlite.md); ``VACUUM`` cannot shrink that, only a rebuild can.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from memctl.store import vectors
-from memctl.store.columns import VEC_TABLE
+from memctl.store.batch import chunks, marks
+from memctl.store.columns import MEMORY_COLUMNS, VEC_TABLE
 from memctl.store.copies import copy_into
 from memctl.store.db import Database
 from memctl.store.index_stats import IndexStats
 
 BULK_CACHE_KIB = 65536
 IMPORT_CACHE_KIB = 16 * 1024
+_COLUMNS = ", ".join(MEMORY_COLUMNS)
 
 
 def bulk_session(db: Database) -> None:
@@ -71,6 +73,23 @@ def new_ids(db: Database, count: int) -> list[int]:
     if not moved:
         db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('memories', ?)", (last,))
     return list(range(first, last + 1))
+
+
+def archive_rows(db: Database, ids: Sequence[int], reason: str, now: float) -> int:
+    """Move memories to the archive with ``reason`` (``moves.archive``), ``BATCH`` ids
+    per statement: vec0's flag first, then copy, then delete. Returns the count."""
+    moved = 0
+    for chunk in chunks(ids):
+        vectors.mark_archived(db, chunk, True)  # before the rows move (see there)
+        db.execute(
+            f"""
+            INSERT INTO archive ({_COLUMNS}, archived_at, archive_reason)
+            SELECT {_COLUMNS}, ?, ? FROM memories WHERE id IN ({marks(chunk)})
+            """,
+            [now, reason, *chunk],
+        )
+        moved += db.execute(f"DELETE FROM memories WHERE id IN ({marks(chunk)})", chunk).rowcount
+    return moved
 
 
 def index_stats(db: Database) -> IndexStats:

@@ -13,6 +13,8 @@ both are ``backend.Dialect``).
 - No planner hints: PostgreSQL's planner has statistics and needs none of SQLite's.
 """
 
+from collections.abc import Sequence
+
 NAME = "postgresql"
 FOR_UPDATE = " FOR UPDATE"
 SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
@@ -24,6 +26,13 @@ NOT_INDEXED = ""
 # does on SQLite).
 EVENTS_IN_ORDER = "SELECT pg_advisory_xact_lock(1835365750, hashtext(current_schema()))"
 LIKE_ESCAPE = "\\"
+
+
+def in_ids(column: str, ids: Sequence[int]) -> tuple[str, list[object]]:
+    """``column`` is one of ``ids``: one array parameter, however many ids. (5,000 marks
+    cost the server a parse and the driver a bind of each; a lifecycle batch's re-check
+    took 80 ms that way at 1M, under 4 writers.)"""
+    return f"{column} = ANY(?)", [list(ids)]
 
 
 def glob_param(pattern: str) -> str:
