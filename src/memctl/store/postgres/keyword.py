@@ -8,24 +8,35 @@ The fusion reads FTS5's bm25 (negative, lower is better), so this module compute
 same formula in SQL:
 
     bm25(D) = - sum over query words w present in D of
-              idf(w) * (k1 + 1) / (1 + k1 * (1 - b + b * |D| / avgdl))
+              idf(w) * (k1 + 1) * tf / (tf + k1 * (1 - b + b * |D| / avgdl))
     idf(w)  = ln((N - n(w) + 0.5) / (n(w) + 0.5)), at least 1e-6     (k1 = 1.2, b = 0.75)
 
-with two differences from FTS5, both from what a ``tsvector`` keeps: a word counts once
-however often it occurs (term presence, not frequency), and ``|D|`` counts distinct
-words. ``n(w)`` (how many memories hold ``w``) is counted exactly up to ``DF_CAP`` and
-taken as ``DF_CAP`` above it (a word in more memories than that has an idf within
-~ln(N / DF_CAP) of zero anyway); ``N`` and ``avgdl`` come from the table's statistics
-(or a count on a small table that has none yet).
+with ``tf`` the word's occurrences in D, ``|D|`` its words and ``avgdl`` their mean,
+as FTS5 has it. ``N`` comes from the table's statistics (or a count on a small table that has
+none yet). How each part is found, and what it costs at 1M memories (measured on the
+bench database of ``scripts/bench_postgres.py``, docs/storage.md):
 
-At most ``CANDIDATES`` matching memories per word are scored (a common word can match
-most of a large table; FTS5 scores them all, 38 ms at 100k): every match of the rarer
-words, and as many of a common word's as the cap allows.
+- ``n(w)``, how many memories hold ``w``: counted exactly up to ``DF_CAP`` on a small
+  table; on a large one (``STATS_ROWS`` rows or more) up to ``DF_EXACT``, and above
+  that read from the column statistics (``_counts``): counting is reading every match.
+- Candidates: every match when the query's words match at most ``CANDIDATES``
+  memories in all, or when every word must match (up to ``CANDIDATES``). Otherwise only
+  the memories that could reach the bm25 of a word found once: every match of a rare
+  word, and the memories holding enough common words together (``keyword_search``).
+  FTS5 scores every match (38 ms at 100k); reading 5,000 matches of each common word
+  instead took 100-600 ms at 1M, this 1-35 ms.
+- A first cut of ``RERANK`` by which words each candidate holds (term presence, over
+  distinct words), then bm25 with term counts, one pass over each one's lexemes.
+- ``avgdl`` and the distinct-word mean from 10,000 rows, kept for ``STATS_SECONDS`` on
+  a large table (``_Large``), as are the counts read from the statistics.
 """
 
 import math
 import re
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from memctl.store.batch import chunks, marks
@@ -38,10 +49,13 @@ if TYPE_CHECKING:
 CONFIG = "english"
 MAX_TEXT_CHARS = 262_144  # a tsvector holds at most 1 MB
 DF_CAP = 10_000
+DF_EXACT = 1_000  # on a large table, counted exactly up to here (``_counts``)
 CANDIDATES = 5_000
 RERANK = 200  # candidates scored with term counts, after a first cut by term presence
 K1, B = 1.2, 0.75
 STATS_ROWS = 10_000  # below this many rows, count exactly rather than trust statistics
+STATS_SECONDS = 300.0  # how long a large table's sizes and word counts are reused
+COMBINED = 10  # common words of a query combined (2^10 sets at most)
 
 
 _QUOTED = re.compile(r'"(\w+)"', re.UNICODE)
@@ -73,21 +87,165 @@ def drop(db: "Database", ids: Sequence[int]) -> None:
         db.execute(f"DELETE FROM keywords WHERE memory_id IN ({marks(chunk)})", chunk)
 
 
-def indexed_count(db: "Database") -> int:
+# ------------------------------------------------------------------ table figures
+
+
+@dataclass
+class _Large:
+    """What the searches of a large table (``STATS_ROWS`` rows or more) reuse for
+    ``STATS_SECONDS``: its size, its mean lengths (from 10,000 rows: 70-180 ms at 1M on
+    a busy machine, and every hybrid search computed them twice), the column
+    statistics' frequent lexemes, and the counts of the words held by more than
+    ``DF_EXACT`` memories."""
+
+    at: float
+    indexed: int
+    lengths: tuple[float, float] | None = None
+    frequent: dict[str, float] | None = None  # lexeme -> fraction of rows holding it
+    counts: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+
+
+# by database URL: a hybrid search's two connections (and a server's) share them
+_LARGE: dict[str, _Large] = {}
+
+
+def _large(db: "Database") -> _Large | None:
+    """The figures a large table's searches reuse; None for a small table, whose
+    figures every search computes afresh (exact, and cheap there)."""
+    key = str(db.location)
+    cached = _LARGE.get(key)
+    if cached is not None and time.monotonic() - cached.at < STATS_SECONDS:
+        return cached
     estimate = db.scalar("SELECT reltuples FROM pg_class WHERE oid = 'keywords'::regclass")
-    if estimate is not None and float(estimate) >= STATS_ROWS:
-        return int(estimate)
+    if estimate is None or float(estimate) < STATS_ROWS:
+        _LARGE.pop(key, None)
+        return None
+    _LARGE[key] = _Large(time.monotonic(), int(estimate))
+    return _LARGE[key]
+
+
+def indexed_count(db: "Database") -> int:
+    large = _large(db)
+    if large is not None:
+        return large.indexed
     return int(db.scalar("SELECT count(*) FROM keywords"))
 
 
 def _lengths(db: "Database") -> tuple[float, float]:
     """Mean distinct words and mean words per memory, from ``STATS_ROWS`` rows."""
+    large = _large(db)
+    if large is not None and large.lengths is not None:
+        return large.lengths
     row = db.one(
         "SELECT avg(length(terms)), avg((SELECT coalesce(sum(array_length(u.positions, 1)), "
         "0) FROM unnest(terms) u)) FROM (SELECT terms FROM keywords LIMIT ?) s",
         (STATS_ROWS,),
     )
-    return float(row[0] or 1.0), float(row[1] or 1.0)
+    lengths = float(row[0] or 1.0), float(row[1] or 1.0)
+    if large is not None:
+        large.lengths = lengths
+    return lengths
+
+
+def _frequent(db: "Database", large: _Large) -> dict[str, float]:
+    """The column statistics' most common lexemes (``ANALYZE``: the ~500-1,000 most
+    frequent of a sample of 30,000 rows) with the fraction of rows holding each."""
+    if large.frequent is None:
+        row = db.one(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE schemaname = current_schema() AND tablename = 'keywords' "
+            "AND attname = 'terms'"
+        )
+        large.frequent = (
+            dict(zip(row[0], row[1], strict=False)) if row is not None and row[0] else {}
+        )
+    return large.frequent
+
+
+def _counts(db: "Database", found: list[str]) -> dict[str, tuple[int, list[str]]]:
+    """Per word: how many memories hold it, or -1 for a word the English configuration
+    drops (a stop word: it constrains nothing, as in PostgreSQL); and its lexemes (what
+    the tsvector keeps of it).
+
+    Counting is reading every matching row (a bitmap heap scan: ~1.5 us a row, 15 ms
+    for a word held by 10,000 of 1M memories), so on a large table a word is counted
+    only up to ``DF_EXACT``; above, its count is the column statistics' frequency of its
+    lexeme times the table's rows (sampled: within a few per cent, and exact enough for
+    an idf), or, without statistics, counted on up to ``DF_CAP``."""
+    large = _large(db)
+    cached = large.counts if large is not None else {}
+    wanted = [word for word in dict.fromkeys(found) if word not in cached]
+    counts = {word: cached[word] for word in found if word in cached}
+    if wanted:
+        cap = DF_EXACT if large is not None else DF_CAP
+        row = db.one(
+            "SELECT "
+            + ", ".join(
+                f"(CASE WHEN numnode({q}) = 0 THEN -1 ELSE (SELECT count(*) FROM "
+                f"(SELECT 1 FROM keywords WHERE terms @@ {q} LIMIT ?) s{i}) END), "
+                f"tsvector_to_array(to_tsvector('{CONFIG}', ?))"
+                for i, q in enumerate(_tsquery(len(wanted)))
+            ),
+            [value for word in wanted for value in (word, word, cap + 1, word)],
+        )
+        fresh = {
+            word: (min(int(row[2 * i]), DF_CAP), list(row[2 * i + 1] or []))
+            for i, word in enumerate(wanted)
+        }
+        if large is not None:
+            over = [word for word, (n, _) in fresh.items() if n > DF_EXACT]
+            frequent = _frequent(db, large) if over else {}
+            for word in over:
+                lexemes = fresh[word][1]
+                share = frequent.get(lexemes[0]) if len(lexemes) == 1 else None
+                if share is not None:
+                    fresh[word] = (max(DF_EXACT + 1, round(share * large.indexed)), lexemes)
+                else:
+                    fresh[word] = (_count(db, word), lexemes)
+                # only these are reused: a smaller count is cheap to take again, and a
+                # word just stored must be found at once
+                large.counts[word] = fresh[word]
+        counts.update(fresh)
+    return counts
+
+
+def _count(db: "Database", word: str) -> int:
+    """Memories holding ``word``, counted up to ``DF_CAP``."""
+    q = _tsquery(1)[0]
+    return int(
+        db.scalar(
+            f"SELECT count(*) FROM (SELECT 1 FROM keywords WHERE terms @@ {q} LIMIT ?) s",
+            (word, DF_CAP),
+        )
+    )
+
+
+def _enough_together(common: list[tuple[list[str], float]], bm25: float) -> list[list[list[str]]]:
+    """The smallest sets of the (lexemes, idf) ``common`` whose bm25 together could
+    reach ``bm25`` ((k1 + 1) x the sum of their idf), among the ``COMBINED`` rarest."""
+    words = sorted(common, key=lambda item: -item[1])[:COMBINED]
+    found: list[tuple[int, ...]] = []
+    for size in range(2, len(words) + 1):
+        for group in combinations(range(len(words)), size):
+            if any(set(smaller) <= set(group) for smaller in found):
+                continue
+            if (K1 + 1) * sum(words[i][1] for i in group) >= bm25:
+                found.append(group)
+    return [[words[i][0] for i in group] for group in found]
+
+
+def _lexeme(text: str) -> str:
+    """One lexeme as ``tsquery`` input (quoted; quotes and backslashes escaped)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _holds(lexemes: list[str]) -> str:
+    """``tsquery`` input matching what ``plainto_tsquery`` of the word matches: every
+    lexeme the word gives."""
+    return "(" + " & ".join(_lexeme(lexeme) for lexeme in lexemes) + ")"
+
+
+# ------------------------------------------------------------------ ranking
 
 
 def keyword_search(
@@ -97,24 +255,8 @@ def keyword_search(
     found, every = words(match)
     if not found:
         return []
-    # per word: how many memories hold it (up to DF_CAP), or -1 for a word the English
-    # configuration drops (a stop word: it constrains nothing, as in PostgreSQL); and
-    # its lexemes (what the tsvector keeps of it)
-    stats = db.one(
-        "SELECT "
-        + ", ".join(
-            f"(CASE WHEN numnode({q}) = 0 THEN -1 ELSE (SELECT count(*) FROM "
-            f"(SELECT 1 FROM keywords WHERE terms @@ {q} LIMIT ?) s{i}) END), "
-            f"tsvector_to_array(to_tsvector('{CONFIG}', ?))"
-            for i, q in enumerate(_tsquery(len(found)))
-        ),
-        [value for word in found for value in (word, word, DF_CAP, word)],
-    )
-    held = [
-        (word, int(stats[2 * i]), list(stats[2 * i + 1] or []))
-        for i, word in enumerate(found)
-        if int(stats[2 * i]) != -1
-    ]
+    counts = _counts(db, found)
+    held = [(word, *counts[word]) for word in found if counts[word][0] != -1]
     present = sorted((item for item in held if item[1] > 0), key=lambda item: item[1])
     if not present or (every and len(present) < len(held)):
         return []  # a word no memory holds: none holds them all
@@ -127,25 +269,52 @@ def keyword_search(
     sql: list[str] = []
     params: list[Any] = []
 
-    def source(query: str, words: list[str]) -> None:
+    def source(query: str, values: list[str]) -> None:
+        if len(sql) > 1:
+            sql.append(" UNION ALL ")
         sql.append(
             f"(SELECT k.memory_id, k.terms FROM keywords k JOIN {table} m "
             f"ON m.id = k.memory_id WHERE k.terms @@ {query} AND {where} LIMIT ?)"
         )
-        params.extend([*words, *where_params, CANDIDATES])
+        params.extend([*values, *where_params, CANDIDATES])
 
-    # candidates: every match, up to CANDIDATES per word (all of the rarer words')
     sql.append("WITH c AS (SELECT DISTINCT ON (memory_id) memory_id, terms FROM (")
     if every or sum(n for _, n, _ in present) <= CANDIDATES:
+        # every match
         source(
             "(" + (" && " if every else " || ").join(_tsquery(len(present))) + ")",
             [word for word, _, _ in present],
         )
     else:
-        for index, (word, _, _) in enumerate(present):
-            if index:
-                sql.append(" UNION ALL ")
+        # Too many matches to read them all (a common word can match most of a large
+        # table; reading up to 5,000 matches of each word took 100-600 ms at 1M). So
+        # only the memories that could score at least the bm25 of a word found once
+        # (ln((N - 0.5) / 1.5)): a word contributes at most (k1 + 1) x its idf, so
+        # these hold a rare word (one that alone could), up to CANDIDATES per word, or
+        # a set of common words that together could, up to CANDIDATES in all. The rest
+        # rank below every memory of average length holding a word found once, and
+        # have no keyword evidence (search/scoring.py: less than one rare word's worth).
+        rare_word = math.log((total - 0.5) / 1.5)
+        rare = [
+            word
+            for (word, _, _), weight in zip(present, idf, strict=True)
+            if (K1 + 1) * weight >= rare_word
+        ]
+        common = [
+            (lexemes, weight)
+            for (_, _, lexemes), weight in zip(present, idf, strict=True)
+            if (K1 + 1) * weight < rare_word
+        ]
+        for word in rare:
             source(one, [word])
+        sets = _enough_together(common, rare_word)
+        if sets:
+            query = " | ".join("(" + " & ".join(_holds(x) for x in group) + ")" for group in sets)
+            if rare:  # their memories are in already
+                query = f"({query}) & !({' | '.join(_holds(counts[w][1]) for w in rare)})"
+            source("?::tsquery", [query])
+        if len(sql) == 1:
+            return []  # no memory could have keyword evidence
     # a first cut by which words each holds (cheap), then bm25 with term counts
     presence = " + ".join(
         f"(CASE WHEN terms @@ {one} THEN {weight!r} ELSE 0 END)" for weight in idf
@@ -153,15 +322,16 @@ def keyword_search(
     sql.append(
         f") u), pre AS (SELECT memory_id, terms FROM c ORDER BY ({presence}) / "
         f"(1 + {K1} * (1 - {B} + {B} * length(terms) / {distinct!r})) DESC, memory_id "
-        "LIMIT ?), counted AS (SELECT memory_id, "
-        "(SELECT coalesce(sum(array_length(u.positions, 1)), 0) FROM unnest(terms) u) AS dl"
+        "LIMIT ?), counted AS (SELECT p.memory_id, "
+        "coalesce(sum(array_length(u.positions, 1)), 0) AS dl"
     )
     params.extend([word for word, _, _ in present])
     params.append(RERANK)
+    # one pass over each candidate's lexemes for its length and every word's count
     for index, (_, _, lexemes) in enumerate(present):
         sql.append(
-            ", (SELECT coalesce(sum(array_length(u.positions, 1)), 0) FROM unnest(terms) u "
-            f"WHERE u.lexeme = ANY(?)) AS tf{index}"
+            ", coalesce(sum(array_length(u.positions, 1)) FILTER (WHERE u.lexeme = ANY(?)), "
+            f"0) AS tf{index}"
         )
         params.append(lexemes)
     norm = f"{K1} * (1 - {B} + {B} * dl / {tokens!r})"
@@ -169,7 +339,8 @@ def keyword_search(
         f"{weight * (K1 + 1)!r} * tf{index} / (tf{index} + {norm})"
         for index, weight in enumerate(idf)
     )
-    sql.append(f" FROM pre) SELECT memory_id, -({score}) AS bm25 FROM counted ")
+    sql.append(" FROM pre p, unnest(p.terms) u GROUP BY p.memory_id) ")
+    sql.append(f"SELECT memory_id, -({score}) AS bm25 FROM counted ")
     sql.append("ORDER BY bm25, memory_id LIMIT ?")
     params.append(limit)
     rows = db.all("".join(sql), params)

@@ -1,0 +1,102 @@
+"""PostgreSQL's keyword ranking on large tables (store/postgres/keyword.py): which
+matches are read when common words match more memories than it can score, and where a
+common word's count comes from. The thresholds are lowered so that a few hundred rows
+behave as a million do."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from memctl.lifecycle.memories import StoreRequest, store
+from memctl.lifecycle.policies import PACKAGED_POLICIES, load_policies
+from memctl.paths import ServerUrl
+from memctl.store import open_database
+from memctl.store.db import Database
+from memctl.store.memories import Filters
+from memctl.store.postgres import keyword
+
+pytestmark = pytest.mark.postgres
+
+FILTERS = Filters(tenant="default", now=2000.0)
+
+
+@pytest.fixture
+def db(pg_database: ServerUrl, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    monkeypatch.setattr(keyword, "_LARGE", {})
+    database = open_database(pg_database, create=True)
+    yield database
+    database.close()
+
+
+def populate(db: Database, texts: dict[str, str]) -> dict[int, str]:
+    """Store ``texts`` (key -> text) in namespace ``notes``; memory id -> key."""
+    policies = load_policies(PACKAGED_POLICIES)
+    with db.write():
+        for key, text in texts.items():
+            store(db, policies, 1000.0, StoreRequest("default", "notes", key, text))
+    return {int(row[0]): str(row[1]) for row in db.all("SELECT id, key FROM memories")}
+
+
+def test_past_the_cap_every_memory_that_could_have_evidence_is_ranked(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Common words matching more memories than CANDIDATES: the memories holding the rare
+    word, and those holding both common words (enough together), are all read and
+    ranked; a memory holding one common word alone (no evidence possible) is not."""
+    texts = {f"a{n}": f"alpha filler{n}" for n in range(40)}
+    texts |= {f"b{n}": f"beta filler{n}" for n in range(40)}
+    texts |= {f"ab{n}": f"alpha beta filler{n}" for n in range(10)}
+    texts |= {"z1": "zyzzyva report", "z2": "zyzzyva alpha"}
+    texts |= {f"f{n}": f"unrelated words number{n}" for n in range(308)}
+    keys = populate(db, texts)
+    monkeypatch.setattr(keyword, "CANDIDATES", 20)  # alpha: 51 matches, beta: 50
+    found = keyword.keyword_search(db, '"alpha" OR "beta" OR "zyzzyva"', FILTERS, 100)
+    assert {keys[i] for i, _ in found} == {"z1", "z2"} | {f"ab{n}" for n in range(10)}
+    assert keys[found[0][0]] == "z2"  # the rare word and a common one
+    assert [bm25 for _, bm25 in found] == sorted(bm25 for _, bm25 in found)
+    # the same query under the cap reads every match, and ranks these the same way
+    monkeypatch.setattr(keyword, "CANDIDATES", 5_000)
+    everything = keyword.keyword_search(db, '"alpha" OR "beta" OR "zyzzyva"', FILTERS, 100)
+    assert everything[: len(found)] == found
+
+
+def test_common_words_alone_past_the_cap_find_nothing_to_rank(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = {f"a{n}": f"alpha filler{n}" for n in range(60)}
+    texts |= {f"f{n}": f"unrelated words number{n}" for n in range(140)}
+    populate(db, texts)
+    monkeypatch.setattr(keyword, "CANDIDATES", 20)
+    assert keyword.keyword_search(db, '"alpha" OR "unknownword"', FILTERS, 100) == []
+    # holding every word of the query is evidence whatever the words
+    assert len(keyword.keyword_search(db, '"alpha"', FILTERS, 100)) == 20
+
+
+def test_on_a_large_table_a_common_words_count_comes_from_the_statistics(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting a word is reading its matches, so above DF_EXACT the column statistics
+    give the count: here as exact as a count (ANALYZE read every row), not capped."""
+    texts = {f"g{n}": f"gamma filler{n}" for n in range(60)}
+    texts |= {f"f{n}": f"unrelated words number{n}" for n in range(40)}
+    populate(db, texts)
+    db.execute("ANALYZE keywords")
+    monkeypatch.setattr(keyword, "STATS_ROWS", 50)
+    monkeypatch.setattr(keyword, "DF_EXACT", 5)
+    monkeypatch.setattr(keyword, "DF_CAP", 20)  # a count would stop here
+    found = keyword.keyword_search(db, '"gamma"', FILTERS, 100)
+    assert len(found) == 60
+    # held by 60 of 100: idf ln(40.5 / 60.5) < 0, floored at 1e-6 (at 20: 1.37)
+    assert all(abs(bm25) < 1e-4 for _, bm25 in found)
+
+
+def test_on_a_large_table_a_word_just_stored_is_found_at_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(db, {f"f{n}": f"unrelated words number{n}" for n in range(60)})
+    db.execute("ANALYZE keywords")
+    monkeypatch.setattr(keyword, "STATS_ROWS", 50)
+    assert keyword.keyword_search(db, '"zebra"', FILTERS, 10) == []
+    keys = populate(db, {"new": "zebra crossing"})
+    found = keyword.keyword_search(db, '"zebra"', FILTERS, 10)
+    assert [keys[i] for i, _ in found] == ["new"]
