@@ -125,3 +125,19 @@ def test_reindex_all_reembeds_and_cold_search_process_works() -> None:
     proc = run("search", "speed up the build pipeline", "--json")
     assert proc.returncode == 0, proc.stderr
     assert orjson.loads(proc.stdout)["hits"][0]["path"] == "knowledge/ci/cache"
+
+
+def test_a_text_embedded_lately_is_remembered_by_its_tokens() -> None:
+    """The session task log grows past the model's 256 tokens, where it is cut: from
+    then on a long-lived server takes its vector from memory, the very same bits."""
+    embedder = get_embedder(DEFAULT_MODEL)
+    assert embedder is not None
+    log = " ".join(f"task {n}: rotate the refresh tokens in the login flow" for n in range(60))
+    first = embedder.embed(["started the login task", log])
+    computed = embedder.computed  # type: ignore[attr-defined]
+    again = embedder.embed([log + " task 61: and the logout flow", "a new note"])
+    assert embedder.computed == computed + 1  # type: ignore[attr-defined]
+    assert again[0] == first[1]
+    fresh = get_embedder(DEFAULT_MODEL)  # a process of its own: the same batch, same bits
+    assert fresh is not None and fresh.embed(["started the login task", log]) == first
+    assert fresh.embed(["a new note"]) == again[1:]
