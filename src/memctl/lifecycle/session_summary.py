@@ -8,8 +8,8 @@ the rest of the session at its end; the summary, written by session-end and agai
 before each context compaction (Claude Code's PreCompact), is what stays: the session's
 tasks with their outcomes, its scratch memories, and the event's own fields.
 
-The log holds the last ``MAX_TASKS`` tasks with texts cut to ``MAX_TEXT`` characters,
-so it stays a few tens of KB however long the session.
+The log holds the last ``KEPT_TASKS`` to ``MAX_TASKS`` tasks with texts cut to
+``MAX_TEXT`` characters, so it stays a few tens of KB however long the session.
 """
 
 from dataclasses import dataclass
@@ -30,6 +30,12 @@ SESSION_NAMESPACE = "session"
 TASKS = "tasks"  # session/<id>/tasks: the running task log
 CURRENT_TASK = "current-task"  # session/<id>/current-task: pre-task's note for post-task
 MAX_TASKS = 100
+# Past MAX_TASKS the log drops its oldest tasks down to KEPT_TASKS at once, not one per
+# prompt: its vector is made of its start (the model reads the first 256 tokens), so
+# between two such drops it does not change, and a server takes it from memory
+# (embeddings/onnx.REMEMBERED) instead of embedding 256 tokens again after every prompt
+# (~100 ms of ONNX quiet, which back-to-back prompts waited for).
+KEPT_TASKS = 75
 MAX_TEXT = 500  # characters of a task's text or outcome in the log and the summary
 MAX_PATHS = 50  # scratch paths listed in a summary
 
@@ -49,6 +55,10 @@ def _log(db: Database, tenant: str, session_id: str, now: float) -> list[dict[st
     return [t for t in tasks if isinstance(t, dict)] if isinstance(tasks, list) else []
 
 
+def _kept(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return tasks if len(tasks) <= MAX_TASKS else tasks[-KEPT_TASKS:]
+
+
 def _write_log(
     db: Database,
     policies: Policies,
@@ -66,7 +76,7 @@ def _write_log(
             tenant=tenant,
             namespace=SESSION_NAMESPACE,
             key=f"{session_id}/{TASKS}",
-            value={"session_id": session_id, "tasks": tasks[-MAX_TASKS:]},
+            value={"session_id": session_id, "tasks": _kept(tasks)},
             type="context",
             agent_id=agent_id,
             session_id=session_id,
