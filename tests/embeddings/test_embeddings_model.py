@@ -141,3 +141,5 @@ def test_a_text_embedded_lately_is_remembered_by_its_tokens() -> None:
     fresh = get_embedder(DEFAULT_MODEL)  # a process of its own: the same batch, same bits
     assert fresh is not None and fresh.embed(["started the login task", log]) == first
     assert fresh.embed(["a new note"]) == again[1:]
+    embedder.embed(["a new note"])  # short texts are not remembered: cheap, and queries
+    assert embedder.computed == computed + 2  # type: ignore[attr-defined]

@@ -31,11 +31,13 @@ from memctl.embeddings.model_files import (
 from memctl.embeddings.telemetry import no_runtime_telemetry
 
 BATCH = 32
-# Vectors remembered by their token ids, for a long-lived process (``memctl serve``):
-# the session's task log, which every prompt appends to, is cut at the model's 256
-# tokens, so once it is that long its vector stops changing; yet the server embedded it
-# again after every warm pre-task (most of the 115-300 ms it spent embedding the two
-# notes a prompt leaves). 2,048 vectors are 3 MB.
+# Vectors of texts cut at the model's limit, remembered by their token ids, for a
+# long-lived process (``memctl serve``): the session's task log, which every prompt
+# appends to, is cut at 256 tokens, so once it is that long its vector stops changing;
+# yet the server embedded it again after every warm pre-task (most of the 115-300 ms it
+# spent embedding the two notes a prompt leaves). Only cut texts: a shorter text is
+# cheap to embed and changes whenever its text does (and a repeated search query is
+# not served from memory, so benchmarks time the real work). 2,048 vectors are 3 MB.
 REMEMBERED = 2048
 PAD_ID = 0  # tokenizers' enable_padding() default, which batches were padded with before
 
@@ -63,6 +65,7 @@ class OnnxEmbedder:
         self._remembered: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # a server embeds on several threads
         self.computed = 0  # texts run through the model (the others were remembered)
+        self._max_tokens = max_tokens
         self.dim = int(self._session.get_outputs()[0].shape[1] or 384)
         self.model_id = model_id(model, self.dim)
 
@@ -78,15 +81,18 @@ class OnnxEmbedder:
         )
 
     def embed_array(self, texts: list[str]) -> np.ndarray:
-        """Vectors of ``texts``: the ones whose (truncated) tokens were embedded lately
-        are taken from memory, the others run through the model in batches."""
+        """Vectors of ``texts``: texts cut at the model's limit whose tokens were embedded
+        lately are taken from memory, the others run through the model in batches."""
         encodings = self._tokenizer.encode_batch(texts)
-        keys = [np.array(e.ids, dtype=np.int64).tobytes() for e in encodings]
+        keys = [
+            np.array(e.ids, dtype=np.int64).tobytes() if len(e.ids) >= self._max_tokens else b""
+            for e in encodings
+        ]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         todo = []
         with self._lock:
             for n, key in enumerate(keys):
-                vector = self._remembered.get(key)
+                vector = self._remembered.get(key) if key else None
                 if vector is None:
                     todo.append(n)
                 else:
@@ -99,8 +105,9 @@ class OnnxEmbedder:
                 self.computed += len(batch)
                 for n, vector in zip(batch, vectors, strict=True):
                     out[n] = vector
-                    self._remembered[keys[n]] = vector
-                    self._remembered.move_to_end(keys[n])
+                    if keys[n]:
+                        self._remembered[keys[n]] = vector
+                        self._remembered.move_to_end(keys[n])
                 while len(self._remembered) > REMEMBERED:
                     self._remembered.popitem(last=False)
         return out
