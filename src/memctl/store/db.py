@@ -193,6 +193,14 @@ class Database:
         except DRIVER.Error as exc:
             raise _storage_error(exc, self.path) from exc
 
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert many full rows into ``table`` (a bulk write: import). SQLite:
+        ``executemany``; PostgreSQL streams them with ``COPY``."""
+        marks = ", ".join("?" * len(columns))
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
     def alive(self) -> bool:
         """Whether the connection still works (a server's can drop; a file's cannot)."""
         return True

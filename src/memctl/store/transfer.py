@@ -4,7 +4,7 @@ ids, and consistent online snapshots of a SQLite database (``VACUUM INTO``).
 Ids stay unique across ``memories`` and ``archive``: import takes them from the engine
 (``Upkeep.new_ids``: SQLite one past the largest id ever used, with ``sqlite_sequence``
 moved past them; PostgreSQL the id sequence), so a whole batch, archived rows included,
-goes in with ``executemany``.
+goes in with one bulk insert (``Database.insert_rows``: PostgreSQL's ``COPY``).
 """
 
 import os
@@ -199,10 +199,7 @@ def insert_rows(db: Database, rows: Sequence[dict[str, Any]], archived: bool) ->
         return
     columns = ARCHIVE_COLUMNS if archived else MEMORY_COLUMNS
     table = "archive" if archived else "memories"
-    db.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        [[encoded[name] for name in columns] for encoded in map(encode, rows)],
-    )
+    db.insert_rows(table, columns, [[row[name] for name in columns] for row in map(encode, rows)])
 
 
 def insert_texts(db: Database, items: Sequence[tuple[int, str]]) -> None:

@@ -25,7 +25,7 @@
 
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -215,6 +215,36 @@ class PostgresDatabase(Database):
             cursor = self.conn.cursor()
             cursor.executemany(driver_sql(sql), rows)
             return cursor
+        except psycopg.Error as exc:
+            raise storage_error(exc, self.url) from exc
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """``COPY`` in text format: a stream, no statement per row (``executemany`` of
+        100k memories took ~8 s of an import at 1M)."""
+        self.copy_in(table, columns, rows)
+
+    def copy_in(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        types: Sequence[int] = (),
+    ) -> None:
+        """``COPY table (columns) FROM STDIN``: text format, or binary when the column
+        type oids are given (``types``). Inside the caller's transaction: a row the
+        server rejects fails the whole ``COPY``, and the write rolls back."""
+        binary = " (FORMAT BINARY)" if types else ""
+        try:
+            with (
+                self.conn.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{binary}") as copy,
+            ):
+                if types:
+                    copy.set_types(list(types))
+                for row in rows:
+                    copy.write_row(row)
         except psycopg.Error as exc:
             raise storage_error(exc, self.url) from exc
 

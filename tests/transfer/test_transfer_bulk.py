@@ -1,0 +1,138 @@
+"""Import's bulk write: PostgreSQL streams rows with COPY (``Database.insert_rows``, text
+format; vectors in binary, ``postgres/vectors.insert_many``). What a COPY could get
+wrong: escaping of tabs, newlines, backslashes and ``\\N`` in any text field, bytes of a
+compressed value, vectors not kept bit for bit, and a row the server rejects halfway
+through leaving earlier batches written."""
+
+import base64
+import random
+import struct
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from memctl.paths import ServerUrl
+from memctl.store import open_database
+from memctl.store.backend import backend_of
+from tests.conftest import cli
+from tests.transfer.transfer_testkit import T0, comparable, doc, fingerprint, read_export
+
+MODEL = "all-MiniLM-L6-v2/384"
+AWKWARD = 'tab\there\nnew line \\N back\\slash \\x41 \r é 😀 \'"quoted"'
+
+
+def _vector(seed: int) -> bytes:
+    rng = random.Random(seed)
+    # not normalised, signs and tiny magnitudes included: every bit must survive
+    return struct.pack(
+        "<384f", *(rng.uniform(-1, 1) * 10 ** rng.randint(-30, 3) for _ in range(384))
+    )
+
+
+def _write(path: Path, records: list[dict[str, Any]]) -> Path:
+    header = {"format": "memctl-export", "version": 1, "counts": {"total": len(records)}}
+    header["embedding"] = {"model": MODEL, "dimension": 384, "included": True}
+    lines = [orjson.dumps(header), *(orjson.dumps(r) for r in records)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def _record(n: int, **fields: Any) -> dict[str, Any]:
+    record = {
+        "namespace": f"bulk/{n % 3}",
+        "key": f"item-{n}",
+        "value": f"memory {n} about deploys",
+        "updated_at": T0 - n,
+        "embedding_model": MODEL,
+        "embedding": base64.b64encode(_vector(n)).decode(),
+    }
+    record.update(fields)
+    return record
+
+
+@pytest.mark.usefixtures("backend")
+def test_awkward_text_and_compressed_values_arrive_as_they_were(
+    db_path: Any, tmp_path: Path
+) -> None:
+    records = [
+        _record(
+            1,
+            value={"text": AWKWARD, "nested": [AWKWARD, None, 1.5]},
+            tags=["t\tab", "back\\slash"],
+            metadata={"note": AWKWARD, "n": 2},
+            agent_id="agent\\N",
+            session_id="s\n1",
+            type="learning",
+            reward=0.125,
+            importance=7.25,
+        ),
+        _record(2, value="x" * 5000),  # compressed when stored (bytes in a bytea column)
+        _record(3, value=AWKWARD, archived_at=T0 - 10, archive_reason="deleted"),
+    ]
+    source = _write(tmp_path / "in.jsonl", records)
+    report = doc(cli("import", str(source), "--json"))
+    assert (report["created"], report["archived"], report["vectors_reused"]) == (2, 1, 3)
+
+    out = tmp_path / "out.jsonl"
+    flags = ("--include-archived", "--include-embeddings")
+    assert cli("export", "-o", str(out), *flags).exit_code == 0
+    _, exported = read_export(out)
+    by_key = {r["key"]: r for r in exported}
+    one = by_key["item-1"]
+    assert one["value"] == {"text": AWKWARD, "nested": [AWKWARD, None, 1.5]}
+    assert one["tags"] == ["t\tab", "back\\slash"]
+    assert one["metadata"] == {"note": AWKWARD, "n": 2}
+    assert (one["agent_id"], one["session_id"]) == ("agent\\N", "s\n1")
+    assert (one["reward"], one["importance"], one["type"]) == (0.125, 7.25, "learning")
+    assert by_key["item-2"]["value"] == "x" * 5000 and by_key["item-2"]["compressed"] is True
+    assert by_key["item-3"]["value"] == AWKWARD and by_key["item-3"]["archive_reason"] == "deleted"
+    for record in records:  # vectors bit for bit, active and archived
+        assert by_key[record["key"]]["embedding"] == record["embedding"]
+
+    # and a second import of the export gives the same records again
+    again = tmp_path / "again.jsonl"
+    fresh = tmp_path / "fresh.db"
+    assert cli("import", "--db", str(fresh), str(out), "--json").exit_code == 0
+    assert cli("export", "--db", str(fresh), "-o", str(again), *flags).exit_code == 0
+    assert comparable(read_export(again)[1]) == comparable(exported)
+
+    db = open_database(db_path, create=False)
+    try:
+        rows = db.all("SELECT id, key FROM memories UNION ALL SELECT id, key FROM archive")
+        loaded = backend_of(db).vectors.load(db, [int(r[0]) for r in rows])
+        assert {r[1]: loaded[int(r[0])][1] for r in rows} == {
+            r["key"]: base64.b64decode(r["embedding"]) for r in records
+        }
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_a_row_the_server_rejects_in_a_late_batch_leaves_nothing(
+    pg_database: ServerUrl, tmp_path: Path
+) -> None:
+    """Validation passes every record; the server refuses one in the third batch of
+    500 (a CHECK constraint stands in for any server-side refusal): exit 3, and the two
+    batches already copied in are gone with it; only the failed run's log row stays."""
+    assert cli("store", "keep/me", "1").exit_code == 0
+    db = open_database(pg_database, create=False)
+    try:
+        db.execute("ALTER TABLE memories ADD CONSTRAINT no_poison CHECK (key <> 'poison')")
+        before = fingerprint(pg_database)
+        records = [_record(n) for n in range(1200)]
+        records[1100]["key"] = "poison"
+        result = cli("import", str(_write(tmp_path / "in.jsonl", records)))
+        assert result.exit_code == 3, result.stderr
+        assert "no_poison" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        after = fingerprint(pg_database)
+        assert after["log"] == before["log"] + 1  # the failed run is logged, as every one
+        assert {**after, "log": 0} == {**before, "log": 0}
+        outcome = db.one("SELECT action, outcome FROM lifecycle_log ORDER BY id DESC LIMIT 1")
+        assert tuple(outcome) == ("imported", "error")
+        assert db.scalar("SELECT count(*) FROM memories") == 1
+        assert db.scalar("SELECT count(*) FROM embeddings") == 0
+        assert db.scalar("SELECT count(*) FROM keywords") == 1
+    finally:
+        db.close()
