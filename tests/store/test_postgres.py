@@ -105,6 +105,26 @@ def test_init_records_a_hub_url_but_never_a_password(
     assert cli("recall", "a/b").stdout == "1\n"  # the store went to the hub
 
 
+def test_psycopg_is_imported_without_importlib_metadata() -> None:
+    """postgres/driver.preload_versions: the driver's version modules come from the
+    .dist-info names (~25 ms of a hub's store), and say what importlib.metadata says."""
+    code = (
+        "import sys\n"
+        "from memctl.store.opening import postgres_connection\n"
+        "postgres_connection()\n"
+        "import psycopg, psycopg_binary\n"
+        "print('importlib.metadata' in sys.modules)\n"
+        "from importlib.metadata import version\n"
+        "print(psycopg.__version__ == version('psycopg') != '0.0.0.0')\n"
+        "print(psycopg_binary.__version__ == version('psycopg-binary'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "True", "True"]
+
+
 def test_parameters_are_rewritten_outside_quotes_and_casts() -> None:
     sql = "SELECT '?', ':x', a::text, ? , :name, 'it''s %', x LIKE '%' -- ? :c"
     assert driver_sql(sql) == (

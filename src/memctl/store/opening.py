@@ -53,6 +53,9 @@ def connect_to(location: Location, *, same_thread: bool = True) -> Database:
 def postgres_connection() -> ModuleType:
     """``postgres.connection``, imported on first use of a PostgreSQL URL; a missing
     driver is one line, exit 3."""
+    from memctl.store.postgres.driver import preload_versions
+
+    preload_versions()
     try:
         from memctl.store.postgres import connection
     except ImportError as exc:
