@@ -19,10 +19,12 @@ from lifecycle_support import (
 
 from memctl.errors import BadInput, NotFound
 from memctl.lifecycle.archive import archive, restore, select
+from memctl.lifecycle.expiry import expires_at
 from memctl.lifecycle.memories import recall
 from memctl.store import log
 from memctl.store import memories as store
 from memctl.store.backend import backend_of
+from memctl.store.postgres import upkeep as pg_upkeep
 from tests.conftest import cli
 
 
@@ -89,6 +91,32 @@ def test_restore_sets_expiry_from_policy_or_ttl(db_path: Path) -> None:
     archive(db, policies, now, "default", [notes])
     (again,) = restore(db, policies, now, "default", str(notes.id), 0)
     assert again.expires_at is None
+
+
+@pytest.mark.usefixtures("backend")
+def test_one_restore_gives_each_memory_its_own_expiry(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL restores in one statement per MOVE_IDS ids, the expiries joined in by
+    id (postgres/upkeep.restore_rows): each memory gets its own, across statements."""
+    monkeypatch.setattr(pg_upkeep, "MOVE_IDS", 3)  # statements mixing policies
+    policies = packaged()
+    db = open_db(db_path)
+    paths = ["coordination/a/1", "notes/1", "session/s/1", "coordination/a/2", "notes/2"]
+    for path in paths:
+        put(db, policies, T0, path)
+    archive(
+        db, policies, T0 + 10, "default", select(db, T0 + 10, "default", None, below_importance=10)
+    )
+    now = T0 + 5 * DAY
+    restored = restore(db, policies, now, "default", "*", None)
+    wanted = {path: expires_at(policies.for_path(path), None, now) for path in paths}
+    assert {m.path: m.expires_at for m in restored} == wanted
+    assert len({v for v in wanted.values()}) == 3  # three different expiries
+    active = store.get_many(db, [m.id for m in restored])
+    assert {m.path: m.expires_at for m in active.values()} == wanted
+    assert db.scalar("SELECT count(*) FROM archive") == 0
+    invariants(db)
 
 
 @pytest.mark.usefixtures("backend")

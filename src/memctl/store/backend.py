@@ -5,7 +5,7 @@ store/ is shared SQL that asks these modules instead of writing engine SQL itsel
 
 - connection, transactions, errors: ``db.Database`` (SQLite) and
   ``postgres/connection.PostgresDatabase`` (``read``, ``write``, ``savepoint``,
-  ``lock_rows``, ``execute``/``all``/``one``/``scalar``, errors mapped to
+  ``insert_rows``, ``execute``/``all``/``one``/``scalar``, errors mapped to
   ``StorageError``); ``opening.open_database`` picks the connection by the location;
 - keyword search: a ``KeywordIndex`` (``keyword``: FTS5; ``postgres/keyword``: tsvector);
 - vectors and the embedding backlog: a ``VectorIndex`` (``vectors``: vec0;
@@ -143,6 +143,8 @@ class Upkeep(Protocol):
     def new_ids(self, db: Database, count: int) -> list[int]: ...
 
     def archive_rows(self, db: Database, ids: Sequence[int], reason: str, now: float) -> int: ...
+
+    def restore_rows(self, db: Database, expiry: dict[int, float | None]) -> int: ...
 
     def index_stats(self, db: Database) -> IndexStats: ...
 

@@ -205,10 +205,6 @@ class Database:
         """Whether the connection still works (a server's can drop; a file's cannot)."""
         return True
 
-    def lock_rows(self, table: str, ids: Sequence[int]) -> None:
-        """Lock these rows until the write transaction ends, before reading and moving
-        them (PostgreSQL; under SQLite's ``BEGIN IMMEDIATE`` nobody else can write)."""
-
     def has_table(self, name: str) -> bool:
         row = self.one(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)

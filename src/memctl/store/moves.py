@@ -5,21 +5,17 @@ Ids are unique across ``memories`` and ``archive`` (an archived row keeps its id
 the keyword and vector rows of a memory follow it through archive and restore untouched
 but for vec0's ``archived`` flag.
 
-A restore locks its rows first (``db.lock_rows``): on PostgreSQL another writer could
-otherwise change a row between its copy into the other table and its deletion, and that
-change would be lost (SQLite's write transaction excludes other writers). An archive
-needs no lock on PostgreSQL: its one statement deletes the rows and inserts what the
-delete returned (``postgres/upkeep.archive_rows``).
+On PostgreSQL a move is one statement that deletes the rows and inserts what the delete
+returned (``postgres/upkeep.archive_rows``, ``restore_rows``): the delete locks each row
+and returns the version a concurrent writer committed, so no change is lost between a
+copy and a deletion. (SQLite's write transaction excludes other writers.)
 """
 
 from collections.abc import Sequence
 
 from memctl.store.backend import backend_of
 from memctl.store.batch import chunks, marks
-from memctl.store.columns import MEMORY_COLUMNS
 from memctl.store.db import Database
-
-_COLUMNS = ", ".join(MEMORY_COLUMNS)
 
 
 def archive(db: Database, ids: Sequence[int], reason: str, now: float) -> int:
@@ -43,21 +39,7 @@ def purge(db: Database, ids: Sequence[int], archived: bool = False) -> int:
 
 def restore(db: Database, expiry: dict[int, float | None]) -> int:
     """Move archived memories back to the active table with their own id and every
-    field, setting ``expires_at`` per id."""
-    moved = 0
-    for chunk in chunks(list(expiry)):
-        db.lock_rows("archive", chunk)
-        db.execute(
-            f"""
-            INSERT INTO memories ({_COLUMNS})
-            SELECT {_COLUMNS} FROM archive WHERE id IN ({marks(chunk)})
-            """,
-            chunk,
-        )
-        db.executemany(
-            "UPDATE memories SET expires_at = ? WHERE id = ?",
-            [(expiry[i], i) for i in chunk],
-        )
-        moved += db.execute(f"DELETE FROM archive WHERE id IN ({marks(chunk)})", chunk).rowcount
-        backend_of(db).vectors.mark_archived(db, chunk, False)
-    return moved
+    field, setting ``expires_at`` per id (``Upkeep.restore_rows``: SQLite copies,
+    updates and deletes per batch; PostgreSQL deletes and inserts what the delete
+    returned, with the new expiry, in one statement)."""
+    return backend_of(db).upkeep.restore_rows(db, expiry)

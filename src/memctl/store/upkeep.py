@@ -92,6 +92,25 @@ def archive_rows(db: Database, ids: Sequence[int], reason: str, now: float) -> i
     return moved
 
 
+def restore_rows(db: Database, expiry: dict[int, float | None]) -> int:
+    """Move archived memories back with their own id and every field, ``expires_at``
+    per id (``moves.restore``), ``BATCH`` ids per statement. Returns the count."""
+    moved = 0
+    for chunk in chunks(list(expiry)):
+        db.execute(
+            f"INSERT INTO memories ({_COLUMNS}) "
+            f"SELECT {_COLUMNS} FROM archive WHERE id IN ({marks(chunk)})",
+            chunk,
+        )
+        db.executemany(
+            "UPDATE memories SET expires_at = ? WHERE id = ?",
+            [(expiry[i], i) for i in chunk],
+        )
+        moved += db.execute(f"DELETE FROM archive WHERE id IN ({marks(chunk)})", chunk).rowcount
+        vectors.mark_archived(db, chunk, False)
+    return moved
+
+
 def index_stats(db: Database) -> IndexStats:
     """Live rows and allocated chunks of the vec0 table (from its shadow tables)."""
     rows = int(db.scalar(f"SELECT count(*) FROM {VEC_TABLE}_rowids"))

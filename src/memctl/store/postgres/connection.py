@@ -13,10 +13,11 @@
   Settings in the URL's own ``options`` come after ours and win.
 - **Transactions**: autocommit, explicit like SQLite's. ``write()`` is ``BEGIN`` (READ
   COMMITTED): unlike SQLite's ``BEGIN IMMEDIATE`` it does not exclude other writers,
-  so the store locks what it reads before changing it (``db.lock_rows``,
-  ``dialect.FOR_UPDATE``), inserts with ``ON CONFLICT`` and lets lifecycle batches skip
-  rows another transaction holds (``dialect.SKIP_LOCKED``). ``read()`` is REPEATABLE
-  READ: one snapshot, as SQLite's deferred transaction gives.
+  so the store locks what it reads before changing it (``dialect.FOR_UPDATE``; moves
+  between tables are one ``DELETE ... RETURNING`` statement), inserts with ``ON
+  CONFLICT`` and lets lifecycle batches skip rows another transaction holds
+  (``dialect.SKIP_LOCKED``). ``read()`` is REPEATABLE READ: one snapshot, as SQLite's
+  deferred transaction gives.
 - **Parameters**: the store writes ``?`` and ``:name``; ``driver_sql`` rewrites them to
   psycopg's ``%s`` / ``%(name)s`` (quoted text, ``::`` casts and comments untouched).
 - **Errors** map to ``StorageError`` (exit 3) with one line: cannot connect, locked,
@@ -247,13 +248,6 @@ class PostgresDatabase(Database):
                     copy.write_row(row)
         except psycopg.Error as exc:
             raise storage_error(exc, self.url) from exc
-
-    def lock_rows(self, table: str, ids: Sequence[int]) -> None:
-        """``FOR UPDATE`` on these rows, in id order (two movers never deadlock)."""
-        assert table in ("memories", "archive")
-        if ids:
-            marks = ",".join("?" * len(ids))
-            self.all(f"SELECT id FROM {table} WHERE id IN ({marks}) ORDER BY id FOR UPDATE", ids)
 
     def has_table(self, name: str) -> bool:
         """Whether this schema has table ``name``, as of now. Read from ``pg_class`` with
