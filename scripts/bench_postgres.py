@@ -10,7 +10,10 @@ measures, as whole processes where the budget is about a process:
   storing: its time, and the writers' store latency against their idle baseline;
 - ``import`` of 100k memories with vectors (one process);
 - with ``--only parts``: each search mode alone, and the KNN's recall@10 at several
-  ``hnsw.ef_search`` values (what README's "where the time goes" quotes).
+  ``hnsw.ef_search`` values (what README's "where the time goes" quotes);
+- with ``--only floor``: what 5,000 of the import's vectors cost the server, copied
+  into a table without an index, into the HNSW-indexed ``embeddings`` in one
+  transaction, and over two connections at once (all rolled back).
 
 The vectors are synthetic but realistic: real all-MiniLM-L6-v2 vectors of ~2,700 agent
 memories (the search eval's hand-written set plus its generated routine memories),
@@ -489,8 +492,8 @@ def bench_cleanup(db: Database, url: str, run: int) -> dict[str, Any]:
     return figures
 
 
-def bench_import(url: str, count: int, run: int, workdir: Path) -> dict[str, Any]:
-    """``memctl import`` of ``count`` memories with vectors of the configured model."""
+def import_file(workdir: Path, count: int) -> Path:
+    """A memctl export of ``count`` memories with vectors (written once)."""
     import base64
 
     path = workdir / f"import-{count}.jsonl"
@@ -513,6 +516,12 @@ def bench_import(url: str, count: int, run: int, workdir: Path) -> dict[str, Any
                     "embedding": base64.b64encode(vectors[n].tobytes()).decode(),
                 }
                 out.write(orjson.dumps(record) + b"\n")
+    return path
+
+
+def bench_import(url: str, count: int, run: int, workdir: Path) -> dict[str, Any]:
+    """``memctl import`` of ``count`` memories with vectors of the configured model."""
+    path = import_file(workdir, count)
     tenant = f"import-run-{run}-{int(time.time())}"
     code, wall, rss, err = run_measured(
         memctl_argv("import", str(path), "--tenant", tenant, "--json"),
@@ -535,6 +544,91 @@ def bench_import(url: str, count: int, run: int, workdir: Path) -> dict[str, Any
     return figures
 
 
+def bench_import_floor(url: str, count: int, workdir: Path) -> dict[str, Any]:
+    """What an import's vectors cost the server at this size, whatever memctl does: a
+    binary COPY of ``count`` of the import file's vectors into a table without an index,
+    into ``embeddings`` (its HNSW index) in one transaction, and split over two
+    connections at once (what one all-or-nothing transaction cannot do); each rolled
+    back. With the WAL's full-page images each wrote (``pg_stat_wal``)."""
+    import base64
+    import threading
+
+    import psycopg
+
+    from memctl.store.postgres.vector_type import Vector, vector_dumper
+
+    vectors: list[bytes] = []
+    with import_file(workdir, 100_000).open("rb") as source:
+        source.readline()
+        for line in source:
+            vectors.append(base64.b64decode(orjson.loads(line)["embedding"]))
+            if len(vectors) == count:
+                break
+
+    def connect() -> tuple[Any, int]:
+        conn = psycopg.connect(url)
+        row = conn.execute("SELECT 'vector'::regtype::oid").fetchone()
+        assert row is not None
+        oid = int(row[0])
+        conn.adapters.register_dumper(Vector, vector_dumper(oid))
+        return conn, oid
+
+    def copy(conn: Any, oid: int, table: str, rows: list[bytes], first: int) -> None:
+        with (
+            conn.cursor() as cur,
+            cur.copy(f"COPY {table} (memory_id, model, vector) FROM STDIN (FORMAT BINARY)") as cp,
+        ):
+            cp.set_types([20, 25, oid])
+            for i, vector in enumerate(rows):
+                cp.write_row((first + i, MODEL, Vector(vector)))
+
+    def wal(conn: Any) -> tuple[int, int]:
+        row = conn.execute("SELECT wal_fpi, wal_bytes FROM pg_stat_wal").fetchone()
+        assert row is not None
+        conn.rollback()
+        return int(row[0]), int(row[1])
+
+    out: dict[str, Any] = {"count": count}
+    first = 2_000_000_000  # ids no memory has; every row is rolled back
+    for label in ("no index", "HNSW, one connection", "HNSW, two connections"):
+        conns = [connect() for _ in range(2 if "two" in label else 1)]
+        main = conns[0][0]
+        if label == "no index":
+            main.execute(
+                "CREATE TEMP TABLE floor (memory_id bigint PRIMARY KEY, model text, "
+                "vector vector(384))"
+            )
+        before = wal(main)
+        started = time.perf_counter()
+        table = "floor" if label == "no index" else "embeddings"
+        share = len(vectors) // len(conns)
+        threads = [
+            threading.Thread(
+                target=copy,
+                args=(conn, oid, table, vectors[n * share : (n + 1) * share], first + n * share),
+            )
+            for n, (conn, oid) in enumerate(conns)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        took = time.perf_counter() - started
+        for conn, _ in conns:
+            conn.rollback()
+        after = wal(main)
+        out[label] = {
+            "ms_per_vector": round(took * 1000 / (share * len(conns)), 3),
+            "wal_full_page_images": after[0] - before[0],
+            "wal_mb": round((after[1] - before[1]) / 1e6, 1),
+            "load": load(),
+        }
+        log(f"import floor, {label}: {out[label]}")
+        for conn, _ in conns:
+            conn.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="an existing server's admin URL (else embedded)")
@@ -542,7 +636,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument(
-        "--only", action="append", default=[], help="store|search|parts|cleanup|import"
+        "--only", action="append", default=[], help="store|search|parts|cleanup|import|floor"
     )
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="cleanup and import runs")
@@ -569,6 +663,8 @@ def main() -> None:
     if "cleanup" in wanted:
         runs = range(min(COORDINATION, args.repeat))
         results["cleanup"] = [bench_cleanup(db, url, run) for run in runs]
+    if "floor" in wanted:  # not by default: the server's cost of an import's vectors
+        results["import_floor"] = bench_import_floor(url, 5_000, args.workdir)
     if "import" in wanted:
         results["import"] = [
             bench_import(url, 100_000, run, args.workdir) for run in range(args.repeat)
