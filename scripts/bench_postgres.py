@@ -573,7 +573,15 @@ def bench_import_floor(url: str, count: int, workdir: Path) -> dict[str, Any]:
         conn.adapters.register_dumper(Vector, vector_dumper(oid))
         return conn, oid
 
+    failed: list[BaseException] = []
+
     def copy(conn: Any, oid: int, table: str, rows: list[bytes], first: int) -> None:
+        try:
+            _copy(conn, oid, table, rows, first)
+        except BaseException as exc:
+            failed.append(exc)
+
+    def _copy(conn: Any, oid: int, table: str, rows: list[bytes], first: int) -> None:
         with (
             conn.cursor() as cur,
             cur.copy(f"COPY {table} (memory_id, model, vector) FROM STDIN (FORMAT BINARY)") as cp,
@@ -593,14 +601,14 @@ def bench_import_floor(url: str, count: int, workdir: Path) -> dict[str, Any]:
     for label in ("no index", "HNSW, one connection", "HNSW, two connections"):
         conns = [connect() for _ in range(2 if "two" in label else 1)]
         main = conns[0][0]
+        before = wal(main)
         if label == "no index":
             main.execute(
-                "CREATE TEMP TABLE floor (memory_id bigint PRIMARY KEY, model text, "
+                "CREATE TABLE memctl_floor (memory_id bigint PRIMARY KEY, model text, "
                 "vector vector(384))"
             )
-        before = wal(main)
         started = time.perf_counter()
-        table = "floor" if label == "no index" else "embeddings"
+        table = "memctl_floor" if label == "no index" else "embeddings"
         share = len(vectors) // len(conns)
         threads = [
             threading.Thread(
@@ -614,6 +622,8 @@ def bench_import_floor(url: str, count: int, workdir: Path) -> dict[str, Any]:
         for thread in threads:
             thread.join()
         took = time.perf_counter() - started
+        if failed:
+            raise failed[0]
         for conn, _ in conns:
             conn.rollback()
         after = wal(main)
