@@ -466,6 +466,43 @@ def test_filtered_knn_is_exact_on_a_small_namespace_and_good_elsewhere(
         db.close()
 
 
+def test_the_hnsw_walk_is_deeper_without_a_namespace_filter(
+    pg_database: ServerUrl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One walk of the graph (the tenant alone) gets ef_search 200; a namespace filter's
+    iterative scan keeps 100 (each of its walks costs again); k above both wins."""
+    rng = random.Random(5)
+    db = open_database(pg_database, create=True)
+    try:
+        with db.write():
+            for i in range(30):
+                memory_id = db.scalar(
+                    "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
+                    "updated_at, content_hash, embedding_model) "
+                    "VALUES ('default', 'ns', ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
+                    (f"k{i}",),
+                )
+                backend_of(db).vectors.insert_many(
+                    db, [(int(memory_id), _unit(rng), "default", "ns", "m", 0)]
+                )
+        monkeypatch.setattr(pg_vectors, "EXACT_SCAN_ROWS", 5)  # the index path
+        vectors = backend_of(db).vectors
+        query = _unit(rng)
+
+        def depth() -> int:
+            return int(db.scalar("SHOW hnsw.ef_search"))
+
+        assert len(vectors.knn(db, query, 10, "m", "default", None)) == 10
+        assert depth() == pg_vectors.EF_SEARCH_UNFILTERED == 200
+        assert len(vectors.knn(db, query, 10, "m", "default", "ns")) == 10
+        assert depth() == pg_vectors.EF_SEARCH == 100
+        assert len(vectors.knn(db, query, 25, "m", "default", None)) == 25
+        vectors.knn(db, query, 300, "m", "default", "ns")
+        assert depth() == 300
+    finally:
+        db.close()
+
+
 def _vector_bytes(values: list[float]) -> bytes:
     return struct.pack(f"<{len(values)}f", *values)
 
