@@ -385,10 +385,10 @@ def bench_search_parts(db: Database, runs: int) -> dict[str, Any]:
         for vector in vectors
     ]
     assert isinstance(db, PostgresDatabase)
-    default = pg_vectors.EF_SEARCH
+    default, unfiltered = pg_vectors.EF_SEARCH, pg_vectors.EF_SEARCH_UNFILTERED
     try:
         for ef in (default, 200, 400, 800):
-            pg_vectors.EF_SEARCH = ef
+            pg_vectors.EF_SEARCH = pg_vectors.EF_SEARCH_UNFILTERED = ef
             db.execute(f"SET hnsw.ef_search = {ef}")
             db.ef_search = ef
             figures: dict[str, Any] = {}
@@ -403,9 +403,9 @@ def bench_search_parts(db: Database, runs: int) -> dict[str, Any]:
                     "knn_recall_at_10": round(statistics.mean(recalls), 3),
                     "median_ms": round(statistics.median(timings), 1),
                 }
-            out["ef_search"][ef] = figures
+            out["ef_search"][str(ef)] = figures
     finally:
-        pg_vectors.EF_SEARCH = default
+        pg_vectors.EF_SEARCH, pg_vectors.EF_SEARCH_UNFILTERED = default, unfiltered
     out["load"] = load()
     log(f"search parts: {out}")
     return out
