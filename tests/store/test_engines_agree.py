@@ -69,6 +69,8 @@ SCRIPT: list[tuple[int, list[str]]] = [
     ),
     (T0 + 13, ["store", "bad path!", "1"]),  # exit 2
     (T0 + 14, ["store", "scratch/c", "3"]),
+    # identifiers: unicode61 splits them into words; PostgreSQL's parser keeps them whole
+    (T0 + 15, ["store", "infra/hosts", '"primary db.r6g.xlarge replica redis-cluster/node_3"']),
     (T0 + 20, ["recall", "knowledge/auth/jwt", "--json"]),
     (T0 + 21, ["recall", "metrics/task/count"]),
     (T0 + 22, ["recall", "agent/1/progress", "--full", "--json"]),
@@ -83,6 +85,7 @@ SCRIPT: list[tuple[int, list[str]]] = [
     (T0 + 31, ["search", "rotate tokens", "--mode", "keyword", "--json"]),
     (T0 + 31, ["search", "backoff retry", "--mode", "keyword", "--explain", "--json"]),
     (T0 + 31, ["search", "nothing matches zyzzyva", "--mode", "keyword", "--json"]),
+    (T0 + 31, ["search", "r6g xlarge node_3", "--mode", "keyword", "--json"]),
     (T0 + 40, ["delete", "scratch/a"]),
     (T0 + 41, ["delete", "scratch/a"]),  # exit 1
     (T0 + 42, ["list", "--archived", "--json"]),

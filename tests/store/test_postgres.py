@@ -25,6 +25,7 @@ from memctl.lifecycle.globs import glob_match
 from memctl.paths import ServerUrl, mask_url, parse_location, resolve_project
 from memctl.store import migrations, moves, open_database
 from memctl.store.backend import backend_of
+from memctl.store.filters import Filters
 from memctl.store.migrations import postgres_steps
 from memctl.store.migrations.runner import Step
 from memctl.store.opening import schema_status
@@ -278,14 +279,56 @@ def test_a_hub_with_data_is_upgraded_only_by_migrate_up(
         db.close()
 
 
+def test_migrate_up_splits_the_keywords_of_a_hub_with_data(pg_database: ServerUrl) -> None:
+    """p003 recomputes every memory's keywords (active, archived, compressed) as a store
+    makes them now; its down step puts back what p001/p002 made, where an identifier's
+    parts find nothing. Neither needs --force: only the derived index changes."""
+    ok(cli("store", "infra/hosts", '"primary db.r6g.xlarge replica redis-cluster/node_3"'))
+    ok(cli("store", "infra/old_hosts", '"retired db.m5.large"'))
+    ok(cli("delete", "infra/old_hosts"))
+    ok(cli("store", "notes/big", '{"log": "' + "kafka-broker/partition_7 lag " * 100 + '"}'))
+    db = open_database(pg_database, create=False, migrate=False)
+    try:
+        assert db.scalar("SELECT count(*) FROM memories WHERE compressed = 1") == 1
+        now = db.all("SELECT memory_id, terms::text FROM keywords ORDER BY memory_id")
+        assert len(now) == 3
+        migrations.migrate(db, 2)
+        old = db.all("SELECT memory_id, terms::text FROM keywords ORDER BY memory_id")
+        assert "'db.r6g.xlarge'" in old[0][1] and old != now
+        # at p002 the parts miss (commands refuse this schema: ask the index itself)
+        index = backend_of(db).keywords
+        assert index.keyword_search(db, '"r6g"', Filters("default", now=time.time()), 5) == []
+    finally:
+        db.close()
+    refused = cli("search", "r6g", "--mode", "keyword")
+    assert refused.exit_code == 3 and "memctl migrate up" in refused.stderr
+    ok(cli("migrate", "up"))
+    db = open_database(pg_database, create=False)
+    try:
+        assert db.all("SELECT memory_id, terms::text FROM keywords ORDER BY memory_id") == now
+        index = backend_of(db).keywords
+        found_now = index.keyword_search(db, '"r6g"', Filters("default", now=time.time()), 5)
+        assert [memory_id for memory_id, _ in found_now] == [now[0][0]]
+    finally:
+        db.close()
+    for query, path in [("r6g", "infra/hosts"), ("partition_7", "notes/big")]:
+        found = orjson.loads(ok(cli("search", query, "--mode", "keyword", "--json")).stdout)
+        assert [hit["path"] for hit in found["hits"]] == [path]
+    found = orjson.loads(
+        ok(cli("search", "m5", "--mode", "keyword", "--archived", "--json")).stdout
+    )
+    assert [hit["path"] for hit in found["hits"]] == ["infra/old_hosts"]
+
+
 def test_migrate_status_and_down_on_a_server(pg_database: ServerUrl) -> None:
     ok(cli("store", "a/b", "1"))
     status = orjson.loads(ok(cli("migrate", "status", "--json")).stdout)
     latest = postgres_steps.LATEST
     assert (status["current"], status["latest"]) == (latest, latest)
-    assert [m["name"] for m in status["migrations"]][:2] == [
+    assert [m["name"] for m in status["migrations"]][:3] == [
         "p001_initial",
         "p002_events_and_tokens",
+        "p003_keywords_split",
     ]
     refused = cli("migrate", "down", "--to", "0")
     assert refused.exit_code == 2 and "--force" in refused.stderr

@@ -100,3 +100,54 @@ def test_on_a_large_table_a_word_just_stored_is_found_at_once(
     keys = populate(db, {"new": "zebra crossing"})
     found = keyword.keyword_search(db, '"zebra"', FILTERS, 10)
     assert [keys[i] for i, _ in found] == ["new"]
+
+
+# ------------------------------------------------------------------ words as unicode61
+
+
+def test_identifiers_are_found_by_their_parts(db: Database) -> None:
+    """Hosts, paths, versions and snake_case are split as SQLite's unicode61 splits them
+    (PostgreSQL's parser alone keeps ``db.r6g.xlarge`` as one token)."""
+    keys = populate(
+        db,
+        {
+            "hosts": "primary db.r6g.xlarge replica redis-cluster/node_3",
+            "release": "pinned numpy 1.26.4 from pypi.org/simple, owner ops@example.com",
+            "var": "set MAX_RETRIES in settings_local",
+            "other": "nothing of the sort here",
+        },
+    )
+    for word, key in [
+        ("db", "hosts"),
+        ("r6g", "hosts"),
+        ("xlarge", "hosts"),
+        ("redis", "hosts"),
+        ("node", "hosts"),
+        ("node_3", "hosts"),  # the query's word, as FTS5 reads it: node, then 3
+        ("26", "release"),
+        ("pypi", "release"),
+        ("example", "release"),
+        ("retries", "var"),
+        ("local", "var"),
+    ]:
+        found = keyword.keyword_search(db, f'"{word}"', FILTERS, 10)
+        assert [keys[i] for i, _ in found] == [key], word
+
+
+def test_prose_is_indexed_as_the_english_parser_indexes_it(db: Database) -> None:
+    """For ordinary prose the split changes nothing: the same lexemes (stemmed, stop words
+    left out) at the same positions as ``to_tsvector`` of the text itself."""
+    prose = "The deployments were failing because the workers kept running out of memory"
+    keys = populate(db, {"incident": prose})
+    (memory_id,) = keys
+    assert db.scalar(
+        "SELECT terms = to_tsvector('english', ?) FROM keywords WHERE memory_id = ?",
+        ("incident: " + prose, memory_id),
+    )
+    for word in ("deploy", "deploying", "fail", "runs", "memories"):
+        assert [i for i, _ in keyword.keyword_search(db, f'"{word}"', FILTERS, 10)] == [memory_id]
+    assert keyword.keyword_search(db, '"the"', FILTERS, 10) == []  # a stop word
+
+
+def test_the_document_split_is_unicode_aware() -> None:
+    assert keyword.document("café_naïve—Straße/日本語.v2") == "café naïve Straße 日本語 v2"

@@ -22,7 +22,11 @@ Step 1, and why it looks the way it does (docs/storage.md has the measurements):
   so the first 262,144 characters of a text are indexed.
 """
 
+import gzip
+import re
 from typing import TYPE_CHECKING
+
+import orjson
 
 from memctl.store.migrations.runner import Step
 
@@ -200,6 +204,71 @@ P002_EVENTS_AND_TOKENS = Step(
     ),
 )
 
+
+# Keyword text split as SQLite's unicode61 splits it (store/postgres/keyword.py says why):
+# every run of characters that are not Unicode letters or digits, underscore included,
+# becomes one space, so `db.r6g.xlarge` is found by `db`, `r6g` and `xlarge`. The step
+# recomputes every row of `keywords` from its memory's value; its down step recomputes
+# them as p001 made them (the whole text to the parser). Not a rewrite: `keywords` is
+# derived from `memories` and `archive`, each direction recomputes it exactly, and no
+# memory, vector or log row changes, so a hub with data needs no dump and no --force.
+_P003_SEPARATORS = re.compile(r"[\W_]+")
+_P003_BATCH = 1_000
+_P003_PUNCTUATION = str.maketrans('{}[]"', "     ")
+
+
+def _p003_text(key: str, blob: bytes, compressed: int) -> str:
+    """The search text of a stored memory as ``lifecycle.values.search_text`` made it when
+    this step landed, written out here (a step is frozen, and store/ does not import
+    lifecycle/): the key's words, then the value (a string as it is, anything else as
+    JSON without its brackets and quotes)."""
+    value = orjson.loads(gzip.decompress(blob) if compressed else blob)
+    if not isinstance(value, str):
+        value = orjson.dumps(value).decode().translate(_P003_PUNCTUATION).strip()
+    words = key.replace("/", " ").replace("_", " ").replace("-", " ")
+    return f"{words}: {value}"
+
+
+def _p003_recompute(db: "Database", split: bool) -> None:
+    for table in ("memories", "archive"):
+        after = -1
+        while True:
+            rows = db.all(
+                f'SELECT id, "key", value, compressed FROM {table} WHERE id > ? '
+                "ORDER BY id LIMIT ?",
+                (after, _P003_BATCH),
+            )
+            if not rows:
+                break
+            after = int(rows[-1][0])
+            items = []
+            for row in rows:
+                text = _p003_text(str(row[1]), bytes(row[2]), int(row[3]))
+                items.append((_P003_SEPARATORS.sub(" ", text) if split else text, int(row[0])))
+            db.executemany(
+                "UPDATE keywords SET terms = to_tsvector('english', left(?, 262144)) "
+                "WHERE memory_id = ?",
+                items,
+            )
+
+
+def _p003_split(db: "Database") -> None:
+    _p003_recompute(db, split=True)
+
+
+def _p003_whole(db: "Database") -> None:
+    _p003_recompute(db, split=False)
+
+
+P003_KEYWORDS_SPLIT = Step(
+    version=3,
+    name="p003_keywords_split",
+    description="keyword index words split as SQLite's (db.r6g.xlarge is db, r6g, xlarge)",
+    up=(_p003_split,),
+    down_description="keyword index words as PostgreSQL's parser makes them",
+    down=(_p003_whole,),
+)
+
 # Append new steps here, never edit one above (docs/migrations.md).
-STEPS = (P001_INITIAL, P002_EVENTS_AND_TOKENS)
+STEPS = (P001_INITIAL, P002_EVENTS_AND_TOKENS, P003_KEYWORDS_SPLIT)
 LATEST = len(STEPS)  # also written out in __init__.py as LATEST_POSTGRES

@@ -29,6 +29,10 @@ bench database of ``scripts/bench_postgres.py``, docs/storage.md):
   distinct words), then bm25 with term counts, one pass over each one's lexemes.
 - ``avgdl`` and the distinct-word mean from 10,000 rows, kept for ``STATS_SECONDS`` on
   a large table (``_Large``), as are the counts read from the statistics.
+
+Words are split as FTS5's unicode61 splits them (``document``): PostgreSQL's parser
+keeps hosts, paths, versions and e-mail addresses whole (``db.r6g.xlarge`` is one
+token), which the query's words (``db``, ``r6g``, ``xlarge``) never match.
 """
 
 import math
@@ -60,6 +64,19 @@ COMBINED = 10  # common words of a query combined (2^10 sets at most)
 
 _QUOTED = re.compile(r'"(\w+)"', re.UNICODE)
 
+# What unicode61 (SQLite's FTS5 tokenizer) separates words with: every character that
+# is not a letter or a digit, underscore included. Python's ``\w`` is Unicode letters
+# and numbers plus ``_``. Checked against FTS5 itself over every code point (SQLite
+# 3.40): the same, except combining marks and private-use characters, which unicode61
+# keeps inside a word and PostgreSQL's parser splits on anyway, and characters newer
+# than SQLite's Unicode tables. Done here in Python, not with ``regexp_replace`` in the
+# SQL: PostgreSQL's ``[[:alnum:]]`` follows the database's locale (under "C" no
+# non-ASCII letter is one, so ``café`` would lose its ``é``), and Python's is the same
+# on every server. With the split, the parser sees only words and single spaces, so
+# its special tokens (hosts, URLs, paths, numbers like ``3.14``, ``<tags>`` it drops)
+# never form; English stemming and stop words apply to the words as before.
+_SEPARATORS = re.compile(r"[\W_]+")
+
 
 def _tsquery(count: int) -> list[str]:
     return [f"plainto_tsquery('{CONFIG}', ?)" for _ in range(count)]
@@ -71,6 +88,12 @@ def words(match: str) -> tuple[list[str], bool]:
     return _QUOTED.findall(match), " OR " not in match
 
 
+def document(text: str) -> str:
+    """A memory's search text as the ``tsvector`` is made from: its words, split as
+    unicode61 splits them, one space between."""
+    return _SEPARATORS.sub(" ", text)
+
+
 def add(db: "Database", items: Sequence[tuple[int, str]]) -> None:
     """Index rows for new memories: (memory id, search text)."""
     if not items:
@@ -78,7 +101,7 @@ def add(db: "Database", items: Sequence[tuple[int, str]]) -> None:
     db.executemany(
         "INSERT INTO keywords (memory_id, terms) "
         f"VALUES (?, to_tsvector('{CONFIG}', left(?, {MAX_TEXT_CHARS})))",
-        items,
+        [(memory_id, document(text)) for memory_id, text in items],
     )
 
 
