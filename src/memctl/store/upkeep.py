@@ -190,10 +190,9 @@ def snapshot(db: Database, target: Path) -> None:
     copy_into(db, target)
 
 
-def truncate_wal(db: Database) -> bool:
+def truncate_wal(db: Database) -> None:
     """``PRAGMA wal_checkpoint(TRUNCATE)``: copy the whole WAL into the database and cut
     the log file to zero bytes. It waits (the connection's busy timeout) for the writer
-    and then for the readers still on the log; True when it got through, False when
-    they outlasted the wait (nothing is lost: try again later)."""
-    row = db.one("PRAGMA wal_checkpoint(TRUNCATE)")
-    return row is not None and int(row[0]) == 0
+    and then for the readers still on the log; when they outlast the wait it leaves the
+    log as it is (nothing is lost: try again later)."""
+    db.one("PRAGMA wal_checkpoint(TRUNCATE)")
