@@ -204,10 +204,9 @@ def _counts(db: "Database", found: list[str]) -> dict[str, tuple[int, list[str]]
         row = db.one(
             "SELECT "
             + ", ".join(
-                f"(CASE WHEN numnode({q}) = 0 THEN -1 ELSE (SELECT count(*) FROM "
-                f"(SELECT 1 FROM keywords WHERE terms @@ {q} LIMIT ?) s{i}) END), "
+                f"(CASE WHEN numnode({q}) = 0 THEN -1 ELSE {_holding(q)} END), "
                 f"tsvector_to_array(to_tsvector('{CONFIG}', ?))"
-                for i, q in enumerate(_tsquery(len(wanted)))
+                for q in _tsquery(len(wanted))
             ),
             [value for word in wanted for value in (word, word, cap + 1, word)],
         )
@@ -232,15 +231,15 @@ def _counts(db: "Database", found: list[str]) -> dict[str, tuple[int, list[str]]
     return counts
 
 
+def _holding(query: str) -> str:
+    """SQL for how many memories match ``query``, counted up to a bound (the next
+    parameter, after the query's own): counting is reading every match."""
+    return f"(SELECT count(*) FROM (SELECT 1 FROM keywords WHERE terms @@ {query} LIMIT ?) s)"
+
+
 def _count(db: "Database", word: str) -> int:
     """Memories holding ``word``, counted up to ``DF_CAP``."""
-    q = _tsquery(1)[0]
-    return int(
-        db.scalar(
-            f"SELECT count(*) FROM (SELECT 1 FROM keywords WHERE terms @@ {q} LIMIT ?) s",
-            (word, DF_CAP),
-        )
-    )
+    return int(db.scalar(f"SELECT {_holding(_tsquery(1)[0])}", (word, DF_CAP)))
 
 
 def _enough_together(common: list[tuple[list[str], float]], bm25: float) -> list[list[list[str]]]:
