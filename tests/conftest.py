@@ -99,6 +99,24 @@ def cli(*args: str, input: str | bytes | None = None) -> Any:
     return _runner.invoke(COMMAND, list(args), input=input, catch_exceptions=False)
 
 
+def python(
+    *args: str,
+    input: str | bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter as a real process with this checkout's src importable."""
+    full_env = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
+    return subprocess.run(
+        [sys.executable, *args],
+        input=input.decode() if isinstance(input, bytes) else input,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
 def run(
     *args: str,
     input: str | bytes | None = None,
@@ -106,12 +124,4 @@ def run(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Run memctl as a real process (``python -m memctl`` from this checkout's src)."""
-    full_env = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "memctl", *args],
-        input=input.decode() if isinstance(input, bytes) else input,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-    )
+    return python("-m", "memctl", *args, input=input, env=env, timeout=timeout)

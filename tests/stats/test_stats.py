@@ -4,8 +4,6 @@ tenant scope) and the CLI, over simulated days (MEMCTL_NOW)."""
 import json
 import os
 import struct
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from memctl.stats.figures import collect_stats
 from memctl.stats.snapshots import history, snapshot, utc_day
 from memctl.store import Database, log, open_database
 from memctl.store.backend import backend_of
-from tests.conftest import SRC, cli
+from tests.conftest import cli, python
 
 DAY = 86400.0
 T0 = parse_time("2026-05-10T12:00:00Z")
@@ -422,10 +420,7 @@ def test_stats_process_does_not_load_the_embedding_stack(memctl_env: Path) -> No
         "heavy = [m for m in ('onnxruntime', 'numpy', 'tokenizers', 'torch') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
+    done = python("-c", code, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["embedding_backlog"]["model"] == MODEL
 

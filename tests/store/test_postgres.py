@@ -33,7 +33,7 @@ from memctl.store.postgres import dialect as pg_dialect
 from memctl.store.postgres import upkeep as pg_upkeep
 from memctl.store.postgres import vectors as pg_vectors
 from memctl.store.postgres.connection import driver_sql
-from tests.conftest import SRC, cli, run
+from tests.conftest import SRC, cli, python, run
 from tests.pg_server import with_database, with_user
 
 pytestmark = pytest.mark.postgres
@@ -119,10 +119,8 @@ def test_psycopg_is_imported_without_importlib_metadata() -> None:
         "print(psycopg.__version__ == version('psycopg') != '0.0.0.0')\n"
         "print(psycopg_binary.__version__ == version('psycopg-binary'))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
+    done = python("-c", code)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True", "True"]
 
 
