@@ -43,6 +43,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+# As memctl's own processes (embeddings/onnx.py): one OpenBLAS thread, set before numpy
+# loads it. This script imported numpy first, so search's small products ran on
+# OpenBLAS's worker threads: _redundancy took 12 ms a search on average (0.2 ms
+# single-threaded; bimodal, up to 40 ms) at load ~5, which the search figures included.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 import orjson
 
@@ -292,6 +298,22 @@ def _queries() -> list[str]:
     return [q.text for q in data.queries if q.kind != "none"][:40]
 
 
+def exact_nearest(db: Database, vector: bytes, namespace: str | None) -> list[int]:
+    """The 10 nearest memories of tenant "default" (and ``namespace``) by an exact scan:
+    ``ORDER BY distance + 0`` cannot use the HNSW index."""
+    where = "AND m.namespace = ?" if namespace else ""
+    params: list[Any] = [namespace] if namespace else []
+    return [
+        int(r[0])
+        for r in db.all(
+            "SELECT e.memory_id FROM embeddings e JOIN memories m ON m.id = e.memory_id "
+            f"WHERE m.tenant = 'default' {where} "
+            "ORDER BY (e.vector <=> ?) + 0, e.memory_id LIMIT 10",
+            [*params, query_vector(db, vector)],
+        )
+    ]
+
+
 def bench_search(db: Database, runs: int) -> dict[str, Any]:
     """In one process, the model loaded: hybrid search latency, and the KNN's recall@10
     against an exact scan (``ORDER BY distance + 0`` cannot use the HNSW index)."""
@@ -321,19 +343,7 @@ def bench_search(db: Database, runs: int) -> dict[str, Any]:
             # as search asks: POOL + 10 neighbours (hnsw.ef_search at least that), of
             # which the 10 nearest by exact distance rank first
             searched = [i for i, _ in knn(db, query, SEARCH_K, MODEL, "default", namespace)]
-            where = "AND m.namespace = ?" if namespace else ""
-            params: list[Any] = [query_vector(db, query)]
-            if namespace:
-                params.append(namespace)
-            exact = [
-                int(r[0])
-                for r in db.all(
-                    "SELECT e.memory_id FROM embeddings e JOIN memories m ON m.id = e.memory_id "
-                    f"WHERE m.tenant = 'default' {where} "
-                    "ORDER BY (e.vector <=> ?) + 0, e.memory_id LIMIT 10",
-                    [*params[1:], params[0]],
-                )
-            ]
+            exact = exact_nearest(db, query, namespace)
             recalls.append(len(set(found) & set(exact)) / max(1, len(exact)))
             searched_recalls.append(len(set(searched[:10]) & set(exact)) / max(1, len(exact)))
         out[label] = {
@@ -374,38 +384,35 @@ def bench_search_parts(db: Database, runs: int) -> dict[str, Any]:
                 timings.append((time.perf_counter() - started) * 1000)
             out["modes"][f"{label}, {mode}"] = round(statistics.median(timings), 1)
     vectors = [model.embed([text])[0] for text in queries]
-    exact = [
-        [
-            int(r[0])
-            for r in db.all(
-                "SELECT memory_id FROM embeddings ORDER BY (vector <=> ?) + 0, memory_id LIMIT 10",
-                [query_vector(db, vector)],
-            )
-        ]
-        for vector in vectors
-    ]
     assert isinstance(db, PostgresDatabase)
-    default, unfiltered = pg_vectors.EF_SEARCH, pg_vectors.EF_SEARCH_UNFILTERED
+    saved = pg_vectors.EF_SEARCH
     try:
-        for ef in (default, 200, 400, 800):
-            pg_vectors.EF_SEARCH = pg_vectors.EF_SEARCH_UNFILTERED = ef
-            db.execute(f"SET hnsw.ef_search = {ef}")
-            db.ef_search = ef
-            figures: dict[str, Any] = {}
-            for k in (10, SEARCH_K):  # as the budget's recall@10, and as search asks
-                recalls, timings = [], []
-                for vector, truth in zip(vectors, exact, strict=True):
-                    started = time.perf_counter()
-                    knn = backend_of(db).vectors.knn(db, vector, k, MODEL, "default", None)
-                    timings.append((time.perf_counter() - started) * 1000)
-                    recalls.append(len({i for i, _ in knn[:10]} & set(truth)) / 10)
-                figures[f"k={k}"] = {
-                    "knn_recall_at_10": round(statistics.mean(recalls), 3),
-                    "median_ms": round(statistics.median(timings), 1),
-                }
-            out["ef_search"][str(ef)] = figures
+        for label, namespace, depths in (
+            ("no filter", None, (110, 200, 400, 800)),
+            ("namespace 10 %", "shared", (100, 400, 800, 1000)),
+        ):
+            truths = [exact_nearest(db, vector, namespace) for vector in vectors]
+            for ef in depths:
+                pg_vectors.EF_SEARCH = ef
+                db.execute(f"SET hnsw.ef_search = {ef}")
+                db.ef_search = ef
+                figures: dict[str, Any] = {}
+                for k in (10, SEARCH_K):  # as the budget's recall@10, and as search asks
+                    recalls, timings = [], []
+                    for vector, truth in zip(vectors, truths, strict=True):
+                        started = time.perf_counter()
+                        knn = backend_of(db).vectors.knn(db, vector, k, MODEL, "default", namespace)
+                        timings.append((time.perf_counter() - started) * 1000)
+                        recalls.append(len({i for i, _ in knn[:10]} & set(truth)) / 10)
+                    figures[f"k={k}"] = {
+                        "knn_recall_at_10": round(statistics.mean(recalls), 3),
+                        "median_ms": round(statistics.median(timings), 1),
+                    }
+                out["ef_search"][f"{label}, {ef}"] = figures
     finally:
-        pg_vectors.EF_SEARCH, pg_vectors.EF_SEARCH_UNFILTERED = default, unfiltered
+        pg_vectors.EF_SEARCH = saved
+        db.execute(f"SET hnsw.ef_search = {pg_vectors.EF_SEARCH}")
+        db.ef_search = pg_vectors.EF_SEARCH
     out["load"] = load()
     log(f"search parts: {out}")
     return out
