@@ -32,7 +32,7 @@ from memctl.store.opening import schema_status
 from memctl.store.postgres import dialect as pg_dialect
 from memctl.store.postgres import upkeep as pg_upkeep
 from memctl.store.postgres import vectors as pg_vectors
-from memctl.store.postgres.connection import driver_sql
+from memctl.store.postgres.connection import PostgresDatabase, driver_sql
 from tests.conftest import SRC, cli, python, run
 from tests.pg_server import with_database, with_user
 
@@ -499,6 +499,7 @@ def test_filtered_knn_is_exact_on_a_small_namespace_and_good_elsewhere(
         small = backend_of(db).vectors.knn(db, query, 10, "m", "default", "small")
         assert [i for i, _ in small] == exact("small")  # all 20 rows scanned: exact
         monkeypatch.setattr(pg_vectors, "EXACT_SCAN_ROWS", 5)  # force the index path
+        monkeypatch.setattr(pg_vectors, "EXACT_SCAN_SCALE", 0)
         forced = [i for i, _ in backend_of(db).vectors.knn(db, query, 10, "m", "default", "small")]
         assert len(set(forced) & set(exact("small"))) >= 8  # iterative scan: not 0.04
         everyone = [i for i, _ in backend_of(db).vectors.knn(db, query, 10, "m", "default", None)]
@@ -507,39 +508,84 @@ def test_filtered_knn_is_exact_on_a_small_namespace_and_good_elsewhere(
         db.close()
 
 
-def test_the_hnsw_walk_is_deeper_without_a_namespace_filter(
+def _thirty_vectors(db: Any, rng: random.Random) -> None:
+    with db.write():
+        for i in range(30):
+            memory_id = db.scalar(
+                "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
+                "updated_at, content_hash, embedding_model) "
+                "VALUES ('default', 'ns', ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
+                (f"k{i}",),
+            )
+            backend_of(db).vectors.insert_many(
+                db, [(int(memory_id), _unit(rng), "default", "ns", "m", 0)]
+            )
+
+
+def test_the_hnsw_walk_is_as_deep_as_k_asks_up_to_pgvectors_most(
     pg_database: ServerUrl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One walk of the graph (the tenant alone) gets ef_search 200; a namespace filter's
-    iterative scan keeps 100 (each of its walks costs again); k above both wins."""
+    """Every walk of the graph starts with ef_search 800, with or without a namespace;
+    k above it wins, up to pgvector's 1000 (a larger setting is an error)."""
     rng = random.Random(5)
     db = open_database(pg_database, create=True)
     try:
-        with db.write():
-            for i in range(30):
-                memory_id = db.scalar(
-                    "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
-                    "updated_at, content_hash, embedding_model) "
-                    "VALUES ('default', 'ns', ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
-                    (f"k{i}",),
-                )
-                backend_of(db).vectors.insert_many(
-                    db, [(int(memory_id), _unit(rng), "default", "ns", "m", 0)]
-                )
+        _thirty_vectors(db, rng)
         monkeypatch.setattr(pg_vectors, "EXACT_SCAN_ROWS", 5)  # the index path
+        monkeypatch.setattr(pg_vectors, "EXACT_SCAN_SCALE", 0)
         vectors = backend_of(db).vectors
         query = _unit(rng)
 
         def depth() -> int:
             return int(db.scalar("SHOW hnsw.ef_search"))
 
+        assert depth() == pg_vectors.EF_SEARCH == 800  # the session's start-up setting
         assert len(vectors.knn(db, query, 10, "m", "default", None)) == 10
-        assert depth() == pg_vectors.EF_SEARCH_UNFILTERED == 200
         assert len(vectors.knn(db, query, 10, "m", "default", "ns")) == 10
-        assert depth() == pg_vectors.EF_SEARCH == 100
+        assert depth() == 800
+        vectors.knn(db, query, 900, "m", "default", "ns")
+        assert depth() == 900
         assert len(vectors.knn(db, query, 25, "m", "default", None)) == 25
-        vectors.knn(db, query, 300, "m", "default", "ns")
-        assert depth() == 300
+        assert depth() == 800
+        # search --limit 1000 asks for 1,010 neighbours: all 30 come back
+        assert len(vectors.knn(db, query, 1010, "m", "default", None)) == 30
+        assert depth() == pg_vectors.EF_SEARCH_MAX == 1000
+    finally:
+        db.close()
+
+
+def test_the_exact_scan_line_grows_as_the_square_root_of_the_vectors(
+    pg_database: ServerUrl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exact scan costs ~1 µs a row and the iterative scan ~n x k candidates for a
+    filter keeping 1/n of the vectors: at 1M they cross near 45,000 rows, at 100k below
+    the 20,000 that are cheap either way. The table's size is the planner's estimate."""
+    assert pg_vectors.exact_scan_rows(-1) == pg_vectors.exact_scan_rows(0) == 20_000
+    assert pg_vectors.exact_scan_rows(100_000) == 20_000
+    assert pg_vectors.exact_scan_rows(1_000_000) == 45_000
+    assert pg_vectors.exact_scan_rows(4_000_000) == 90_000
+    db = open_database(pg_database, create=True)
+    try:
+        _thirty_vectors(db, random.Random(3))
+        db.execute("ANALYZE embeddings")  # reltuples 30
+        monkeypatch.setattr(pg_vectors, "EXACT_SCAN_ROWS", 5)
+        monkeypatch.setattr(pg_vectors, "_LARGE_SETS", {})
+        monkeypatch.setattr(pg_vectors, "_VECTORS", {})
+        query = _unit(random.Random(4))
+
+        def walked(scale: float) -> bool:
+            """Whether a search of the 30 rows of "ns" walked the graph (the walk sets
+            its depth; the exact scan leaves the session's setting alone)."""
+            db.execute("SET hnsw.ef_search = 40")
+            assert isinstance(db, PostgresDatabase)
+            db.ef_search = 40
+            monkeypatch.setattr(pg_vectors, "EXACT_SCAN_SCALE", scale)
+            pg_vectors._LARGE_SETS.clear()
+            assert len(backend_of(db).vectors.knn(db, query, 10, "m", "default", "ns")) == 10
+            return int(db.scalar("SHOW hnsw.ef_search")) == pg_vectors.EF_SEARCH
+
+        assert not walked(6)  # 6 x sqrt(30) = 32 rows: the 30 are scanned exactly
+        assert walked(5)  # 27 rows: the graph
     finally:
         db.close()
 

@@ -7,13 +7,16 @@ Filtered KNN is where pgvector loses recall: given ``WHERE tenant = ... AND name
 1 % of the rows got recall 0.04 and often no rows at all (measured at 100k). So each
 query chooses:
 
-- **exact scan** when the filters leave at most ``EXACT_SCAN_ROWS`` memories (counted
+- **exact scan** when the filters leave at most ``exact_scan_rows`` memories (counted
   with a bounded count, at most that many index entries read): the distances of just
-  those rows, sorted. 10k rows take ~10 ms, and the answer is exact.
+  those rows, sorted. ~1 µs a row (10k rows ~10 ms), and the answer is exact.
 - **HNSW with iterative scan** otherwise (``hnsw.iterative_scan = relaxed_order``): the
   index scan keeps going while the filter rejects rows, up to ``hnsw.max_scan_tuples``;
-  results are re-sorted by exact distance. ``hnsw.ef_search`` is at least ``k``, and
-  ``EF_SEARCH_UNFILTERED`` without a namespace filter.
+  results are re-sorted by exact distance. Its cost grows as the filter's share shrinks
+  (to find k rows of a namespace holding 1/n of the vectors it walks ~n x k), the exact
+  scan's with the rows, so the line between them grows as the square root of the
+  table (``exact_scan_rows``). ``hnsw.ef_search`` is ``EF_SEARCH``, or ``k`` when
+  larger.
 
 Active and archived memories share the index; which one a vector belongs to comes from
 the join with ``memories`` or ``archive`` (an UPDATE of an HNSW-indexed row re-inserts
@@ -22,6 +25,7 @@ it into the graph, ~7 ms a row, so archiving never touches this table).
 Vectors travel in pgvector's binary format (``connection.Vector``), never as text.
 """
 
+import math
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
@@ -38,15 +42,23 @@ if TYPE_CHECKING:
 
 MAX_K = 4096
 INT8_OID, TEXT_OID = 20, 25  # PostgreSQL's fixed oids of bigint and text
-EF_SEARCH = 100  # recall@10 0.998 at 100k (ef 40: 0.966), ~8 ms
-# Without a namespace (the tenant alone) the graph is walked once, so a deeper walk
-# costs little. At 1M on scripts/bench_postgres.py's vectors and the eval's questions
-# (k 110, as search asks; busy machine): ef_search 110 recall@10 0.61 in 8.6 ms, 200
-# 0.71 in 14.9 ms, 400 0.78 in 34 ms. With a namespace the iterative scan walks it
-# again until enough rows pass, and a deeper walk buys little (10 % of the rows: 110
-# 0.62 in 66 ms, 200 0.64 in 79 ms), so it keeps EF_SEARCH.
-EF_SEARCH_UNFILTERED = 200
+# How deep HNSW walks the graph (``hnsw.ef_search``), with or without a filter. At 1M on
+# scripts/bench_postgres.py's vectors and the eval's questions (k 110, as search asks;
+# the KNN alone, load ~2): without a namespace 110 recall@10 0.53 in 3.3 ms, 200 0.65 in
+# 3.2 ms, 400 0.75 in 5.7 ms, 800 0.83 in 9.8 ms. With a namespace of 10 % the
+# iterative scan walks on in batches of ef_search until k rows pass the filter, ~1,100
+# candidates whatever the depth, so a deeper walk costs less extra: 100 0.61 in 20 ms,
+# 400 0.63 in 23 ms, 800 0.76 in 24 ms, 1000 (pgvector's most) 0.78 in 29 ms. 800 keeps
+# the hybrid search of that namespace under 50 ms (39 ms median at load ~2).
+# `strict_order` instead of `relaxed_order`: recall 0.45, twice the time (10 %).
+EF_SEARCH = 800
+EF_SEARCH_MAX = 1000  # pgvector refuses more
+# The exact scan costs ~1 µs a row, the iterative scan ~2.5 ms x (vectors / rows
+# filtered): at 1M they cross near 45,000 rows (server CPU, load ~3: 20,000 rows exact 16
+# ms against 66 ms walking, 30,000 27 against 55, 50,000 47 against 39), which is
+# 45 x sqrt(1M). Below EXACT_SCAN_ROWS an exact scan is cheap at any size.
 EXACT_SCAN_ROWS = 20_000
+EXACT_SCAN_SCALE = 45
 # Set in every session's start-up packet (connection._params): no round trip.
 SESSION_SETTINGS = (
     ("hnsw.ef_search", str(EF_SEARCH)),
@@ -157,7 +169,7 @@ def knn(
             [query, *params, k],
         )
     else:
-        _ef_search(pg, k, EF_SEARCH if namespace is not None else EF_SEARCH_UNFILTERED)
+        _ef_search(pg, k)
         rows = db.all(
             "WITH near AS MATERIALIZED ("
             "SELECT e.memory_id, e.vector <=> ? AS distance "
@@ -169,17 +181,37 @@ def knn(
     return [(int(row[0]), float(row[1])) for row in rows]
 
 
-# Filters found to leave more than EXACT_SCAN_ROWS memories, until when (monotonic
+# Filters found to leave more than exact_scan_rows memories, until when (monotonic
 # seconds), by database: counting them again read 20,000 index entries per search (4-7
 # ms at 1M when the tenant is all there is). A set this large that shrinks meanwhile
-# is searched through the index (iterative scan) until the entry expires.
+# is searched through the index (iterative scan) until the entry expires. The vectors'
+# count (the planner's estimate) is kept as long, by database.
 _LARGE_SETS: dict[tuple[str, str, str | None, str | None], float] = {}
+_VECTORS: dict[str, tuple[float, float]] = {}
 LARGE_SET_SECONDS = 60.0
 
 
+def exact_scan_rows(vectors: float) -> int:
+    """The most rows a filter may leave for an exact scan, in a table of ``vectors``:
+    where scanning them costs what walking the graph for them would."""
+    return max(EXACT_SCAN_ROWS, int(EXACT_SCAN_SCALE * math.sqrt(max(vectors, 0.0))))
+
+
+def _vector_count(db: "Database") -> float:
+    """``embeddings``' rows as the planner estimates them (``pg_class.reltuples``: -1
+    before the first ``ANALYZE``), read once a minute."""
+    key = str(db.location)
+    until, count = _VECTORS.get(key, (0.0, 0.0))
+    if until <= time.monotonic():
+        found = db.scalar("SELECT reltuples FROM pg_class WHERE oid = to_regclass('embeddings')")
+        count = float(found or 0.0)
+        _VECTORS[key] = (time.monotonic() + LARGE_SET_SECONDS, count)
+    return count
+
+
 def _selective(db: "Database", table: str, tenant: str | None, namespace: str | None) -> bool:
-    """Do the filters leave at most ``EXACT_SCAN_ROWS`` memories? (A bounded count: it
-    reads at most that many index entries, ~2 ms; a large set is remembered.)"""
+    """Do the filters leave at most ``exact_scan_rows`` memories? (A bounded count: it
+    reads at most that many index entries, ~1 ms per 10,000; a large set is remembered.)"""
     if tenant is None and namespace is None:
         return False
     key = (str(db.location), table, tenant, namespace)
@@ -190,20 +222,23 @@ def _selective(db: "Database", table: str, tenant: str | None, namespace: str | 
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
+    most = exact_scan_rows(_vector_count(db))
     found = db.scalar(
         f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {' AND '.join(where)} LIMIT ?) s",
-        [*params, EXACT_SCAN_ROWS + 1],
+        [*params, most + 1],
     )
-    if int(found) <= EXACT_SCAN_ROWS:
+    if int(found) <= most:
         return True
     _LARGE_SETS[key] = time.monotonic() + LARGE_SET_SECONDS
     return False
 
 
-def _ef_search(db: "PostgresDatabase", k: int, depth: int) -> None:
-    """``hnsw.ef_search`` of ``depth`` and at least ``k`` (HNSW finds at most
-    ef_search rows per pass), set on the session only when it changes."""
-    wanted = max(depth, k)
+def _ef_search(db: "PostgresDatabase", k: int) -> None:
+    """``hnsw.ef_search`` of ``EF_SEARCH`` and at least ``k`` (one pass finds at most
+    ef_search rows; the iterative scan goes on past them), at most pgvector's
+    ``EF_SEARCH_MAX`` (a larger value is an error: ``--limit 1000`` failed), set on the
+    session only when it changes."""
+    wanted = min(max(EF_SEARCH, k), EF_SEARCH_MAX)
     if (db.ef_search or EF_SEARCH) != wanted:
         db.execute(f"SET hnsw.ef_search = {int(wanted)}")
         db.ef_search = wanted
