@@ -11,7 +11,6 @@ into the KNN (tenant, model, archived, exact namespace), ``k`` at most 4096.
 """
 
 from collections.abc import Sequence
-from typing import Any
 
 from memctl.store import backlog, dialect
 from memctl.store.backlog import Pending as Pending  # re-exported: backend.VectorIndex
@@ -66,25 +65,133 @@ def knn(
     archived: bool = False,
     oversample: int = 4,
 ) -> list[tuple[int, float]]:
-    """Nearest memories as (id, cosine distance), best first; filters pushed into the KNN."""
+    """Nearest memories as (id, cosine distance), best first (ties by id).
+
+    Candidates: the ``max(k * oversample, 256)`` (at most ``MAX_K``) nearest by Hamming
+    distance between 1-bit vectors that pass the filters, ties by id; then exact cosine
+    distances from the float table re-rank them. The candidates come from
+    ``_hamming_candidates`` (vec0's chunks read directly), or from vec0's own KNN where
+    the chunks are not laid out as expected."""
     candidates = min(MAX_K, max(k * oversample, 256))
-    knn_sql = (
-        f"SELECT memory_id FROM {VEC_TABLE} WHERE embedding MATCH vec_quantize_binary(?) "
-        "AND k = ? AND model_key = ? AND archived = ?"
-    )
-    params: list[Any] = [vector, vector, candidates, text_key(model_id), int(archived)]
-    if tenant is not None:  # keys may collide: callers re-check against the memories table
-        knn_sql += " AND tenant_key = ?"
-        params.append(text_key(tenant))
-    if namespace is not None:
-        knn_sql += " AND namespace_key = ?"
-        params.append(text_key(namespace))
+    keys = _filter_keys(model_id, tenant, namespace, archived)
+    ids = _hamming_candidates(db, vector, candidates, keys)
+    if ids is None:
+        ids = _vec0_candidates(db, vector, candidates, keys)
+    if not ids:
+        return []
     rows = db.all(
         f"SELECT memory_id, vec_distance_cosine(vector, ?) AS distance FROM {EMBEDDING_TABLE} "
-        f"WHERE memory_id IN ({knn_sql}) ORDER BY distance LIMIT ?",
-        [*params, k],
+        f"WHERE memory_id IN ({marks(ids)}) ORDER BY distance, memory_id LIMIT ?",
+        [vector, *ids, k],
     )
     return [(int(row[0]), float(row[1])) for row in rows]
+
+
+# vec0's metadata columns in the order they were declared (migration 4): the n-th is
+# stored in ``{VEC_TABLE}_metadatachunks0n``.
+_METADATA = ("tenant_key", "namespace_key", "model_key", "archived")
+
+
+def _filter_keys(
+    model_id: str, tenant: str | None, namespace: str | None, archived: bool
+) -> dict[str, int]:
+    """The values the KNN's metadata columns must equal. Keys may collide: callers
+    re-check tenant and namespace against the memories table."""
+    keys = {"model_key": text_key(model_id), "archived": int(archived)}
+    if tenant is not None:
+        keys["tenant_key"] = text_key(tenant)
+    if namespace is not None:
+        keys["namespace_key"] = text_key(namespace)
+    return keys
+
+
+def _vec0_candidates(db: Database, vector: bytes, count: int, keys: dict[str, int]) -> list[int]:
+    """vec0's own Hamming KNN (filters pushed down), for a store whose chunks
+    ``_hamming_candidates`` cannot read. Among memories tied at the last distance it
+    keeps vec0's choice, not the lowest ids."""
+    where = "".join(f" AND {column} = ?" for column in keys)
+    rows = db.all(
+        f"SELECT memory_id FROM {VEC_TABLE} WHERE embedding MATCH vec_quantize_binary(?) "
+        f"AND k = ?{where}",
+        [vector, count, *keys.values()],
+    )
+    return [int(row[0]) for row in rows]
+
+
+def _hamming_candidates(
+    db: Database, vector: bytes, count: int, keys: dict[str, int]
+) -> list[int] | None:
+    """The ``count`` memories nearest to ``vector`` by Hamming distance between 1-bit
+    vectors, ties by id, among those whose metadata equal ``keys``; None when vec0's
+    chunks are not laid out as sqlite-vec 0.1.9 lays them out (pinned; migration 3
+    reads the same layout).
+
+    Why not vec0's KNN: it selects each chunk's nearest by repeated minimum search, a
+    cost of chunk size x k per chunk. At 100k memories it took 5.4 ms for k = 16, 33 ms
+    for 256 (what search asks) and 100 ms for 512, filters or not (docs/storage.md).
+    Reading the chunks (one statement: ~100 rows of 48 KB vectors, 8 KB ids, validity
+    bitmaps and 8 KB per metadata column) and counting bits with numpy takes ~10 ms
+    whatever ``count`` is. Ties are broken by id, so the result does not depend on how
+    rows sit in chunks (vec0's order among ties is its own).
+
+    Layout: ``_chunks`` (chunk_id, size, validity: one bit per slot, rowids: int64 per
+    slot), ``_vector_chunks00`` (rowid = chunk_id, vectors: size x dim/8 bytes) and
+    ``_metadatachunks0n`` (rowid = chunk_id, data: int64 per slot for INTEGER columns).
+    """
+    import numpy as np
+
+    columns = [name for name in _METADATA if name in keys]
+    tables = [f"{VEC_TABLE}_vector_chunks00"] + [
+        f"{VEC_TABLE}_metadatachunks0{_METADATA.index(name)}" for name in columns
+    ]
+    # each table read whole, in chunk order, in one snapshot: a join of them is planned
+    # as nested scans (their ``rowid PRIMARY KEY`` columns are not the rowid)
+    with db.read():
+        chunk_rows = db.all(
+            f"SELECT chunk_id, size, validity, rowids FROM {VEC_TABLE}_chunks ORDER BY chunk_id"
+        )
+        parts = [
+            db.all(f"SELECT rowid, {'vectors' if n == 0 else 'data'} FROM {table} ORDER BY rowid")
+            for n, table in enumerate(tables)
+        ]
+    query = bytes(db.scalar("SELECT vec_quantize_binary(?)", (vector,)))
+    if not chunk_rows:
+        return []
+    width, chunk_ids = len(query), [row[0] for row in chunk_rows]
+    slots = sum(int(row[1]) for row in chunk_rows)
+    blobs = [b"".join(row[2] for row in chunk_rows), b"".join(row[3] for row in chunk_rows)]
+    blobs += [b"".join(row[1] for row in part) for part in parts]
+    lengths = [slots // 8, slots * 8, slots * width] + [slots * 8] * len(columns)
+    if (
+        any(int(row[1]) % 8 for row in chunk_rows)
+        or any([row[0] for row in part] != chunk_ids for part in parts)
+        or [len(blob) for blob in blobs] != lengths
+    ):
+        return None
+    valid = np.unpackbits(np.frombuffer(blobs[0], np.uint8), bitorder="little").astype(bool)
+    ids = np.frombuffer(blobs[1], np.int64)
+    for name, blob in zip(columns, blobs[3:], strict=True):
+        valid &= np.frombuffer(blob, np.int64) == keys[name]
+    chosen = np.flatnonzero(valid)
+    if len(chosen) == 0:
+        return []
+    word = np.uint64 if width % 8 == 0 else np.uint8
+    ones = np.bitwise_count(
+        np.frombuffer(blobs[2], word).reshape(slots, -1) ^ np.frombuffer(query, word)
+    )
+    # every slot's distance, then the chosen ones: cheaper than copying the chosen
+    # vectors out first; column by column (``sum(axis=1)`` over 6 columns: 1.9 ms, 0.2)
+    everywhere = ones[:, 0].astype(np.int32)
+    for column in range(1, ones.shape[1]):
+        everywhere += ones[:, column]
+    distance = everywhere[chosen]
+    if len(chosen) > count:
+        # everything up to the count-th smallest distance, then ties by id
+        bound = np.partition(distance, count - 1)[count - 1]
+        near = np.flatnonzero(distance <= bound)
+        chosen, distance = chosen[near], distance[near]
+    nearest = np.lexsort((ids[chosen], distance))[:count]
+    return [int(i) for i in ids[chosen[nearest]]]
 
 
 def load(db: Database, ids: list[int]) -> dict[int, tuple[str, bytes]]:
