@@ -26,14 +26,15 @@ from memctl.store.memories import Filters, get_many
 MODES = ("hybrid", "semantic", "keyword")
 POOL = 100  # candidates from each side, whatever the limit
 REDUNDANCY_NEIGHBOURS = 20
-# Hamming candidates per neighbour kept (at least 256, as before the 100-deep pool):
-# vec0's binary KNN costs about in proportion to them at 100k memories (256: ~95 ms,
-# 440: ~180 ms on a busy 2-core machine; 37 ms for 256 measured quiet), which the 50 ms
-# budget cannot take. 4 x 110 = 440 would find 2 more of the 82 paraphrases in the
-# eval's large store (hybrid recall@5 0.881 against 0.872, before the partial-match
-# rule); 620 candidates 0.890 against 0.883 with it, the exact 100 nearest 0.888 (both
-# before the near-copy rule).
-KNN_OVERSAMPLE = 2
+# Hamming candidates per neighbour kept (at least 256), re-ranked by exact cosine
+# (SQLite; PostgreSQL's graph search ignores it). 2 while vec0's own KNN picked them, at
+# a cost in proportion to their number (256: 33 ms at 100k memories, 512: 100 ms); read
+# from vec0's chunks they cost the same at any depth (store/vectors.py), so 4 x 110 =
+# 440 now: the eval's large store, hybrid recall@5 / MRR@10 0.897 / 0.813 -> 0.906 /
+# 0.820 (holdout half 0.861 / 0.789 -> 0.871 / 0.794), semantic 0.844 -> 0.844 / 0.736
+# -> 0.741; 6 (660) measured the same (0.906 / 0.821); the small stores hold fewer than
+# 256 memories; pre-task as before (large: precision 0.90, answered 0.50).
+KNN_OVERSAMPLE = 4
 ALL_WORDS_ENOUGH = 10  # matches holding every word; fewer and any word counts too
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
