@@ -53,10 +53,12 @@ INT8_OID, TEXT_OID = 20, 25  # PostgreSQL's fixed oids of bigint and text
 # `strict_order` instead of `relaxed_order`: recall 0.45, twice the time (10 %).
 EF_SEARCH = 800
 EF_SEARCH_MAX = 1000  # pgvector refuses more
-# The exact scan costs ~1 µs a row, the iterative scan ~2.5 ms x (vectors / rows
-# filtered): at 1M they cross near 45,000 rows (server CPU, load ~3: 20,000 rows exact 16
-# ms against 66 ms walking, 30,000 27 against 55, 50,000 47 against 39), which is
-# 45 x sqrt(1M). Below EXACT_SCAN_ROWS an exact scan is cheap at any size.
+# The exact scan costs ~1 µs a row; the iterative scan more as the share kept shrinks
+# (~k / share candidates; hnsw.max_scan_tuples caps it). At 1M they cross near 45,000
+# rows (server CPU, load ~3: 20,000 rows exact 16 ms against 66 ms walking, 30,000 27
+# against 55, 50,000 47 against 39): 45 x sqrt(1M). One grows with the rows kept, the
+# other with vectors / rows kept, so the crossing grows as sqrt(vectors) (a model,
+# measured at 1M only). Below EXACT_SCAN_ROWS an exact scan is cheap at any size.
 EXACT_SCAN_ROWS = 20_000
 EXACT_SCAN_SCALE = 45
 # Set in every session's start-up packet (connection._params): no round trip.
