@@ -41,9 +41,10 @@ stands in for its semantic part, so pending memories are found by keyword in eve
 mode, below the memories that have both kinds of evidence.
 """
 
-import math
 from dataclasses import dataclass
 from typing import Any
+
+from memctl.store.bm25 import rare_word
 
 REDUNDANCY_WEIGHT = 0.3
 # Near-copies: a memory more similar to its neighbours than to the query (redundancy
@@ -112,8 +113,9 @@ def keyword_evidence(
     of the query, and a measure of the distinctive words it holds, whichever is larger;
     a partial match (``partial_rank``: its rank among all keyword matches) holding more
     than one rare word's worth gets at least ``PARTIAL_RANK / partial_rank``."""
-    rare_word = max(0.5, math.log((indexed - 0.5) / 1.5))  # FTS5's idf, df = 1
-    shared = -bm25 / rare_word
+    # the bm25 of a word found once; the backends rank only the matches that could
+    # reach it when their words match many memories (store/bm25.py)
+    shared = -bm25 / max(0.5, rare_word(indexed))
     low, high = SHARED_WORDS
     evidence = min(1.0, max(0.0, (shared - low) / (high - low)))
     if every_word_rank is not None:

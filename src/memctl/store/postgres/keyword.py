@@ -5,16 +5,11 @@ on FTS5's scale.
 Why not ``ts_rank``: it has no inverse document frequency, and its values (0.06 for one
 matching word, 0.1 for two) are on no scale the fusion in ``search/ranking.py`` knows.
 The fusion reads FTS5's bm25 (negative, lower is better), so this module computes the
-same formula in SQL:
-
-    bm25(D) = - sum over query words w present in D of
-              idf(w) * (k1 + 1) * tf / (tf + k1 * (1 - b + b * |D| / avgdl))
-    idf(w)  = ln((N - n(w) + 0.5) / (n(w) + 0.5)), at least 1e-6     (k1 = 1.2, b = 0.75)
-
-with ``tf`` the word's occurrences in D, ``|D|`` its words and ``avgdl`` their mean,
-as FTS5 has it. ``N`` comes from the table's statistics (or a count on a small table that has
-none yet). How each part is found, and what it costs at 1M memories (measured on the
-bench database of ``scripts/bench_postgres.py``, docs/storage.md):
+same formula in SQL (``store/bm25.py``), with ``tf`` the word's occurrences in D, ``|D|``
+its words and ``avgdl`` their mean, as FTS5 has it. ``N`` comes from the table's
+statistics (or a count on a small table that has none yet). How each part is found,
+and what it costs at 1M memories (measured on the bench database of
+``scripts/bench_postgres.py``, docs/storage.md):
 
 - ``n(w)``, how many memories hold ``w``: counted exactly up to ``DF_CAP`` on a small
   table; on a large one (``STATS_ROWS`` rows or more) up to ``DF_EXACT``, and above
@@ -23,8 +18,8 @@ bench database of ``scripts/bench_postgres.py``, docs/storage.md):
   memories in all, or when every word must match (up to ``CANDIDATES``). Otherwise only
   the memories that could reach the bm25 of a word found once: every match of a rare
   word, and the memories holding enough common words together (``keyword_search``).
-  FTS5 scores every match (38 ms at 100k); reading 5,000 matches of each common word
-  instead took 100-600 ms at 1M, this 1-35 ms.
+  SQLite reads the same memories (``store/keyword.py``). Reading 5,000 matches of each
+  common word instead took 100-600 ms at 1M, this 1-35 ms.
 - A first cut of ``RERANK`` by which words each candidate holds (term presence, over
   distinct words), then bm25 with term counts, one pass over each one's lexemes.
 - ``avgdl`` and the distinct-word mean from 10,000 rows, kept for ``STATS_SECONDS`` on
@@ -35,15 +30,14 @@ keeps hosts, paths, versions and e-mail addresses whole (``db.r6g.xlarge`` is on
 token), which the query's words (``db``, ``r6g``, ``xlarge``) never match.
 """
 
-import math
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from memctl.store.batch import chunks, marks
+from memctl.store.bm25 import K1, B, alone, enough_together, idf, rare_word, words
 from memctl.store.filters import Filters, where_clause
 from memctl.store.postgres import dialect
 
@@ -56,13 +50,9 @@ DF_CAP = 10_000
 DF_EXACT = 1_000  # on a large table, counted exactly up to here (``_counts``)
 CANDIDATES = 5_000
 RERANK = 200  # candidates scored with term counts, after a first cut by term presence
-K1, B = 1.2, 0.75
 STATS_ROWS = 10_000  # below this many rows, count exactly rather than trust statistics
 STATS_SECONDS = 300.0  # how long a large table's sizes and word counts are reused
-COMBINED = 10  # common words of a query combined (2^10 sets at most)
 
-
-_QUOTED = re.compile(r'"(\w+)"', re.UNICODE)
 
 # What unicode61 (SQLite's FTS5 tokenizer) separates words with: every character that
 # is not a letter or a digit, underscore included. Python's ``\w`` is Unicode letters
@@ -80,12 +70,6 @@ _SEPARATORS = re.compile(r"[\W_]+")
 
 def _tsquery(count: int) -> list[str]:
     return [f"plainto_tsquery('{CONFIG}', ?)" for _ in range(count)]
-
-
-def words(match: str) -> tuple[list[str], bool]:
-    """The quoted words of a query as search builds it (``search.ranking.fts_query``:
-    quoted words joined by ``AND`` or ``OR``), and whether all must match."""
-    return _QUOTED.findall(match), " OR " not in match
 
 
 def document(text: str) -> str:
@@ -242,20 +226,6 @@ def _count(db: "Database", word: str) -> int:
     return int(db.scalar(f"SELECT {_holding(_tsquery(1)[0])}", (word, DF_CAP)))
 
 
-def _enough_together(common: list[tuple[list[str], float]], bm25: float) -> list[list[list[str]]]:
-    """The smallest sets of the (lexemes, idf) ``common`` whose bm25 together could
-    reach ``bm25`` ((k1 + 1) x the sum of their idf), among the ``COMBINED`` rarest."""
-    words = sorted(common, key=lambda item: -item[1])[:COMBINED]
-    found: list[tuple[int, ...]] = []
-    for size in range(2, len(words) + 1):
-        for group in combinations(range(len(words)), size):
-            if any(set(smaller) <= set(group) for smaller in found):
-                continue
-            if (K1 + 1) * sum(words[i][1] for i in group) >= bm25:
-                found.append(group)
-    return [[words[i][0] for i in group] for group in found]
-
-
 def _lexeme(text: str) -> str:
     """One lexeme as ``tsquery`` input (quoted; quotes and backslashes escaped)."""
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
@@ -283,7 +253,7 @@ def keyword_search(
     if not present or (every and len(present) < len(held)):
         return []  # a word no memory holds: none holds them all
     total = max(indexed_count(db), 1)
-    idf = [max(1e-6, math.log((total - n + 0.5) / (n + 0.5))) for _, n, _ in present]
+    weights = [idf(total, n) for _, n, _ in present]
     distinct, tokens = _lengths(db)
     table = "archive" if filters.archived else "memories"
     where, where_params = where_clause(filters, dialect, alias="m")
@@ -316,20 +286,20 @@ def keyword_search(
         # a set of common words that together could, up to CANDIDATES in all. The rest
         # rank below every memory of average length holding a word found once, and
         # have no keyword evidence (search/scoring.py: less than one rare word's worth).
-        rare_word = math.log((total - 0.5) / 1.5)
+        bound = rare_word(total)
         rare = [
             word
-            for (word, _, _), weight in zip(present, idf, strict=True)
-            if (K1 + 1) * weight >= rare_word
+            for (word, _, _), weight in zip(present, weights, strict=True)
+            if alone(weight, bound)
         ]
         common = [
             (lexemes, weight)
-            for (_, _, lexemes), weight in zip(present, idf, strict=True)
-            if (K1 + 1) * weight < rare_word
+            for (_, _, lexemes), weight in zip(present, weights, strict=True)
+            if not alone(weight, bound)
         ]
         for word in rare:
             source(one, [word])
-        sets = _enough_together(common, rare_word)
+        sets = enough_together(common, bound)
         if sets:
             query = " | ".join("(" + " & ".join(_holds(x) for x in group) + ")" for group in sets)
             if rare:  # their memories are in already
@@ -339,7 +309,7 @@ def keyword_search(
             return []  # no memory could have keyword evidence
     # a first cut by which words each holds (cheap), then bm25 with term counts
     presence = " + ".join(
-        f"(CASE WHEN terms @@ {one} THEN {weight!r} ELSE 0 END)" for weight in idf
+        f"(CASE WHEN terms @@ {one} THEN {weight!r} ELSE 0 END)" for weight in weights
     )
     sql.append(
         f") u), pre AS (SELECT memory_id, terms FROM c ORDER BY ({presence}) / "
@@ -359,7 +329,7 @@ def keyword_search(
     norm = f"{K1} * (1 - {B} + {B} * dl / {tokens!r})"
     score = " + ".join(
         f"{weight * (K1 + 1)!r} * tf{index} / (tf{index} + {norm})"
-        for index, weight in enumerate(idf)
+        for index, weight in enumerate(weights)
     )
     sql.append(" FROM pre p, unnest(p.terms) u GROUP BY p.memory_id) ")
     sql.append(f"SELECT memory_id, -({score}) AS bm25 FROM counted ")
