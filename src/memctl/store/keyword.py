@@ -32,8 +32,10 @@ def drop(db: Database, ids: Sequence[int]) -> None:
         db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks(ids)})", list(ids))
 
 
-# Scoring every match when the words match few memories, and when reading only those
-# that could have keyword evidence would need more (``_could_have_evidence``).
+# Every match is ranked when the words match few memories (at 100k, ranking all of 941
+# matches of 5 words took 1.2 ms, 2,033 of 11 words 6.5 ms; counting them 0.1-0.3 ms),
+# or when reading only those that could have keyword evidence would cost more
+# (``_could_have_evidence``).
 PLAIN_MATCHES = 2_000
 CANDIDATES = 5_000
 SET_READS = 15
@@ -106,13 +108,18 @@ def _could_have_evidence(db: Database, match: str) -> list[int] | None:
     every match.
 
     FTS5 computes bm25 for every match before it sorts: common words matching ~24k of
-    100k memories each cost 70-95 ms for ~100k matches, where no match reached keyword
-    evidence. A memory has evidence only from the bm25 of a word found once
+    100k memories each cost 55-95 ms for ~100k matches, where no match reached keyword
+    evidence; ranking only these, 6-33 ms (docs/search.md, "The keyword list at
+    scale"). A memory has evidence only from the bm25 of a word found once
     (``bm25.rare_word``), and a word adds less than (k1 + 1) x its idf: so only the
     matches of a rare word (one that alone could) and the memories holding a set of
     common words that together could are ranked. Every other match would rank after
     all of them and has no evidence; the ranks of those that have some are the same.
-    Each word's count is of its quoted token through MATCH, as FTS5 stems it."""
+    Each word's count is of its quoted token through MATCH, as FTS5 stems it. Every
+    match is ranked when the sets would cost more than that: more than ``COMBINED``
+    common words, sets reading more than ``SET_READS`` x the matches (7 common words
+    needing 5 together, 21 sets: 64 ms against 81 ms for every match; 8 words, 56
+    sets: 135 against 95 ms; busy machine), or more than ``CANDIDATES`` of them."""
     found, every = words(match)
     quoted = [f'"{word}"' for word in dict.fromkeys(found)]
     if every or len(quoted) < 2:
