@@ -50,9 +50,10 @@ def keyword_search(
     When any word may match and the words match many memories, only the memories that
     could have keyword evidence are ranked (``_could_have_evidence``). The FTS top
     ``4 * limit`` is ranked without touching the memories table and then filtered by
-    rowid (a join costs a lookup for every matching row: 65 ms against 38 ms for 50k
-    matches at 100k memories). When the filters leave too few, the join ranks only the
-    memories that pass them.
+    rowid (a join costs a lookup for every matching row: 45 ms against 27 ms for the
+    44k matches of two common words at 100k memories). When the filters leave too few,
+    the join ranks only the memories that pass them (or, among the candidates, the
+    candidates that pass them).
     """
     only = _could_have_evidence(db, match)
     if only is not None and not only:
