@@ -78,6 +78,9 @@ SETTINGS = {  # what a DBA would give a 1M-vector hub on a 24 GB machine
 }
 
 
+GRAPH_OPTION = "ef_construction=200"  # as migration p004 sets it (pg_class.reloptions)
+
+
 def log(text: str) -> None:
     sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
     sys.stderr.flush()
@@ -180,8 +183,14 @@ def build(url: str, size: int) -> Database:
     """The bench database with ``size`` memories, keywords and vectors (built once)."""
     db = open_database(url, create=True)
     have = int(db.scalar("SELECT count(*) FROM memories"))
-    if have >= size and db.scalar("SELECT to_regclass('ix_embeddings_hnsw')"):
+    built_with = db.scalar("SELECT reloptions FROM pg_class WHERE relname = 'ix_embeddings_hnsw'")
+    if have >= size and built_with == [GRAPH_OPTION]:
         log(f"reusing {have} memories in {DB_NAME}")
+        return db
+    if have >= size:  # the rows are there, the graph was built otherwise (or is missing)
+        log(f"reusing {have} memories in {DB_NAME}; rebuilding the graph ({built_with})")
+        db.execute("DROP INDEX IF EXISTS ix_embeddings_hnsw")
+        build_graph(db)
         return db
     log(f"building {size} memories (load {load()})")
     base, texts = real_vectors()
@@ -270,13 +279,19 @@ def build(url: str, size: int) -> Database:
     started = time.perf_counter()
     db.execute("CREATE INDEX ix_keywords_terms ON keywords USING gin (terms)")
     log(f"GIN index in {time.perf_counter() - started:.0f} s")
+    build_graph(db)
+    return db
+
+
+def build_graph(db: Database) -> None:
+    """The HNSW index as memctl's migrations leave it (p004: ef_construction 200)."""
     started = time.perf_counter()
     db.execute(
-        "CREATE INDEX ix_embeddings_hnsw ON embeddings USING hnsw (vector vector_cosine_ops)"
+        "CREATE INDEX ix_embeddings_hnsw ON embeddings USING hnsw (vector vector_cosine_ops) "
+        f"WITH ({GRAPH_OPTION.replace('=', ' = ')})"
     )
     log(f"HNSW index in {time.perf_counter() - started:.0f} s (load {load()})")
     db.execute("VACUUM (ANALYZE) memories, embeddings, keywords")
-    return db
 
 
 # ------------------------------------------------------------------ measurements

@@ -318,15 +318,37 @@ def test_migrate_up_splits_the_keywords_of_a_hub_with_data(pg_database: ServerUr
     assert [hit["path"] for hit in found["hits"]] == ["infra/old_hosts"]
 
 
+def test_the_vector_graph_is_built_with_ef_construction_200(pg_database: ServerUrl) -> None:
+    """p004: every vector inserted (and a rebuild) uses ef_construction 200; its down step
+    gives the index pgvector's default back. Neither touches a row."""
+    ok(cli("store", "a/b", "1"))
+
+    def options(db: PostgresDatabase) -> Any:
+        return db.scalar("SELECT reloptions FROM pg_class WHERE relname = 'ix_embeddings_hnsw'")
+
+    db = open_database(pg_database, create=False)
+    assert isinstance(db, PostgresDatabase)
+    try:
+        assert options(db) == ["ef_construction=200"]
+        migrations.migrate(db, 3)
+        assert options(db) is None
+        migrations.migrate(db, 4)
+        assert options(db) == ["ef_construction=200"]
+        assert db.scalar("SELECT count(*) FROM memories") == 1
+    finally:
+        db.close()
+
+
 def test_migrate_status_and_down_on_a_server(pg_database: ServerUrl) -> None:
     ok(cli("store", "a/b", "1"))
     status = orjson.loads(ok(cli("migrate", "status", "--json")).stdout)
     latest = postgres_steps.LATEST
     assert (status["current"], status["latest"]) == (latest, latest)
-    assert [m["name"] for m in status["migrations"]][:3] == [
+    assert [m["name"] for m in status["migrations"]][:4] == [
         "p001_initial",
         "p002_events_and_tokens",
         "p003_keywords_split",
+        "p004_hnsw_ef_construction",
     ]
     refused = cli("migrate", "down", "--to", "0")
     assert refused.exit_code == 2 and "--force" in refused.stderr
