@@ -612,6 +612,49 @@ def test_the_exact_scan_line_grows_as_the_square_root_of_the_vectors(
         db.close()
 
 
+def test_compact_force_rebuilds_the_graph_concurrently_with_its_options(
+    pg_database: ServerUrl,
+) -> None:
+    """`memctl compact --force` is how a hub's graph made before p004 gets
+    ef_construction 200: REINDEX CONCURRENTLY keeps the index's options, a copy left
+    invalid by a rebuild cut off earlier is dropped first, and the neighbours stay."""
+    rng = random.Random(11)
+    db = open_database(pg_database, create=True)
+    assert isinstance(db, PostgresDatabase)
+    try:
+        _thirty_vectors(db, rng)
+        query = _unit(rng)
+        before = backend_of(db).vectors.knn(db, query, 10, "m", "default", None)
+        # what a REINDEX CONCURRENTLY killed half-way leaves behind
+        db.execute(
+            "CREATE INDEX ix_embeddings_hnsw_ccnew ON embeddings "
+            "USING hnsw (vector vector_cosine_ops)"
+        )
+        db.execute(
+            "UPDATE pg_index SET indisvalid = false "
+            "WHERE indexrelid = 'ix_embeddings_hnsw_ccnew'::regclass"
+        )
+    finally:
+        db.close()
+    report = orjson.loads(ok(cli("compact", "--force", "--json")).stdout)
+    assert report["rebuilt"] and report["count"] == 30
+    db = open_database(pg_database, create=False)
+    assert isinstance(db, PostgresDatabase)
+    try:
+        indexes = db.all(
+            "SELECT c.relname, i.indisvalid, c.reloptions FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = 'embeddings'::regclass ORDER BY 1"
+        )
+        assert [tuple(row) for row in indexes] == [
+            ("embeddings_pkey", True, None),
+            ("ix_embeddings_hnsw", True, ["ef_construction=200"]),
+        ]
+        assert backend_of(db).vectors.knn(db, query, 10, "m", "default", None) == before
+    finally:
+        db.close()
+
+
 def _vector_bytes(values: list[float]) -> bytes:
     return struct.pack(f"<{len(values)}f", *values)
 

@@ -127,9 +127,15 @@ def index_stats(db: "Database") -> IndexStats:
 
 
 def rebuild_index(db: "Database") -> int:
-    """``REINDEX`` the HNSW index (only with ``compact --force``: PostgreSQL reuses
-    the space of deleted entries, and a rebuild takes minutes at 100k vectors)."""
-    db.execute("REINDEX INDEX ix_embeddings_hnsw")
+    """Rebuild the HNSW graph (only with ``compact --force``: PostgreSQL reuses the space
+    of deleted entries). ``CONCURRENTLY``: a hub's searches and writes go on while it
+    runs (minutes per 100k vectors; 24 minutes at 1M on 2 busy cores), and the copy
+    keeps the index's options (``ef_construction`` 200 since step p004, which is what
+    a rebuild after that step is for). A rebuild cut off (a kill, the lock timeout
+    while older transactions finish) leaves an invalid copy named ``..._ccnew``: the
+    next one drops it first. Runs outside a transaction, as REINDEX CONCURRENTLY must."""
+    db.execute("DROP INDEX IF EXISTS ix_embeddings_hnsw_ccnew")
+    db.execute("REINDEX INDEX CONCURRENTLY ix_embeddings_hnsw")
     return int(db.scalar("SELECT count(*) FROM embeddings"))
 
 
