@@ -288,7 +288,7 @@ def build_graph(db: Database) -> None:
     started = time.perf_counter()
     db.execute(
         "CREATE INDEX ix_embeddings_hnsw ON embeddings USING hnsw (vector vector_cosine_ops) "
-        f"WITH ({GRAPH_OPTION.replace('=', ' = ')})"
+        f"WITH ({GRAPH_OPTION})"
     )
     log(f"HNSW index in {time.perf_counter() - started:.0f} s (load {load()})")
     db.execute("VACUUM (ANALYZE) memories, embeddings, keywords")

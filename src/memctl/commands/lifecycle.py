@@ -214,6 +214,10 @@ def compact_cmd(
 ) -> None:
     """Rebuild the vector index after heavy deletion and VACUUM the file, if worthwhile.
 
+    On a PostgreSQL hub --force rebuilds the HNSW graph concurrently (searches and
+    writes go on; minutes per 100k vectors): how a hub made before migration p004 gets
+    its denser graph.
+
     Example: memctl compact --force
     """
     from memctl.lifecycle.compact import compact
