@@ -548,7 +548,8 @@ def test_the_hnsw_walk_is_as_deep_as_k_asks_up_to_pgvectors_most(
     pg_database: ServerUrl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every walk of the graph starts with ef_search 800, with or without a namespace;
-    k above it wins, up to pgvector's 1000 (a larger setting is an error)."""
+    k above it wins, up to pgvector's 1000 (a larger setting is an error). The iterative
+    scan visits at most 2,000 tuples for search's 110 neighbours, 16 a neighbour beyond."""
     rng = random.Random(5)
     db = open_database(pg_database, create=True)
     try:
@@ -561,17 +562,22 @@ def test_the_hnsw_walk_is_as_deep_as_k_asks_up_to_pgvectors_most(
         def depth() -> int:
             return int(db.scalar("SHOW hnsw.ef_search"))
 
-        assert depth() == pg_vectors.EF_SEARCH == 800  # the session's start-up setting
+        def visits() -> int:
+            return int(db.scalar("SHOW hnsw.max_scan_tuples"))
+
+        assert depth() == pg_vectors.EF_SEARCH == 800  # the session's start-up settings
+        assert visits() == 2000
         assert len(vectors.knn(db, query, 10, "m", "default", None)) == 10
-        assert len(vectors.knn(db, query, 10, "m", "default", "ns")) == 10
-        assert depth() == 800
+        assert len(vectors.knn(db, query, 110, "m", "default", "ns")) == 30
+        assert (depth(), visits()) == (800, 2000)
         vectors.knn(db, query, 900, "m", "default", "ns")
-        assert depth() == 900
+        assert (depth(), visits()) == (900, 14_400)
         assert len(vectors.knn(db, query, 25, "m", "default", None)) == 25
-        assert depth() == 800
+        assert (depth(), visits()) == (800, 2000)
         # search --limit 1000 asks for 1,010 neighbours: all 30 come back
         assert len(vectors.knn(db, query, 1010, "m", "default", None)) == 30
         assert depth() == pg_vectors.EF_SEARCH_MAX == 1000
+        assert visits() == 16_160
     finally:
         db.close()
 

@@ -196,6 +196,7 @@ class PostgresDatabase(Database):
         self.url = url
         self._vector_oid: int | None = None
         self.ef_search = 0  # hnsw.ef_search set on this session (0: the start-up value)
+        self.scan_tuples = 0  # hnsw.max_scan_tuples likewise
 
     def _rollback(self) -> None:
         self.conn.execute("ROLLBACK")

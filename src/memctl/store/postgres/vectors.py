@@ -53,6 +53,17 @@ INT8_OID, TEXT_OID = 20, 25  # PostgreSQL's fixed oids of bigint and text
 # `strict_order` instead of `relaxed_order`: recall 0.45, twice the time (10 %).
 EF_SEARCH = 800
 EF_SEARCH_MAX = 1000  # pgvector refuses more
+# How far the iterative scan may walk past its first ef_search candidates
+# (``hnsw.max_scan_tuples``, pgvector's default 20,000; it does not bound the first
+# pass): ``SCAN_TUPLES_PER_K`` x k, at least ``SCAN_TUPLES``. In a namespace of 10 % at
+# 1M the walk for search's 110 neighbours found ~1,200 candidates in 40-45 ms with the
+# default, 25-29 ms stopped near 1,600-3,200 visited (still 110 rows), recall@10 the
+# same 0.92 (scripts/bench_postgres.py's vectors, 25 questions, load ~1.7): going on
+# past the first pass finds farther neighbours, not better near ones. A namespace near
+# the exact-scan line (~4.5 % at 1M) may then yield fewer than k rows (a 1 % one, forced
+# through the graph with 800, got 49 at least, 110 at the median).
+SCAN_TUPLES = 2_000
+SCAN_TUPLES_PER_K = 16
 # The exact scan costs ~1 µs a row; the iterative scan more as the share kept shrinks
 # (~k / share candidates; hnsw.max_scan_tuples caps it). At 1M they cross near 45,000
 # rows (server CPU, load ~3: 20,000 rows exact 16 ms against 66 ms walking, 30,000 27
@@ -65,6 +76,7 @@ EXACT_SCAN_SCALE = 45
 SESSION_SETTINGS = (
     ("hnsw.ef_search", str(EF_SEARCH)),
     ("hnsw.iterative_scan", "relaxed_order"),
+    ("hnsw.max_scan_tuples", str(SCAN_TUPLES)),
 )
 
 
@@ -171,7 +183,7 @@ def knn(
             [query, *params, k],
         )
     else:
-        _ef_search(pg, k)
+        _walk(pg, k)
         rows = db.all(
             "WITH near AS MATERIALIZED ("
             "SELECT e.memory_id, e.vector <=> ? AS distance "
@@ -235,15 +247,25 @@ def _selective(db: "Database", table: str, tenant: str | None, namespace: str | 
     return False
 
 
-def _ef_search(db: "PostgresDatabase", k: int) -> None:
+def _walk(db: "PostgresDatabase", k: int) -> None:
     """``hnsw.ef_search`` of ``EF_SEARCH`` and at least ``k`` (one pass finds at most
     ef_search rows; the iterative scan goes on past them), at most pgvector's
-    ``EF_SEARCH_MAX`` (a larger value is an error: ``--limit 1000`` failed), set on the
-    session only when it changes."""
-    wanted = min(max(EF_SEARCH, k), EF_SEARCH_MAX)
-    if (db.ef_search or EF_SEARCH) != wanted:
-        db.execute(f"SET hnsw.ef_search = {int(wanted)}")
-        db.ef_search = wanted
+    ``EF_SEARCH_MAX`` (a larger value is an error: ``--limit 1000`` failed), and
+    ``hnsw.max_scan_tuples`` of ``scan_tuples(k)``; each set on the session only when it
+    changes."""
+    depth = min(max(EF_SEARCH, k), EF_SEARCH_MAX)
+    if (db.ef_search or EF_SEARCH) != depth:
+        db.execute(f"SET hnsw.ef_search = {int(depth)}")
+        db.ef_search = depth
+    tuples = scan_tuples(k)
+    if (db.scan_tuples or SCAN_TUPLES) != tuples:
+        db.execute(f"SET hnsw.max_scan_tuples = {int(tuples)}")
+        db.scan_tuples = tuples
+
+
+def scan_tuples(k: int) -> int:
+    """How many tuples the iterative scan may visit for ``k`` neighbours."""
+    return max(SCAN_TUPLES, SCAN_TUPLES_PER_K * k)
 
 
 def load(db: "Database", ids: list[int]) -> dict[int, tuple[str, bytes]]:
