@@ -8,7 +8,9 @@ measures, as whole processes where the budget is about a process:
   median latency, and the KNN's recall@10 against an exact scan with the same filters;
 - ``cleanup`` of 100k expired memories (one process) while 4 writer processes keep
   storing: its time, and the writers' store latency against their idle baseline;
-- ``import`` of 100k memories with vectors (one process);
+- ``import`` of 100k memories with vectors (one process), the vectors it leaves
+  waiting outside the graph, and with ``--catch-up`` the daemon's ``embed`` job putting
+  them in;
 - with ``--only parts``: each search mode alone, and the KNN's recall@10 at several
   ``hnsw.ef_search`` values (what README's "where the time goes" quotes);
 - with ``--only floor``: what 5,000 of the import's vectors cost the server, copied
@@ -638,8 +640,12 @@ def import_file(workdir: Path, count: int) -> Path:
     return path
 
 
-def bench_import(url: str, count: int, run: int, workdir: Path) -> dict[str, Any]:
-    """``memctl import`` of ``count`` memories with vectors of the configured model."""
+def bench_import(
+    db: Database, url: str, count: int, run: int, workdir: Path, catch_up: bool
+) -> dict[str, Any]:
+    """``memctl import`` of ``count`` memories with vectors of the configured model; the
+    vectors left waiting outside the graph, and with ``catch_up`` the daemon's ``embed``
+    job putting them in (one ``daemon --once --job embed`` process)."""
     path = import_file(workdir, count)
     tenant = f"import-run-{run}-{int(time.time())}"
     code, wall, rss, err = run_measured(
@@ -647,6 +653,15 @@ def bench_import(url: str, count: int, run: int, workdir: Path) -> dict[str, Any
         {"MEMCTL_DB": url, "MEMCTL_NOW": str(NOW)},
     )
     assert code == 0, err
+    waiting = backend_of(db).vectors.waiting_count(db)
+    caught_up = None
+    if catch_up:
+        log(f"import: {waiting} vectors wait; the embed job puts them into the graph")
+        code, caught_up, _, err = run_measured(
+            memctl_argv("daemon", "--once", "--job", "embed", "--all-tenants", "-q"),
+            {"MEMCTL_DB": url, "MEMCTL_NOW": str(NOW)},
+        )
+        assert code == 0, err
     # removed again (with their vectors and keywords): the database stays as built
     code, _, _, err = run_measured(
         memctl_argv("delete", "*", "--hard", "--tenant", tenant, "-q"),
@@ -657,6 +672,8 @@ def bench_import(url: str, count: int, run: int, workdir: Path) -> dict[str, Any
         "count": count,
         "import_ms": round(wall, 0),
         "peak_rss_mb": round(rss, 1),
+        "graph_waiting_after": waiting,
+        "catch_up_ms": None if caught_up is None else round(caught_up, 0),
         "load": load(),
     }
     log(f"import: {figures}")
@@ -773,6 +790,11 @@ def main() -> None:
     parser.add_argument("--graph-size", type=int, default=100_000, help="vectors for --only graph")
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="cleanup and import runs")
+    parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="after each import, time the daemon's embed job putting its vectors in the graph",
+    )
     parser.add_argument("--stop", action="store_true", help="stop the embedded server")
     args = parser.parse_args()
     if args.stop:
@@ -804,7 +826,8 @@ def main() -> None:
         results["import_floor"] = bench_import_floor(url, 5_000, args.workdir)
     if "import" in wanted:
         results["import"] = [
-            bench_import(url, 100_000, run, args.workdir) for run in range(args.repeat)
+            bench_import(db, url, 100_000, run, args.workdir, args.catch_up)
+            for run in range(args.repeat)
         ]
     results["load_at_end"] = load()
     sys.stdout.write(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode() + "\n")

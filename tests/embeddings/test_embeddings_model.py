@@ -120,7 +120,7 @@ def test_archived_memories_are_searchable_with_archived_flag() -> None:
 def test_reindex_all_reembeds_and_cold_search_process_works() -> None:
     seed()
     first = orjson.loads(cli("reindex", "--json").stdout)
-    assert first == {"embedded": 4, "pending": 0, "model": "all-MiniLM-L6-v2/384"}
+    assert first == {"embedded": 4, "pending": 0, "model": "all-MiniLM-L6-v2/384", "graphed": 0}
     assert orjson.loads(cli("reindex", "--all", "--json").stdout)["embedded"] == 4
     proc = run("search", "speed up the build pipeline", "--json")
     assert proc.returncode == 0, proc.stderr

@@ -241,7 +241,7 @@ def test_database_and_policies_in_use(db: Database, db_path: Path, seeded: Any) 
     assert doc["database"]["path"] == str(db_path)
     assert doc["database"]["exists"] and doc["database"]["size_bytes"] > 0
     assert doc["policies"] == str(PACKAGED_POLICIES)
-    assert doc["embedding_backlog"] == {"count": 4, "model": MODEL}
+    assert doc["embedding_backlog"] == {"count": 4, "model": MODEL, "graph_waiting": 0}
     json.dumps(doc)  # serialisable as is
 
 
@@ -349,7 +349,7 @@ def test_cli_stats_json_and_human(monkeypatch: pytest.MonkeyPatch) -> None:
     doc = json.loads(result.stdout)
     assert doc["states"] == {"active": 1, "expired": 1, "archived": 0}
     assert doc["expiry_backlog"]["count"] == 1
-    assert doc["embedding_backlog"] == {"count": 2, "model": MODEL}
+    assert doc["embedding_backlog"] == {"count": 2, "model": MODEL, "graph_waiting": 0}
     assert doc["importance_distribution"]["9-10"] == 1
     assert doc["tenant"] == "default"
     everyone = json.loads(cli("stats", "--json", "--all-tenants").stdout)

@@ -339,16 +339,101 @@ def test_the_vector_graph_is_built_with_ef_construction_200(pg_database: ServerU
         db.close()
 
 
+def test_waiting_vectors_step_down_puts_them_into_the_graph(pg_database: ServerUrl) -> None:
+    """p005: vectors written in bulk wait outside the graph (``vector`` NULL); its down
+    step puts them in before ``vector`` is NOT NULL again, and up again keeps them there.
+    A row never holds both or neither."""
+    rng = random.Random(17)
+    db = open_database(pg_database, create=True)
+    try:
+        _thirty_vectors(db, rng)  # in the graph
+        with db.write():
+            ids = [
+                int(
+                    db.scalar(
+                        "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
+                        "updated_at, content_hash, embedding_model) "
+                        "VALUES ('default', 'bulk', ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
+                        (f"b{i}",),
+                    )
+                )
+                for i in range(5)
+            ]
+            vectors = {i: _unit(rng) for i in ids}
+            backend_of(db).vectors.insert_many(
+                db, [(i, v, "default", "bulk", "m", 0) for i, v in vectors.items()]
+            )
+        assert backend_of(db).vectors.waiting_count(db) == 5
+        assert db.scalar("SELECT count(*) FROM embeddings WHERE vector IS NULL") == 5
+        with pytest.raises(StorageError), db.write():
+            db.execute("UPDATE embeddings SET waiting = vector WHERE vector IS NOT NULL")
+        migrations.migrate(db, 4)
+        assert db.scalar("SELECT count(*) FROM embeddings WHERE vector IS NULL") == 0
+        assert "waiting" not in [
+            r[0]
+            for r in db.all(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'embeddings'"
+            )
+        ]
+        migrations.migrate(db, 5)
+        assert backend_of(db).vectors.waiting_count(db) == 0
+        assert {i: v for i, (_, v) in backend_of(db).vectors.load(db, ids).items()} == vectors
+    finally:
+        db.close()
+
+
+def test_a_walk_scans_the_waiting_vectors_beside_the_graph_while_few_wait(
+    pg_database: ServerUrl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A vector waiting outside the graph is found by a walk while at most
+    WAITING_SCANNED wait (an exact scan beside it); with more, only once it is in the
+    graph, though an exact scan of a small filter finds it either way."""
+    rng = random.Random(19)
+    db = open_database(pg_database, create=True)
+    try:
+        _thirty_vectors(db, rng)
+        with db.write():
+            memory_id = int(
+                db.scalar(
+                    "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
+                    "updated_at, content_hash, embedding_model) "
+                    "VALUES ('default', 'ns', 'late', '\\x31', 1, 1, 1, 'h', 'm') RETURNING id"
+                )
+            )
+            query = _unit(rng)
+            backend_of(db).vectors.insert_many(db, [(memory_id, query, "default", "ns", "m", 0)])
+        knn = backend_of(db).vectors.knn
+
+        def first(walk: bool) -> tuple[int, float]:
+            scale = 0 if walk else 45
+            monkeypatch.setattr(pg_vectors, "EXACT_SCAN_ROWS", 0 if walk else 20_000)
+            monkeypatch.setattr(pg_vectors, "EXACT_SCAN_SCALE", scale)
+            monkeypatch.setattr(pg_vectors, "_LARGE_SETS", {})
+            return knn(db, query, 10, "m", "default", "ns")[0]
+
+        assert first(walk=True)[0] == memory_id and first(walk=True)[1] < 1e-6
+        assert first(walk=False)[0] == memory_id
+        monkeypatch.setattr(pg_vectors, "WAITING_SCANNED", 0)  # "too many wait"
+        assert first(walk=True)[0] != memory_id
+        assert first(walk=False)[0] == memory_id
+        with db.write():
+            assert backend_of(db).vectors.graph_some(db, 10) == 1
+        assert first(walk=True)[0] == memory_id
+    finally:
+        db.close()
+
+
 def test_migrate_status_and_down_on_a_server(pg_database: ServerUrl) -> None:
     ok(cli("store", "a/b", "1"))
     status = orjson.loads(ok(cli("migrate", "status", "--json")).stdout)
     latest = postgres_steps.LATEST
     assert (status["current"], status["latest"]) == (latest, latest)
-    assert [m["name"] for m in status["migrations"]][:4] == [
+    assert [m["name"] for m in status["migrations"]][:5] == [
         "p001_initial",
         "p002_events_and_tokens",
         "p003_keywords_split",
         "p004_hnsw_ef_construction",
+        "p005_waiting_vectors",
     ]
     refused = cli("migrate", "down", "--to", "0")
     assert refused.exit_code == 2 and "--force" in refused.stderr
@@ -505,6 +590,7 @@ def test_filtered_knn_is_exact_on_a_small_namespace_and_good_elsewhere(
             backend_of(db).vectors.insert_many(
                 db, [(i, v, "default", ns, "m", 0) for i, (ns, _, v) in zip(ids, rows, strict=True)]
             )
+            assert backend_of(db).vectors.graph_some(db, 2000) == 2000  # out of waiting
             db.execute("SET LOCAL maintenance_work_mem = '64MB'")
             db.execute(
                 "CREATE INDEX ix_embeddings_hnsw ON embeddings "
@@ -542,6 +628,7 @@ def _thirty_vectors(db: Any, rng: random.Random) -> None:
             backend_of(db).vectors.insert_many(
                 db, [(int(memory_id), _unit(rng), "default", "ns", "m", 0)]
             )
+        assert backend_of(db).vectors.graph_some(db, 100) == 30  # into the graph
 
 
 def test_the_hnsw_walk_is_as_deep_as_k_asks_up_to_pgvectors_most(
@@ -655,6 +742,7 @@ def test_compact_force_rebuilds_the_graph_concurrently_with_its_options(
         assert [tuple(row) for row in indexes] == [
             ("embeddings_pkey", True, None),
             ("ix_embeddings_hnsw", True, ["ef_construction=200"]),
+            ("ix_embeddings_waiting", True, None),
         ]
         assert backend_of(db).vectors.knn(db, query, 10, "m", "default", None) == before
     finally:

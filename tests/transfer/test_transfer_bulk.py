@@ -13,9 +13,11 @@ from typing import Any
 import orjson
 import pytest
 
+from memctl.lifecycle import graph
 from memctl.paths import ServerUrl
 from memctl.store import open_database
 from memctl.store.backend import backend_of
+from memctl.store.postgres import vectors as pg_vectors
 from tests.conftest import cli
 from tests.transfer.transfer_testkit import T0, comparable, doc, fingerprint, read_export
 
@@ -136,3 +138,89 @@ def test_a_row_the_server_rejects_in_a_late_batch_leaves_nothing(
         assert db.scalar("SELECT count(*) FROM keywords") == 1
     finally:
         db.close()
+
+
+NOTES = {
+    "deploy": "rolled the deploy back after the canary failed its health checks",
+    "cache": "the cache takes five minutes to warm up after a restart",
+    "auth": "a login token expires one hour after it is issued",
+}
+
+
+@pytest.mark.usefixtures("backend")
+def test_imported_vectors_are_searched_at_once_and_put_into_the_graph_later(
+    db_path: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL an import's vectors wait outside the HNSW graph (a COPY, not a graph
+    insert each): search scans them exactly meanwhile, so results are SQLite's from the
+    moment the import commits; `memctl reindex` and the daemon's embed job put them in,
+    and the results stay the same (a small import puts its own in). SQLite has nothing
+    waiting. Each search runs twice on
+    PostgreSQL: as a small store is searched (an exact scan of the namespace), and
+    through the graph (the path of a large one) with the waiting vectors beside it."""
+    from memctl.embeddings import DEFAULT_MODEL, get_embedder
+    from memctl.lifecycle.values import search_text
+
+    model = get_embedder(DEFAULT_MODEL)
+    assert model is not None and model.model_id == MODEL
+    on_server = isinstance(db_path, ServerUrl)
+
+    def records(namespace: str) -> list[dict[str, Any]]:
+        out = []
+        for key, text in NOTES.items():
+            vector = model.embed([search_text(f"{namespace}/{key}", text)])[0]
+            out.append(
+                _record(0, namespace=namespace, key=key, value=text, updated_at=T0)
+                | {"embedding": base64.b64encode(vector).decode()}
+            )
+        return out
+
+    def searched(query: str, namespace: str) -> list[tuple[str, float]]:
+        found = doc(cli("search", query, "--mode", "semantic", "-n", namespace, "--json"))
+        return [(hit["key"], hit["score"]) for hit in found["hits"]]
+
+    def best(query: str, namespace: str) -> list[tuple[str, float]]:
+        found = searched(query, namespace)
+        if on_server:
+            with monkeypatch.context() as graph_path:
+                graph_path.setattr(pg_vectors, "EXACT_SCAN_ROWS", 0)
+                graph_path.setattr(pg_vectors, "EXACT_SCAN_SCALE", 0)
+                graph_path.setattr(pg_vectors, "_LARGE_SETS", {})
+                assert searched(query, namespace) == found
+        return found
+
+    monkeypatch.setattr(graph, "AFTER_IMPORT", 0)  # as a big import leaves them
+    report = doc(cli("import", str(_write(tmp_path / "a.jsonl", records("notes"))), "--json"))
+    assert report["vectors_reused"] == 3
+    assert report["graph_waiting"] == (3 if on_server else 0)
+    stats = doc(cli("stats", "--json"))
+    assert stats["embedding_backlog"]["graph_waiting"] == (3 if on_server else 0)
+    before = best("how long is a login token valid", "notes")
+    assert before[0][0] == "auth"
+    assert best("why did we roll back the release", "notes")[0][0] == "deploy"
+
+    reindexed = doc(cli("reindex", "--json"))
+    assert (reindexed["embedded"], reindexed["graphed"]) == (0, 3 if on_server else 0)
+    assert best("how long is a login token valid", "notes") == before
+
+    # a second import, put into the graph by the daemon's embed job
+    report = doc(cli("import", str(_write(tmp_path / "b.jsonl", records("more"))), "--json"))
+    assert report["graph_waiting"] == (3 if on_server else 0)
+    assert best("warming the cache", "more")[0][0] == "cache"
+    ran = cli("daemon", "--once", "--job", "embed", "--json")
+    assert ran.exit_code == 0, ran.output
+    assert '"graphed": 3' in ran.stdout if on_server else '"graphed": 0' in ran.stdout
+    assert best("warming the cache", "more")[0][0] == "cache"
+
+    # an import of up to graph.AFTER_IMPORT vectors puts them all into the graph itself
+    monkeypatch.setattr(graph, "AFTER_IMPORT", 1000)
+    report = doc(cli("import", str(_write(tmp_path / "c.jsonl", records("small"))), "--json"))
+    assert report["graph_waiting"] == 0
+    assert best("why did we roll back the release", "small")[0][0] == "deploy"
+    if on_server:
+        db = open_database(db_path, create=False)
+        try:
+            assert backend_of(db).vectors.waiting_count(db) == 0
+            assert db.scalar("SELECT count(*) FROM embeddings WHERE vector IS NOT NULL") == 9
+        finally:
+            db.close()

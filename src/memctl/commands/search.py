@@ -111,11 +111,13 @@ def reindex_cmd(
     ] = False,
     limit: Annotated[int, typer.Option("--limit", help="Embed at most this many; 0 = all.")] = 0,
 ) -> None:
-    """Embed the memories waiting in the embedding backlog.
+    """Embed the memories waiting in the embedding backlog, and put vectors an import
+    left outside a PostgreSQL hub's search graph into it.
 
     Example: memctl reindex --all
     """
     from memctl.embeddings import get_embedder
+    from memctl.lifecycle.graph import graph_waiting, waiting
     from memctl.search.backlog import fill, forget
     from memctl.store.backend import backend_of
 
@@ -131,11 +133,18 @@ def reindex_cmd(
     with settings.out.progress() as bar:
         bar.start(goal, "embedding")
         done = fill(db, model, goal, settings.scope, progress=bar)
+        outside = waiting(db)
+        if outside:
+            bar.start(outside, "adding to the search graph")
+        graphed = graph_waiting(db, progress=bar) if outside else 0
     left = backend_of(db).vectors.pending_count(db, model.model_id, settings.scope)
     if settings.json:
-        settings.out.document({"embedded": done, "pending": left, "model": model.model_id})
+        settings.out.document(
+            {"embedded": done, "pending": left, "model": model.model_id, "graphed": graphed}
+        )
     else:
-        settings.out.line(f"embedded {done} memories with {model.model_id}; {left} pending")
+        graph = f"; {graphed} vectors put into the search graph" if graphed else ""
+        settings.out.line(f"embedded {done} memories with {model.model_id}; {left} pending{graph}")
 
 
 def explain_note(mode: str) -> str:

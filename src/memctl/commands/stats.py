@@ -160,9 +160,15 @@ def _print_stats(settings: Settings, stats: Stats) -> None:
     if stats.embedding_backlog is None:
         out.line("embedding backlog   embeddings are off (embedding.model: none)")
     else:
+        waiting = (
+            f"; {stats.graph_waiting} imported, waiting for the search graph (the daemon's "
+            "embed job or memctl reindex)"
+            if stats.graph_waiting
+            else ""
+        )
         out.line(
             f"embedding backlog   {stats.embedding_backlog} without a vector "
-            f"for {stats.embedding_model}"
+            f"for {stats.embedding_model}{waiting}"
         )
     if stats.model_prepared is not None:
         state = "ready" if stats.model_prepared else "not prepared (run: memctl model prepare)"

@@ -240,3 +240,8 @@ def import_cmd(
         settings.out.note(
             f"{report.backlog} wait for embeddings (search, the daemon or memctl reindex fill them)"
         )
+    if report.graph_waiting:
+        settings.out.note(
+            f"{report.graph_waiting} vectors wait for the search graph, searched exactly "
+            "meanwhile (the daemon's embed job or memctl reindex put them in)"
+        )

@@ -1,11 +1,14 @@
 """The embedding backlog: memories stored without waiting for the model get their vectors
-here, in batches, with no write transaction held while the model runs."""
+here, in batches, with no write transaction held while the model runs; and vectors
+written in bulk on PostgreSQL, waiting outside the HNSW graph (store/postgres/vectors.py),
+are put into it here."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from memctl.embeddings import Embedder
+from memctl.lifecycle.graph import graph_waiting
 from memctl.lifecycle.values import search_text
 from memctl.progress import Progress
 from memctl.store.backend import backend_of
@@ -69,9 +72,10 @@ def forget(db: Database, tenant: str | None) -> int:
 class EmbedReport:
     count: int = 0
     model: str | None = None
+    graphed: int = 0  # waiting vectors put into the search graph
 
     def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "model": self.model}
+        return {"count": self.count, "model": self.model, "graphed": self.graphed}
 
 
 def embed_pending(
@@ -82,19 +86,32 @@ def embed_pending(
     on_prepare: Callable[[str], None] | None = None,
 ) -> EmbedReport:
     """Fill the backlog of the policies' ``embedding.model`` with at most ``limit``
-    memories (the daemon's ``embed`` job); the model is prepared first if this machine
-    has none (``on_prepare`` is told)."""
-    if model == "none":
-        return EmbedReport(0, None)
+    memories (the daemon's ``embed`` job), then put every vector waiting outside the
+    search graph into it (all tenants': the graph is one); the model is prepared first
+    if this machine has none (``on_prepare`` is told)."""
+    report = EmbedReport()
+    if model != "none":
+        report.count, report.model = _embed(db, model, limit, tenant, on_prepare)
+    report.graphed = graph_waiting(db)
+    return report
+
+
+def _embed(
+    db: Database,
+    model: str,
+    limit: int,
+    tenant: str | None,
+    on_prepare: Callable[[str], None] | None,
+) -> tuple[int, str | None]:
     from memctl.embeddings.model_files import model_id
 
     # Loading the model costs ~0.4 s: skip it when nothing is pending. (The id assumes
     # 384 dimensions; for another model the guess finds everything pending and loads it.)
     if not backend_of(db).vectors.pending(db, model_id(model, 384), 1, tenant):
-        return EmbedReport(0, None)
+        return 0, None
     from memctl.embeddings import get_embedder
 
     embedder = get_embedder(model, on_prepare)
     if embedder is None:
-        return EmbedReport(0, None)
-    return EmbedReport(fill(db, embedder, limit, tenant), embedder.model_id)
+        return 0, None
+    return fill(db, embedder, limit, tenant), embedder.model_id

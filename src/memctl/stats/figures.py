@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from memctl.clock import DAY, iso
+from memctl.lifecycle import graph
 from memctl.paths import Location
 from memctl.search.health import KeywordFallbacks, keyword_fallbacks
 from memctl.store import stats as sql
@@ -137,6 +138,7 @@ class Stats:
     oldest_expiry: float | None
     expiry_backlog_by_namespace: dict[str, int]
     embedding_backlog: int | None
+    graph_waiting: int = 0  # vectors written in bulk, not yet in the search graph (hub)
     jobs: list[JobStatus] = field(default_factory=list)
     model_prepared: bool | None = None  # the ONNX export is on this machine (None: off)
     keyword_fallbacks: KeywordFallbacks = field(default_factory=lambda: KeywordFallbacks(0))
@@ -162,7 +164,11 @@ class Stats:
                 "oldest_expiry": iso(self.oldest_expiry),
                 "by_namespace": self.expiry_backlog_by_namespace,
             },
-            "embedding_backlog": {"count": self.embedding_backlog, "model": self.embedding_model},
+            "embedding_backlog": {
+                "count": self.embedding_backlog,
+                "model": self.embedding_model,
+                "graph_waiting": self.graph_waiting,
+            },
             "model_prepared": self.model_prepared,
             "keyword_fallbacks": {
                 "since": iso(self.generated_at - FALLBACK_DAYS * DAY),
@@ -289,6 +295,7 @@ def collect_stats(
         embedding_backlog=(
             None if model_id is None else sum(int(row.unembedded or 0) for row in active_rows)
         ),
+        graph_waiting=graph.waiting(db),
         jobs=[
             JobStatus(
                 action=row.job,

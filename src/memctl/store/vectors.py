@@ -229,6 +229,16 @@ def insert_many(db: Database, items: list[tuple[int, bytes, str, str, str, int]]
         )
 
 
+def waiting_count(db: Database) -> int:
+    """Nothing waits: vec0 takes every vector as it is written (PostgreSQL's HNSW graph
+    does not, ``postgres/vectors``)."""
+    return 0
+
+
+def graph_some(db: Database, limit: int) -> int:
+    return 0
+
+
 def drop(db: Database, ids: Sequence[int]) -> None:
     """The vectors of memories deleted or changed (at most ``batch.BATCH`` ids)."""
     if not ids:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memctl.errors import BadInput
-from memctl.lifecycle import events
+from memctl.lifecycle import events, graph
 from memctl.lifecycle.policies import Policies
 from memctl.lifecycle.runs import logged_run
 from memctl.progress import NoProgress, Progress
@@ -67,6 +67,7 @@ class ImportReport:
     replaced_expired: int = 0
     vectors_reused: int = 0
     backlog: int = 0
+    graph_waiting: int = 0  # vectors outside the search graph after the import (PostgreSQL)
     invalid: int = 0
     left_out: dict[str, int] = field(default_factory=dict)
     invalid_records: list[dict[str, str]] = field(default_factory=list)
@@ -96,6 +97,7 @@ class ImportReport:
             "replaced_expired": self.replaced_expired,
             "vectors_reused": self.vectors_reused,
             "embedding_backlog": self.backlog,
+            "graph_waiting": self.graph_waiting,
             "invalid": self.invalid,
             "left_out": self.left_out,
             "invalid_records": self.invalid_records,
@@ -150,6 +152,9 @@ def import_source(
                     raise _DryRun
         except _DryRun:
             pass
+        if not options.dry_run:
+            graph.graph_waiting(db, graph.AFTER_IMPORT)
+            report.graph_waiting = graph.waiting(db)
         run.count = report.written
         run.details = {
             k: v

@@ -284,6 +284,42 @@ P004_DENSER_GRAPH = Step(
     down=("ALTER INDEX ix_embeddings_hnsw RESET (ef_construction)",),
 )
 
+# Vectors written in bulk (import, a store moved over) wait outside the HNSW graph, in
+# `waiting` with `vector` NULL (HNSW does not index NULL), until the daemon's embed job or
+# `memctl reindex` moves them in (store/postgres/vectors.py): at 1M each graph insert
+# costs 3.6-10 ms, so an import of 100k took ~10 minutes in its one transaction. Every
+# row holds exactly one of the two (a CHECK, NOT VALID: the rows there are valid by
+# construction, and validating would read every vector under the migration's lock).
+# The partial index finds the waiting vectors; empty, it costs a search nothing. Its
+# build reads the table once (seconds at 1M); the rest changes the catalog only. Down
+# puts every waiting vector into the graph first (minutes per 100k waiting).
+P005_WAITING_VECTORS = Step(
+    version=5,
+    name="p005_waiting_vectors",
+    description="vectors written in bulk wait outside the graph (import in a COPY)",
+    up=(
+        "ALTER TABLE embeddings ALTER COLUMN vector DROP NOT NULL",
+        "ALTER TABLE embeddings ADD COLUMN waiting vector(384)",
+        "ALTER TABLE embeddings ADD CONSTRAINT ck_embeddings_one_vector "
+        "CHECK ((vector IS NULL) <> (waiting IS NULL)) NOT VALID",
+        "CREATE INDEX ix_embeddings_waiting ON embeddings (memory_id) WHERE waiting IS NOT NULL",
+    ),
+    down_description="every waiting vector put into the graph; vectors NOT NULL again",
+    down=(
+        "UPDATE embeddings SET vector = waiting, waiting = NULL WHERE waiting IS NOT NULL",
+        "DROP INDEX ix_embeddings_waiting",
+        "ALTER TABLE embeddings DROP CONSTRAINT ck_embeddings_one_vector",
+        "ALTER TABLE embeddings DROP COLUMN waiting",
+        "ALTER TABLE embeddings ALTER COLUMN vector SET NOT NULL",
+    ),
+)
+
 # Append new steps here, never edit one above (docs/migrations.md).
-STEPS = (P001_INITIAL, P002_EVENTS_AND_TOKENS, P003_KEYWORDS_SPLIT, P004_DENSER_GRAPH)
+STEPS = (
+    P001_INITIAL,
+    P002_EVENTS_AND_TOKENS,
+    P003_KEYWORDS_SPLIT,
+    P004_DENSER_GRAPH,
+    P005_WAITING_VECTORS,
+)
 LATEST = len(STEPS)  # also written out in __init__.py as LATEST_POSTGRES

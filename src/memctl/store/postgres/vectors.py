@@ -22,6 +22,23 @@ Active and archived memories share the index; which one a vector belongs to come
 the join with ``memories`` or ``archive`` (an UPDATE of an HNSW-indexed row re-inserts
 it into the graph, ~7 ms a row, so archiving never touches this table).
 
+Vectors written in bulk (import, a store moved over) wait outside the graph: in
+``embeddings.waiting``, with ``vector`` NULL, which HNSW does not index (migration p005).
+Putting each into the graph costs the server 3.6-10 ms at 1M (``ef_construction`` 200),
+which made an import of 100k take ~10 minutes in its one transaction; waiting, it takes
+a COPY (100k in 21 s). The import then puts up to a thousand into the graph itself, the
+daemon's ``embed`` job and ``memctl reindex`` the rest, in short transactions
+(``graph_some``). Meanwhile:
+
+- an exact scan (a filter leaving few rows) reads every vector, waiting or not;
+- a walk of the graph is joined by an exact scan of the waiting vectors its filters
+  leave, through the partial index ``ix_embeddings_waiting`` (nothing to read when none
+  wait), while at most ``WAITING_SCANNED`` wait: each costs that scan a probe of
+  ``memories`` (100k waiting made every search take 870 ms at 1M, whoever's they were).
+  With more waiting (a big import, no daemon yet), the graph's walk finds them once they
+  are in it; until then their memories are found by keyword (with their similarity,
+  which ``load`` reads), and by vector in filters small enough for an exact scan.
+
 Vectors travel in pgvector's binary format (``connection.Vector``), never as text.
 """
 
@@ -64,6 +81,10 @@ EF_SEARCH_MAX = 1000  # pgvector refuses more
 # through the graph with 800, got 49 at least, 110 at the median).
 SCAN_TUPLES = 2_000
 SCAN_TUPLES_PER_K = 16
+# The most vectors waiting outside the graph that a walk scans beside it (the module
+# docstring): ~10 µs each at 1M, so at most ~10 ms more, for the seconds the import or
+# the daemon takes to put that many into the graph.
+WAITING_SCANNED = 1_000
 # The exact scan costs ~1 µs a row; the iterative scan more as the share kept shrinks
 # (~k / share candidates; hnsw.max_scan_tuples caps it). At 1M they cross near 45,000
 # rows (server CPU, load ~3: 20,000 rows exact 16 ms against 66 ms walking, 30,000 27
@@ -109,7 +130,7 @@ def put(db: "Database", items: list[tuple[int, str, str, str, bytes]], model_id:
         db.executemany(
             "INSERT INTO embeddings (memory_id, model, vector) VALUES (?, ?, ?) "
             "ON CONFLICT (memory_id) DO UPDATE SET model = excluded.model, "
-            "vector = excluded.vector",
+            "vector = excluded.vector, waiting = NULL",
             [(int(memory_id), model_id, Vector(vector)) for memory_id, _, _, _, vector in kept],
         )
     return len(kept)
@@ -119,15 +140,33 @@ def insert_many(db: "Database", items: list[tuple[int, bytes, str, str, str, int
     """Vectors for new ids: (id, float32 vector, tenant, namespace, model, archived)."""
     if items:
         pg = _pg(db)
-        # binary COPY: pgvector's own format (connection.Vector), no statement per row.
-        # Each row still costs an HNSW graph insert on the server, the import's floor:
-        # ~1.4 ms a row at 1M vectors on 2 busy cores (docs/budgets.md)
+        # binary COPY: pgvector's own format (connection.Vector), no statement per row,
+        # into ``waiting``: no graph insert until ``graph_some`` (the module docstring)
         pg.copy_in(
             "embeddings",
-            ("memory_id", "model", "vector"),
+            ("memory_id", "model", "waiting"),
             ((i, model, Vector(vector)) for i, vector, _, _, model, _ in items),
             types=(INT8_OID, TEXT_OID, pg.vector_oid),
         )
+
+
+def waiting_count(db: "Database") -> int:
+    """Vectors waiting to be put into the HNSW graph (searched exactly meanwhile)."""
+    return int(db.scalar("SELECT count(*) FROM embeddings WHERE waiting IS NOT NULL"))
+
+
+def graph_some(db: "Database", limit: int) -> int:
+    """Put up to ``limit`` waiting vectors into the HNSW graph, inside the caller's write;
+    rows another process is putting there meanwhile are skipped (``SKIP LOCKED``).
+    Returns how many."""
+    rows = db.all(
+        "WITH batch AS (SELECT memory_id FROM embeddings WHERE waiting IS NOT NULL "
+        "ORDER BY memory_id LIMIT ? FOR UPDATE SKIP LOCKED) "
+        "UPDATE embeddings e SET vector = e.waiting, waiting = NULL FROM batch "
+        "WHERE e.memory_id = batch.memory_id RETURNING e.memory_id",
+        [limit],
+    )
+    return len(rows)
 
 
 def drop(db: "Database", ids: Sequence[int]) -> None:
@@ -176,21 +215,32 @@ def knn(
         # namespace of 10,000 at 1M, against 2,500). 115 -> ~60 ms at load 6-9.
         chosen = " AND ".join(where[1:])
         rows = db.all(
-            "WITH chosen AS MATERIALIZED (SELECT e.memory_id, e.vector <=> ? AS distance "
+            "WITH chosen AS MATERIALIZED (SELECT e.memory_id, "
+            "coalesce(e.vector, e.waiting) <=> ? AS distance "
             "FROM embeddings e WHERE e.model = ? AND e.memory_id = ANY(ARRAY("
             f"SELECT m.id FROM {table} m WHERE {chosen}))) "
             "SELECT memory_id, distance FROM chosen ORDER BY distance, memory_id LIMIT ?",
             [query, *params, k],
         )
     else:
+        # the graph's nearest, and the nearest of the vectors waiting outside it (an
+        # exact scan of those the filters leave; the partial index finds them)
         _walk(pg, k)
+        most = WAITING_SCANNED
         rows = db.all(
             "WITH near AS MATERIALIZED ("
             "SELECT e.memory_id, e.vector <=> ? AS distance "
             f"FROM embeddings e JOIN {table} m ON m.id = e.memory_id "
-            f"WHERE {conditions} ORDER BY e.vector <=> ? LIMIT ?) "
-            "SELECT memory_id, distance FROM near ORDER BY distance, memory_id",
-            [query, *params, query, k],
+            f"WHERE {conditions} AND e.vector IS NOT NULL ORDER BY e.vector <=> ? LIMIT ?), "
+            "waiting AS MATERIALIZED ("
+            "SELECT e.memory_id, e.waiting <=> ? AS distance "
+            f"FROM embeddings e JOIN {table} m ON m.id = e.memory_id "
+            f"WHERE e.waiting IS NOT NULL AND {conditions} AND (SELECT count(*) FROM "
+            "(SELECT 1 FROM embeddings WHERE waiting IS NOT NULL LIMIT ?) w) <= ? "
+            "ORDER BY 2 LIMIT ?) "
+            "SELECT memory_id, distance FROM near UNION ALL "
+            "SELECT memory_id, distance FROM waiting ORDER BY distance, memory_id LIMIT ?",
+            [query, *params, query, k, query, *params, most + 1, most, k, k],
         )
     return [(int(row[0]), float(row[1])) for row in rows]
 
@@ -272,7 +322,7 @@ def load(db: "Database", ids: list[int]) -> dict[int, tuple[str, bytes]]:
     out: dict[int, tuple[str, bytes]] = {}
     for chunk in chunks(ids):
         for row in db.all(
-            "SELECT memory_id, model, vector_send(vector) FROM embeddings "
+            "SELECT memory_id, model, vector_send(coalesce(vector, waiting)) FROM embeddings "
             f"WHERE memory_id IN ({marks(chunk)})",
             chunk,
         ):
