@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memctl.errors import BadInput, StorageError
+from memctl.lifecycle import graph
 from memctl.lifecycle.globs import glob_match
 from memctl.paths import ServerUrl, mask_url, parse_location, resolve_project
 from memctl.store import migrations, moves, open_database
@@ -419,6 +420,48 @@ def test_a_walk_scans_the_waiting_vectors_beside_the_graph_while_few_wait(
         with db.write():
             assert backend_of(db).vectors.graph_some(db, 10) == 1
         assert first(walk=True)[0] == memory_id
+    finally:
+        db.close()
+
+
+def test_waiting_vectors_go_into_the_graph_on_two_connections_each_once(
+    pg_database: ServerUrl,
+) -> None:
+    """lifecycle.graph puts waiting vectors into the graph on this connection and its
+    sibling at once (SKIP LOCKED splits the rows): every one exactly once, a limit
+    shared between the two."""
+    rng = random.Random(23)
+    db = open_database(pg_database, create=True)
+    try:
+        with db.write():
+            ids = [
+                int(
+                    db.scalar(
+                        "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
+                        "updated_at, content_hash, embedding_model) "
+                        "VALUES ('default', 'bulk', ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
+                        (f"b{i}",),
+                    )
+                )
+                for i in range(900)
+            ]
+            backend_of(db).vectors.insert_many(
+                db, [(i, _unit(rng), "default", "bulk", "m", 0) for i in ids]
+            )
+        heard: list[int] = []
+
+        class Heard:
+            def start(self, total: int, what: str) -> None:
+                pass
+
+            def advance(self, count: int) -> None:
+                heard.append(count)
+
+        assert graph.graph_waiting(db, 500, Heard()) == 500
+        assert graph.waiting(db) == 400 and sum(heard) == 500
+        assert graph.graph_waiting(db) == 400
+        assert graph.waiting(db) == 0 and graph.graph_waiting(db) == 0
+        assert db.scalar("SELECT count(*) FROM embeddings WHERE vector IS NOT NULL") == 900
     finally:
         db.close()
 
