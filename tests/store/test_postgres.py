@@ -825,6 +825,24 @@ def test_doctor_checks_a_hub_and_does_not_time_hooks_on_it(pg_database: ServerUr
     assert database["status"] == "ok" and database["memories"] == 1, database
     assert str(pg_database) in database["detail"]
     assert "keyword and vector indexes agree" in database["detail"]
+    assert "search graph" not in found
+    db = open_database(pg_database, create=False)
+    try:
+        with db.write():
+            memory_id = int(db.scalar("SELECT id FROM memories"))
+            backend_of(db).vectors.drop(db, [memory_id])
+            backend_of(db).vectors.insert_many(
+                db, [(memory_id, _unit(random.Random(2)), "default", "knowledge", "m", 0)]
+            )
+    finally:
+        db.close()
+    found = {
+        check["name"]: check
+        for check in orjson.loads(cli("doctor", "--json", "--runs", "0").stdout)["checks"]
+    }
+    assert found["database"]["status"] == "ok" and found["database"]["graph_waiting"] == 1
+    assert found["search graph"]["status"] == "warn"
+    assert "memctl reindex" in found["search graph"]["hint"]
 
 
 def test_doctor_says_an_empty_hub_needs_setting_up(empty_database: str) -> None:

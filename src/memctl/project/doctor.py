@@ -133,6 +133,7 @@ def check_database(ctx: Context) -> list[Check]:
         keyword_index=counts.keyword,
         vectors=counts.vectors,
         vector_index=counts.index,
+        graph_waiting=counts.waiting,
     )
     summary = f"{head}, integrity ok, {counts.active:,} memories + {counts.archived:,} archived"
     if not counts.agree:
@@ -149,7 +150,19 @@ def check_database(ctx: Context) -> list[Check]:
                 data,
             )
         ]
-    return [Check(name, OK, f"{summary}; keyword and vector indexes agree", data=data)]
+    checks = [Check(name, OK, f"{summary}; keyword and vector indexes agree", data=data)]
+    if counts.waiting:
+        checks.append(
+            Check(
+                "search graph",
+                WARN,
+                f"{counts.waiting:,} imported vectors wait outside the search graph "
+                "(docs/storage.md, Vectors: how search finds them meanwhile)",
+                "the daemon's embed job puts them in; `memctl reindex` does it now",
+                {"waiting": counts.waiting},
+            )
+        )
+    return checks
 
 
 def check_policies(ctx: Context) -> list[Check]:

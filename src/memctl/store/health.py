@@ -37,6 +37,7 @@ class IndexCounts:
     vectors: int  # float vectors (embeddings table)
     index: int  # rows of the vec0 index: one per float vector (PostgreSQL: the same rows)
     orphans: int  # float vectors whose memory is gone
+    waiting: int = 0  # PostgreSQL: vectors written in bulk, not yet in the HNSW graph
 
     @property
     def agree(self) -> bool:
@@ -62,8 +63,14 @@ def index_counts(db: Database) -> IndexCounts:
             archived=one("SELECT count(*) FROM archive"),
             keyword=one(f"SELECT count(*) FROM {'keywords' if postgres else FTS_TABLE}"),
             vectors=vectors,
-            # the HNSW index covers every row of its table: nothing to compare
+            # every row is in the HNSW graph or waiting to go in (a CHECK: one of the
+            # two columns set, step p005): nothing to compare
             index=vectors if postgres else one(f"SELECT count(*) FROM {VEC_TABLE}"),
+            waiting=(
+                one(f"SELECT count(*) FROM {EMBEDDING_TABLE} WHERE waiting IS NOT NULL")
+                if postgres
+                else 0
+            ),
             orphans=one(
                 f"SELECT count(*) FROM {EMBEDDING_TABLE} e WHERE NOT EXISTS "
                 "(SELECT 1 FROM memories m WHERE m.id = e.memory_id) AND NOT EXISTS "
