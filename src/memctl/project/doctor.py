@@ -151,17 +151,10 @@ def check_database(ctx: Context) -> list[Check]:
             )
         ]
     checks = [Check(name, OK, f"{summary}; keyword and vector indexes agree", data=data)]
-    if counts.waiting:
-        checks.append(
-            Check(
-                "search graph",
-                WARN,
-                f"{counts.waiting:,} imported vectors wait outside the search graph "
-                "(docs/storage.md, Vectors: how search finds them meanwhile)",
-                "the daemon's embed job puts them in; `memctl reindex` does it now",
-                {"waiting": counts.waiting},
-            )
-        )
+    if counts.waiting:  # a hub after an import (docs/storage.md, "Vectors")
+        detail = f"{counts.waiting:,} imported vectors wait outside the search graph"
+        hint = "the daemon's embed job puts them in; `memctl reindex` does it now"
+        checks.append(Check("search graph", WARN, detail, hint, {"waiting": counts.waiting}))
     return checks
 
 
