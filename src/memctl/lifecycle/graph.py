@@ -24,9 +24,9 @@ def graph_waiting(db: Database, limit: int | None = None, progress: Progress | N
     """Put vectors waiting outside the search graph into it (only PostgreSQL has any), at
     most ``limit`` (None: all), ``GRAPH_BATCH`` per short write transaction, on two
     connections at once when there are more than a batch: the server inserts into the
-    graph on one core per connection (at 1M: ~10 ms a vector on one connection, 3.6 on
-    two, ``scripts/bench_postgres.py --only floor``), and ``SKIP LOCKED`` gives each its
-    own rows (as it leaves another process's to it). Returns how many; ``progress``
+    graph on one core per connection (at 1M, 99,000 vectors took 712 s on one, 349 s on
+    two: ``scripts/bench_postgres.py --only import --catch-up``), and ``SKIP LOCKED``
+    gives each its own rows (as it leaves another process's to it). Returns how many; ``progress``
     hears of each batch."""
     if waiting(db) == 0:
         return 0
@@ -56,7 +56,7 @@ def _graph(db: Database, limit: int | None, progress: Progress | None) -> int:
     return done
 
 
-# What an import puts into the graph itself once its write has committed: at most ~10 s
-# at 1M (and all of a typical import: searches then pay nothing for it); a bigger one
-# leaves the rest to the daemon, and its memories are found by keyword meanwhile.
+# What an import puts into the graph itself once its write has committed: ~4 s at 1M
+# (and all of a typical import: searches then pay nothing for it); a bigger one leaves
+# the rest to the daemon, and its memories are found by keyword meanwhile.
 AFTER_IMPORT = 1_000

@@ -26,9 +26,9 @@ Vectors written in bulk (import, a store moved over) wait outside the graph: in
 ``embeddings.waiting``, with ``vector`` NULL, which HNSW does not index (migration p005).
 Putting each into the graph costs the server 3.6-10 ms at 1M (``ef_construction`` 200),
 which made an import of 100k take ~10 minutes in its one transaction; waiting, it takes
-a COPY (100k in 21 s). The import then puts up to a thousand into the graph itself, the
-daemon's ``embed`` job and ``memctl reindex`` the rest, in short transactions
-(``graph_some``). Meanwhile:
+a COPY (100k in 21 s; 25 s with its first thousand put in). The import puts up to a
+thousand into the graph itself, the daemon's ``embed`` job and ``memctl reindex`` the
+rest, in short transactions (``graph_some``, ``lifecycle/graph.py``). Meanwhile:
 
 - an exact scan (a filter leaving few rows) reads every vector, waiting or not;
 - a walk of the graph is joined by an exact scan of the waiting vectors its filters
