@@ -195,6 +195,11 @@ def test_imported_vectors_are_searched_at_once_and_put_into_the_graph_later(
     assert report["graph_waiting"] == (3 if on_server else 0)
     stats = doc(cli("stats", "--json"))
     assert stats["embedding_backlog"]["graph_waiting"] == (3 if on_server else 0)
+    out = tmp_path / "out.jsonl"  # a waiting vector is exported as it was imported
+    assert cli("export", "-o", str(out), "--include-embeddings").exit_code == 0
+    assert {r["key"]: r["embedding"] for r in read_export(out)[1]} == {
+        r["key"]: r["embedding"] for r in records("notes")
+    }
     before = best("how long is a login token valid", "notes")
     assert before[0][0] == "auth"
     assert best("why did we roll back the release", "notes")[0][0] == "deploy"
