@@ -143,6 +143,9 @@ class SearchResult:
     hits: list[Hit]
     pending_embeddings: int = 0
     model: str | None = None
+    # vectors an import left outside a hub's search graph, too many to scan beside it:
+    # their memories are matched by keyword (and in small filters by vector) meanwhile
+    unscanned_vectors: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +153,7 @@ class SearchResult:
             "mode": self.mode,
             "model": self.model,
             "pending_embeddings": self.pending_embeddings,
+            "unscanned_vectors": self.unscanned_vectors,
             "hits": [hit.to_dict() for hit in self.hits],
         }
 
@@ -161,6 +165,7 @@ class SearchResult:
             [Hit.from_dict(hit) for hit in data["hits"]],
             int(data["pending_embeddings"]),
             data["model"],
+            int(data.get("unscanned_vectors", 0)),
         )
 
 

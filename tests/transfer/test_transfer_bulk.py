@@ -204,6 +204,14 @@ def test_imported_vectors_are_searched_at_once_and_put_into_the_graph_later(
     assert before[0][0] == "auth"
     assert best("why did we roll back the release", "notes")[0][0] == "deploy"
 
+    # past WAITING_SCANNED a search says how many it could not scan beside the graph
+    with monkeypatch.context() as many:
+        many.setattr(pg_vectors, "WAITING_SCANNED", 2)
+        found = doc(cli("search", "login token", "--json"))
+        assert found["unscanned_vectors"] == (3 if on_server else 0)
+        said = cli("search", "login token")
+        assert ("3 imported vectors wait for the search graph" in said.stderr) == on_server
+    assert doc(cli("search", "login token", "--json"))["unscanned_vectors"] == 0
     reindexed = doc(cli("reindex", "--json"))
     assert (reindexed["embedded"], reindexed["graphed"]) == (0, 3 if on_server else 0)
     assert best("how long is a login token valid", "notes") == before

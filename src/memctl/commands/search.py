@@ -98,6 +98,11 @@ def search_cmd(
             f"{result.pending_embeddings} memories await embedding (matched by "
             "keyword until then; `memctl reindex` embeds them now)"
         )
+    if result.unscanned_vectors:
+        settings.out.note(
+            f"{result.unscanned_vectors} imported vectors wait for the search graph (their "
+            "memories matched by keyword until then; `memctl reindex` puts them in now)"
+        )
 
 
 @command(app, "reindex", all_tenants=True)

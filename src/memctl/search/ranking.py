@@ -97,7 +97,7 @@ def search(
     pool = max(POOL, limit)
     ranked: dict[int, Ranked] = {}
     model: Embedder | None = None
-    pending = 0
+    pending = unscanned = 0
     query_vector = b""
     # hybrid: the keyword query runs on a second connection while this thread embeds
     # the query and runs the KNN (SQLite releases the GIL): ~max(30, 30) ms, not the sum
@@ -113,6 +113,7 @@ def search(
                     )
                 query_vector = model.embed([query])[0]
                 _semantic(db, model, query_vector, filters, pool, ranked)
+                unscanned = backend_of(db).vectors.unscanned_count(db)
     finally:
         if background is not None:
             # never leave the worker on the sibling connection: if this thread raised,
@@ -154,7 +155,8 @@ def search(
         for value, memory_id, r in scored
         if memory_id in memories
     ]
-    return SearchResult(query, mode, hits_out, pending, model.model_id if model else None)
+    model_id = model.model_id if model else None
+    return SearchResult(query, mode, hits_out, pending, model_id, unscanned)
 
 
 def _keyword_in_background(

@@ -23,6 +23,7 @@ score, not "the top 5 whatever they are". Measured with ``scripts/eval_search.py
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -100,7 +101,7 @@ def relevant_context(
             continue
         chosen.append(hit)
         used += size
-    return SearchResult(found.query, found.mode, chosen, found.pending_embeddings, found.model)
+    return replace(found, hits=chosen)
 
 
 def _fresh_from(memory: Memory, session_id: str | None, now: float) -> bool:

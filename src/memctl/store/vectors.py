@@ -235,6 +235,10 @@ def waiting_count(db: Database) -> int:
     return 0
 
 
+def unscanned_count(db: Database) -> int:
+    return 0
+
+
 def graph_some(db: Database, limit: int) -> int:
     return 0
 
