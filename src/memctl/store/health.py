@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memctl.paths import Location
+from memctl.store.backend import backend_of
 from memctl.store.columns import EMBEDDING_TABLE, FTS_TABLE, VEC_TABLE
 from memctl.store.db import Database
 from memctl.store.migrations.runner import Status
@@ -66,11 +67,7 @@ def index_counts(db: Database) -> IndexCounts:
             # every row is in the HNSW graph or waiting to go in (a CHECK: one of the
             # two columns set, step p005): nothing to compare
             index=vectors if postgres else one(f"SELECT count(*) FROM {VEC_TABLE}"),
-            waiting=(
-                one(f"SELECT count(*) FROM {EMBEDDING_TABLE} WHERE waiting IS NOT NULL")
-                if postgres
-                else 0
-            ),
+            waiting=backend_of(db).vectors.waiting_count(db),
             orphans=one(
                 f"SELECT count(*) FROM {EMBEDDING_TABLE} e WHERE NOT EXISTS "
                 "(SELECT 1 FROM memories m WHERE m.id = e.memory_id) AND NOT EXISTS "

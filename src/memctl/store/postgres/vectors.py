@@ -85,6 +85,17 @@ SCAN_TUPLES_PER_K = 16
 # docstring): ~10 µs each at 1M, so at most ~10 ms more, for the seconds the import or
 # the daemon takes to put that many into the graph.
 WAITING_SCANNED = 1_000
+# "At most WAITING_SCANNED wait", a bounded count (~0.1 ms): its parameters are
+# ``_few_waiting()``. The walk's statement holds it as a one-time filter.
+FEW_WAITING = (
+    "(SELECT count(*) FROM (SELECT 1 FROM embeddings WHERE waiting IS NOT NULL LIMIT ?) w) <= ?"
+)
+
+
+def _few_waiting() -> list[object]:
+    return [WAITING_SCANNED + 1, WAITING_SCANNED]
+
+
 # The exact scan costs ~1 µs a row; the iterative scan more as the share kept shrinks
 # (~k / share candidates; hnsw.max_scan_tuples caps it). At 1M they cross near 45,000
 # rows (server CPU, load ~3: 20,000 rows exact 16 ms against 66 ms walking, 30,000 27
@@ -151,19 +162,15 @@ def insert_many(db: "Database", items: list[tuple[int, bytes, str, str, str, int
 
 
 def waiting_count(db: "Database") -> int:
-    """Vectors waiting to be put into the HNSW graph (searched exactly meanwhile)."""
+    """Vectors waiting to be put into the HNSW graph (found meanwhile as the module
+    docstring says)."""
     return int(db.scalar("SELECT count(*) FROM embeddings WHERE waiting IS NOT NULL"))
 
 
 def unscanned_count(db: "Database") -> int:
     """The waiting vectors a walk of the graph does not scan beside it: all of them when
     more than ``WAITING_SCANNED`` wait, else 0 (a bounded count first: ~0.1 ms)."""
-    most = WAITING_SCANNED
-    found = db.scalar(
-        "SELECT count(*) FROM (SELECT 1 FROM embeddings WHERE waiting IS NOT NULL LIMIT ?) w",
-        [most + 1],
-    )
-    return waiting_count(db) if int(found) > most else 0
+    return 0 if db.scalar(f"SELECT {FEW_WAITING}", _few_waiting()) else waiting_count(db)
 
 
 def graph_some(db: "Database", limit: int) -> int:
@@ -237,7 +244,6 @@ def knn(
         # the graph's nearest, and the nearest of the vectors waiting outside it (an
         # exact scan of those the filters leave; the partial index finds them)
         _walk(pg, k)
-        most = WAITING_SCANNED
         rows = db.all(
             "WITH near AS MATERIALIZED ("
             "SELECT e.memory_id, e.vector <=> ? AS distance "
@@ -246,12 +252,11 @@ def knn(
             "waiting AS MATERIALIZED ("
             "SELECT e.memory_id, e.waiting <=> ? AS distance "
             f"FROM embeddings e JOIN {table} m ON m.id = e.memory_id "
-            f"WHERE e.waiting IS NOT NULL AND {conditions} AND (SELECT count(*) FROM "
-            "(SELECT 1 FROM embeddings WHERE waiting IS NOT NULL LIMIT ?) w) <= ? "
+            f"WHERE e.waiting IS NOT NULL AND {conditions} AND {FEW_WAITING} "
             "ORDER BY 2 LIMIT ?) "
             "SELECT memory_id, distance FROM near UNION ALL "
             "SELECT memory_id, distance FROM waiting ORDER BY distance, memory_id LIMIT ?",
-            [query, *params, query, k, query, *params, most + 1, most, k, k],
+            [query, *params, query, k, query, *params, *_few_waiting(), k, k],
         )
     return [(int(row[0]), float(row[1])) for row in rows]
 
