@@ -100,8 +100,9 @@ def search_cmd(
         )
     if result.unscanned_vectors:
         settings.out.note(
-            f"{result.unscanned_vectors} imported vectors wait for the search graph (their "
-            "memories matched by keyword until then; `memctl reindex` puts them in now)"
+            f"{result.unscanned_vectors} imported vectors wait for the search graph (in a "
+            "large namespace their memories match by keyword until then; `memctl reindex` "
+            "puts them in now)"
         )
 
 

@@ -242,6 +242,7 @@ def import_cmd(
         )
     if report.graph_waiting:
         settings.out.note(
-            f"{report.graph_waiting} vectors wait for the search graph, searched exactly "
-            "meanwhile (the daemon's embed job or memctl reindex put them in)"
+            f"{report.graph_waiting} vectors wait for the search graph; until the daemon's "
+            "embed job or memctl reindex puts them in, a search of a large namespace may find "
+            "their memories by keyword only"
         )
