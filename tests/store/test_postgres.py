@@ -349,17 +349,7 @@ def test_waiting_vectors_step_down_puts_them_into_the_graph(pg_database: ServerU
     try:
         _thirty_vectors(db, rng)  # in the graph
         with db.write():
-            ids = [
-                int(
-                    db.scalar(
-                        "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
-                        "updated_at, content_hash, embedding_model) "
-                        "VALUES ('default', 'bulk', ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
-                        (f"b{i}",),
-                    )
-                )
-                for i in range(5)
-            ]
+            ids = [_memory_row(db, "bulk", f"b{i}") for i in range(5)]
             vectors = {i: _unit(rng) for i in ids}
             backend_of(db).vectors.insert_many(
                 db, [(i, v, "default", "bulk", "m", 0) for i, v in vectors.items()]
@@ -394,13 +384,7 @@ def test_a_walk_scans_the_waiting_vectors_beside_the_graph_while_few_wait(
     try:
         _thirty_vectors(db, rng)
         with db.write():
-            memory_id = int(
-                db.scalar(
-                    "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
-                    "updated_at, content_hash, embedding_model) "
-                    "VALUES ('default', 'ns', 'late', '\\x31', 1, 1, 1, 'h', 'm') RETURNING id"
-                )
-            )
+            memory_id = _memory_row(db, "ns", "late")
             query = _unit(rng)
             backend_of(db).vectors.insert_many(db, [(memory_id, query, "default", "ns", "m", 0)])
         knn = backend_of(db).vectors.knn
@@ -434,17 +418,7 @@ def test_waiting_vectors_go_into_the_graph_on_two_connections_each_once(
     db = open_database(pg_database, create=True)
     try:
         with db.write():
-            ids = [
-                int(
-                    db.scalar(
-                        "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
-                        "updated_at, content_hash, embedding_model) "
-                        "VALUES ('default', 'bulk', ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
-                        (f"b{i}",),
-                    )
-                )
-                for i in range(900)
-            ]
+            ids = [_memory_row(db, "bulk", f"b{i}") for i in range(900)]
             backend_of(db).vectors.insert_many(
                 db, [(i, _unit(rng), "default", "bulk", "m", 0) for i in ids]
             )
@@ -619,17 +593,7 @@ def test_filtered_knn_is_exact_on_a_small_namespace_and_good_elsewhere(
         rows = [("small" if i % 100 == 0 else "big", f"k{i}", _unit(rng)) for i in range(2000)]
         with db.write():
             db.execute("DROP INDEX ix_embeddings_hnsw")  # built after the rows: seconds, not 15
-            ids = [
-                int(
-                    db.scalar(
-                        "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
-                        "updated_at, content_hash, embedding_model) "
-                        "VALUES ('default', ?, ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
-                        (namespace, key),
-                    )
-                )
-                for namespace, key, _ in rows
-            ]
+            ids = [_memory_row(db, namespace, key) for namespace, key, _ in rows]
             backend_of(db).vectors.insert_many(
                 db, [(i, v, "default", ns, "m", 0) for i, (ns, _, v) in zip(ids, rows, strict=True)]
             )
@@ -659,17 +623,24 @@ def test_filtered_knn_is_exact_on_a_small_namespace_and_good_elsewhere(
         db.close()
 
 
+def _memory_row(db: Any, namespace: str, key: str) -> int:
+    """A bare memory of tenant "default" embedded with model "m" (inside a write)."""
+    return int(
+        db.scalar(
+            "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
+            "updated_at, content_hash, embedding_model) "
+            "VALUES ('default', ?, ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
+            (namespace, key),
+        )
+    )
+
+
 def _thirty_vectors(db: Any, rng: random.Random) -> None:
     with db.write():
         for i in range(30):
-            memory_id = db.scalar(
-                "INSERT INTO memories (tenant, namespace, key, value, size, created_at, "
-                "updated_at, content_hash, embedding_model) "
-                "VALUES ('default', 'ns', ?, '\\x31', 1, 1, 1, 'h', 'm') RETURNING id",
-                (f"k{i}",),
-            )
+            memory_id = _memory_row(db, "ns", f"k{i}")
             backend_of(db).vectors.insert_many(
-                db, [(int(memory_id), _unit(rng), "default", "ns", "m", 0)]
+                db, [(memory_id, _unit(rng), "default", "ns", "m", 0)]
             )
         assert backend_of(db).vectors.graph_some(db, 100) == 30  # into the graph
 
