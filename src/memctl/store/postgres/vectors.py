@@ -241,22 +241,27 @@ def knn(
             [query, *params, k],
         )
     else:
-        # the graph's nearest, and the nearest of the vectors waiting outside it (an
-        # exact scan of those the filters leave; the partial index finds them)
+        # the graph's nearest, and the nearest of the vectors waiting outside it: an
+        # exact scan of those the filters leave, read through the partial index, each
+        # memory looked up by id in a correlated subquery. As a join, the planner's
+        # statistics decided: taken while 99,000 vectors waited, they made it hash the
+        # namespace's 100,000 memories on every search once none waited (+30-40 ms at
+        # 1M, until the next ANALYZE); a subquery is looked up per waiting vector only.
         _walk(pg, k)
+        member = " AND ".join(["m.id = e.memory_id", *where[1:]])
         rows = db.all(
             "WITH near AS MATERIALIZED ("
             "SELECT e.memory_id, e.vector <=> ? AS distance "
             f"FROM embeddings e JOIN {table} m ON m.id = e.memory_id "
             f"WHERE {conditions} AND e.vector IS NOT NULL ORDER BY e.vector <=> ? LIMIT ?), "
             "waiting AS MATERIALIZED ("
-            "SELECT e.memory_id, e.waiting <=> ? AS distance "
-            f"FROM embeddings e JOIN {table} m ON m.id = e.memory_id "
-            f"WHERE e.waiting IS NOT NULL AND {conditions} AND {FEW_WAITING} "
+            "SELECT e.memory_id, e.waiting <=> ? AS distance FROM embeddings e "
+            f"WHERE e.waiting IS NOT NULL AND e.model = ? AND {FEW_WAITING} "
+            f"AND (SELECT 1 FROM {table} m WHERE {member}) = 1 "
             "ORDER BY 2 LIMIT ?) "
             "SELECT memory_id, distance FROM near UNION ALL "
             "SELECT memory_id, distance FROM waiting ORDER BY distance, memory_id LIMIT ?",
-            [query, *params, query, k, query, *params, *_few_waiting(), k, k],
+            [query, *params, query, k, query, model_id, *_few_waiting(), *params[1:], k, k],
         )
     return [(int(row[0]), float(row[1])) for row in rows]
 
