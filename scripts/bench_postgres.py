@@ -80,7 +80,7 @@ SETTINGS = {  # what a DBA would give a 1M-vector hub on a 24 GB machine
 }
 
 
-GRAPH_OPTION = "ef_construction=200"  # as migration p004 sets it (pg_class.reloptions)
+GRAPH_OPTION = "ef_construction=400"  # as migration p006 sets it (pg_class.reloptions)
 
 
 def log(text: str) -> None:

@@ -319,9 +319,10 @@ def test_migrate_up_splits_the_keywords_of_a_hub_with_data(pg_database: ServerUr
     assert [hit["path"] for hit in found["hits"]] == ["infra/old_hosts"]
 
 
-def test_the_vector_graph_is_built_with_ef_construction_200(pg_database: ServerUrl) -> None:
-    """p004: every vector inserted (and a rebuild) uses ef_construction 200; its down step
-    gives the index pgvector's default back. Neither touches a row."""
+def test_the_vector_graph_is_built_with_ef_construction_400(pg_database: ServerUrl) -> None:
+    """p004 and p006: every vector inserted (and a rebuild) uses ef_construction 200, then
+    400; their down steps give the index 200 and pgvector's default back. None touches a
+    row."""
     ok(cli("store", "a/b", "1"))
 
     def options(db: PostgresDatabase) -> Any:
@@ -330,11 +331,13 @@ def test_the_vector_graph_is_built_with_ef_construction_200(pg_database: ServerU
     db = open_database(pg_database, create=False)
     assert isinstance(db, PostgresDatabase)
     try:
+        assert options(db) == ["ef_construction=400"]
+        migrations.migrate(db, 5)
         assert options(db) == ["ef_construction=200"]
         migrations.migrate(db, 3)
         assert options(db) is None
-        migrations.migrate(db, 4)
-        assert options(db) == ["ef_construction=200"]
+        migrations.migrate(db, 6)
+        assert options(db) == ["ef_construction=400"]
         assert db.scalar("SELECT count(*) FROM memories") == 1
     finally:
         db.close()
@@ -445,12 +448,13 @@ def test_migrate_status_and_down_on_a_server(pg_database: ServerUrl) -> None:
     status = orjson.loads(ok(cli("migrate", "status", "--json")).stdout)
     latest = postgres_steps.LATEST
     assert (status["current"], status["latest"]) == (latest, latest)
-    assert [m["name"] for m in status["migrations"]][:5] == [
+    assert [m["name"] for m in status["migrations"]][:6] == [
         "p001_initial",
         "p002_events_and_tokens",
         "p003_keywords_split",
         "p004_hnsw_ef_construction",
         "p005_waiting_vectors",
+        "p006_hnsw_ef_construction_400",
     ]
     refused = cli("migrate", "down", "--to", "0")
     assert refused.exit_code == 2 and "--force" in refused.stderr
@@ -722,8 +726,8 @@ def test_the_exact_scan_line_grows_as_the_square_root_of_the_vectors(
 def test_compact_force_rebuilds_the_graph_concurrently_with_its_options(
     pg_database: ServerUrl,
 ) -> None:
-    """`memctl compact --force` is how a hub's graph made before p004 gets
-    ef_construction 200: REINDEX CONCURRENTLY keeps the index's options, a copy left
+    """`memctl compact --force` is how a hub's graph made before p006 gets
+    ef_construction 400: REINDEX CONCURRENTLY keeps the index's options, a copy left
     invalid by a rebuild cut off earlier is dropped first, and the neighbours stay."""
     rng = random.Random(11)
     db = open_database(pg_database, create=True)
@@ -755,7 +759,7 @@ def test_compact_force_rebuilds_the_graph_concurrently_with_its_options(
         )
         assert [tuple(row) for row in indexes] == [
             ("embeddings_pkey", True, None),
-            ("ix_embeddings_hnsw", True, ["ef_construction=200"]),
+            ("ix_embeddings_hnsw", True, ["ef_construction=400"]),
             ("ix_embeddings_waiting", True, None),
         ]
         assert backend_of(db).vectors.knn(db, query, 10, "m", "default", None) == before

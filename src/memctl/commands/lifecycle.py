@@ -215,7 +215,7 @@ def compact_cmd(
     """Rebuild the vector index after heavy deletion and VACUUM the file, if worthwhile.
 
     On a PostgreSQL hub --force rebuilds the HNSW graph concurrently (searches and
-    writes go on; minutes per 100k vectors): how a hub made before migration p004 gets
+    writes go on; minutes per 100k vectors): how a hub made before migration p006 gets
     its denser graph.
 
     Example: memctl compact --force

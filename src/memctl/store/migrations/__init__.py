@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # the steps (tests/store/test_migrations.py keeps the two equal).
 LATEST = 5
 # len(postgres_steps.STEPS), likewise (tests/store/test_postgres.py).
-LATEST_POSTGRES = 5
+LATEST_POSTGRES = 6
 
 
 def latest_for(db: "Database") -> int:

@@ -129,9 +129,9 @@ def index_stats(db: "Database") -> IndexStats:
 def rebuild_index(db: "Database") -> int:
     """Rebuild the HNSW graph (only with ``compact --force``: PostgreSQL reuses the space
     of deleted entries). ``CONCURRENTLY``: a hub's searches and writes go on while it
-    runs (minutes per 100k vectors; building a 1M graph took 24 minutes on 2 busy cores
+    runs (minutes per 100k vectors; building a 1M graph took 27 minutes on 2 quiet cores
     with ``maintenance_work_mem`` 4 GB, the server's setting), and the copy
-    keeps the index's options (``ef_construction`` 200 since step p004, which is what
+    keeps the index's options (``ef_construction`` 400 since step p006, which is what
     a rebuild after that step is for). A rebuild cut off (a kill, the lock timeout
     while older transactions finish) leaves an invalid copy named ``..._ccnew``: the
     next one drops it first. Runs outside a transaction, as REINDEX CONCURRENTLY must."""

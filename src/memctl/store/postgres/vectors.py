@@ -24,9 +24,10 @@ it into the graph, ~7 ms a row, so archiving never touches this table).
 
 Vectors written in bulk (import, a store moved over) wait outside the graph: in
 ``embeddings.waiting``, with ``vector`` NULL, which HNSW does not index (migration p005).
-Putting each into the graph costs the server 3.6-10 ms at 1M (``ef_construction`` 200),
-which made an import of 100k take ~10 minutes in its one transaction; waiting, it takes
-a COPY (100k in 21 s; 25 s with its first thousand put in). The import puts up to a
+Putting each into the graph costs the server 3.6-10 ms at 1M (``ef_construction`` 200;
+400 since p006: 5.4 ms over two connections), which made an import of 100k take ~10
+minutes in its one transaction; waiting, it takes a COPY (100k in ~20 s with its first
+thousand put in). The import puts up to a
 thousand into the graph itself, the daemon's ``embed`` job and ``memctl reindex`` the
 rest, in short transactions (``graph_some``, ``lifecycle/graph.py``). Meanwhile:
 
