@@ -62,12 +62,14 @@ MAX_K = 4096
 INT8_OID, TEXT_OID = 20, 25  # PostgreSQL's fixed oids of bigint and text
 # How deep HNSW walks the graph (``hnsw.ef_search``), with or without a filter. At 1M on
 # scripts/bench_postgres.py's vectors and the eval's questions (k 110, as search asks;
-# the KNN alone, load ~2): without a namespace 110 recall@10 0.53 in 3.3 ms, 200 0.65 in
-# 3.2 ms, 400 0.75 in 5.7 ms, 800 0.83 in 9.8 ms. With a namespace of 10 % the
-# iterative scan walks on in batches of ef_search until k rows pass the filter, ~1,100
-# candidates whatever the depth, so a deeper walk costs less extra: 100 0.61 in 20 ms,
-# 400 0.63 in 23 ms, 800 0.76 in 24 ms, 1000 (pgvector's most) 0.78 in 29 ms. 800 keeps
-# the hybrid search of that namespace under 50 ms (39 ms median at load ~2).
+# the KNN alone, 12 questions, load ~2, the graph of ef_construction 400 that p006
+# builds): without a namespace 110 recall@10 0.83 in 3.5 ms, 200 0.93 in 4.5 ms, 400
+# 0.98 in 8.8 ms, 800 0.98 in 16 ms; in a namespace of 10 % (the iterative scan walks
+# on in batches until k rows pass the filter) 100 0.84 in 12 ms, 400 0.97 in 16 ms, 800
+# 0.99 in 24 ms, 1000 (pgvector's most) 0.99 in 30 ms. 800 keeps the hybrid search of
+# that namespace under 50 ms (34-41 ms median) with recall to spare (0.977-0.98 on 30
+# questions); 400 would save ~8 ms a search for less margin. With the graph of 200 the
+# namespace stayed at 0.93-0.94 at any depth (README "Shared hub").
 # `strict_order` instead of `relaxed_order`: recall 0.45, twice the time (10 %).
 EF_SEARCH = 800
 EF_SEARCH_MAX = 1000  # pgvector refuses more
