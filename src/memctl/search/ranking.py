@@ -112,8 +112,7 @@ def search(
                         db, model.model_id, filters.tenant
                     )
                 query_vector = model.embed([query])[0]
-                _semantic(db, model, query_vector, filters, pool, ranked)
-                unscanned = backend_of(db).vectors.unscanned_count(db)
+                unscanned = _semantic(db, model, query_vector, filters, pool, ranked)
     finally:
         if background is not None:
             # never leave the worker on the sibling connection: if this thread raised,
@@ -185,8 +184,9 @@ def _semantic(
     filters: Filters,
     pool: int,
     ranked: dict[int, Ranked],
-) -> None:
-    """The ``pool`` nearest memories that pass the filters, with their ranks."""
+) -> int:
+    """The ``pool`` nearest memories that pass the filters, with their ranks; returns how
+    many vectors waiting outside a search graph the KNN could not scan."""
     exact_namespace = (
         filters.namespace if filters.namespace and "*" not in filters.namespace else None
     )
@@ -221,6 +221,7 @@ def _semantic(
         entry.similarity, entry.semantic_rank = 1.0 - distance, rank
         if rank >= pool:
             break
+    return engine.vectors.unscanned_count(db, filters.tenant, exact_namespace, filters.archived)
 
 
 def _similarities(

@@ -235,7 +235,7 @@ def waiting_count(db: Database) -> int:
     return 0
 
 
-def unscanned_count(db: Database) -> int:
+def unscanned_count(db: Database, tenant: str | None, namespace: str | None, archived: bool) -> int:
     return 0
 
 

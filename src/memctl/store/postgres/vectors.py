@@ -170,10 +170,17 @@ def waiting_count(db: "Database") -> int:
     return int(db.scalar("SELECT count(*) FROM embeddings WHERE waiting IS NOT NULL"))
 
 
-def unscanned_count(db: "Database") -> int:
-    """The waiting vectors a walk of the graph does not scan beside it: all of them when
-    more than ``WAITING_SCANNED`` wait, else 0 (a bounded count first: ~0.1 ms)."""
-    return 0 if db.scalar(f"SELECT {FEW_WAITING}", _few_waiting()) else waiting_count(db)
+def unscanned_count(
+    db: "Database", tenant: str | None, namespace: str | None, archived: bool
+) -> int:
+    """The waiting vectors ``knn`` with these filters does not scan: all of them when
+    more than ``WAITING_SCANNED`` wait and the filters are searched by walking the graph,
+    else 0 (an exact scan reads them all; a bounded count first: ~0.1 ms)."""
+    if db.scalar(f"SELECT {FEW_WAITING}", _few_waiting()):
+        return 0
+    if _selective(db, "archive" if archived else "memories", tenant, namespace):
+        return 0
+    return waiting_count(db)
 
 
 def graph_some(db: "Database", limit: int) -> int:
