@@ -226,13 +226,13 @@ def knn(
     (its binary index's candidates); HNSW's depth is ``hnsw.ef_search``."""
     pg = _pg(db)
     table = "archive" if archived else "memories"
-    where = ["e.model = ?"]
-    params: list[object] = [model_id]
+    # the memory's filters (``m``), and their values
+    kept: list[str] = []
+    values: list[object] = []
     for column, value in (("tenant", tenant), ("namespace", namespace)):
         if value is not None:
-            where.append(f"m.{column} = ?")
-            params.append(value)
-    conditions = " AND ".join(where)
+            kept.append(f"m.{column} = ?")
+            values.append(value)
     query = Vector(vector)
     if _selective(db, table, tenant, namespace):
         # exact: the distance of every memory the filters leave (a MATERIALIZED set
@@ -241,14 +241,14 @@ def knn(
         # to a temporary file), and the vectors are read by one index scan over the
         # chosen ids (a join probed the index once per memory: 40,000 buffers for a
         # namespace of 10,000 at 1M, against 2,500). 115 -> ~60 ms at load 6-9.
-        chosen = " AND ".join(where[1:])
+        chosen = " AND ".join(kept)  # never empty: a filter is what makes a set selective
         rows = db.all(
             "WITH chosen AS MATERIALIZED (SELECT e.memory_id, "
             "coalesce(e.vector, e.waiting) <=> ? AS distance "
             "FROM embeddings e WHERE e.model = ? AND e.memory_id = ANY(ARRAY("
             f"SELECT m.id FROM {table} m WHERE {chosen}))) "
             "SELECT memory_id, distance FROM chosen ORDER BY distance, memory_id LIMIT ?",
-            [query, *params, k],
+            [query, model_id, *values, k],
         )
     else:
         # the graph's nearest, and the nearest of the vectors waiting outside it: an
@@ -258,7 +258,8 @@ def knn(
         # namespace's 100,000 memories on every search once none waited (+30-40 ms at
         # 1M, until the next ANALYZE); a subquery is looked up per waiting vector only.
         _walk(pg, k)
-        member = " AND ".join(["m.id = e.memory_id", *where[1:]])
+        conditions = " AND ".join(["e.model = ?", *kept])
+        member = " AND ".join(["m.id = e.memory_id", *kept])
         rows = db.all(
             "WITH near AS MATERIALIZED ("
             "SELECT e.memory_id, e.vector <=> ? AS distance "
@@ -271,7 +272,7 @@ def knn(
             "ORDER BY 2 LIMIT ?) "
             "SELECT memory_id, distance FROM near UNION ALL "
             "SELECT memory_id, distance FROM waiting ORDER BY distance, memory_id LIMIT ?",
-            [query, *params, query, k, query, model_id, *_few_waiting(), *params[1:], k, k],
+            [query, model_id, *values, query, k, query, model_id, *_few_waiting(), *values, k, k],
         )
     return [(int(row[0]), float(row[1])) for row in rows]
 
